@@ -1,0 +1,65 @@
+"""The HTTP API: cost previews with the rating code invoices use."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI
+from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy.engine import Engine
+
+from billing.api import dependencies as deps
+from billing.api.errors import install_error_handlers
+from billing.errors import InvalidUsage
+from billing.preview import preview
+from billing.settings import Settings, get_settings
+from billing.store.catalog_versions import StoredCatalog
+from billing.store.database import create_engine
+
+MAX_EVENTS = 1_000
+
+
+class PreviewRequest(BaseModel):
+    events: list[dict[str, Any]] = Field(default_factory=list, max_length=MAX_EVENTS)
+    mode: Literal["merge", "replace"] = "merge"
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(title="Usage billing API", version="1", docs_url="/docs", redoc_url=None)
+    app.state.settings = settings
+    app.state.engine = engine or create_engine(settings.database_url)
+    install_error_handlers(app)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post(
+        "/v1/customers/{customer_id}/preview",
+        openapi_extra={
+            "requestBody": {
+                "content": {"application/json": {"schema": PreviewRequest.model_json_schema()}},
+                "required": True,
+            }
+        },
+    )
+    def customer_preview(
+        customer_id: str,
+        _caller: Annotated[str, Depends(deps.api_caller)],
+        body: Annotated[Any, Depends(deps.exact_json)],
+        db: Annotated[Engine, Depends(deps.engine)],
+        stored: Annotated[StoredCatalog, Depends(deps.catalog)],
+        now: Annotated[datetime, Depends(deps.now)],
+    ) -> dict[str, Any]:
+        """What the invoice closing the current period would be, before and after `events`."""
+        try:
+            request = PreviewRequest.model_validate(body)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "body"
+            raise InvalidUsage(f"{where}: {first['msg']}") from None
+        return preview(db, stored, customer_id, request.events, request.mode, now)
+
+    return app

@@ -1,0 +1,58 @@
+"""What routes depend on, in one place: settings, the engine, the active catalog, the caller."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, HTTPException, Request
+from sqlalchemy.engine import Engine
+
+from billing.errors import InvalidUsage
+from billing.events import loads
+from billing.settings import Settings
+from billing.store.api_keys import key_owner
+from billing.store.catalog_versions import StoredCatalog, active_catalog
+
+
+def settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def engine(request: Request) -> Engine:
+    return request.app.state.engine  # type: ignore[no-any-return]
+
+
+def catalog(db: Annotated[Engine, Depends(engine)]) -> StoredCatalog:
+    with db.connect() as connection:
+        return active_catalog(connection)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def api_caller(
+    db: Annotated[Engine, Depends(engine)],
+    authorization: Annotated[str | None, Header()] = None,
+) -> str:
+    """The name of the API key in `Authorization: Bearer <key>`; 401 without a valid one."""
+    scheme, _, key = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise HTTPException(
+            401, "missing API key: send 'Authorization: Bearer <key>'", {"WWW-Authenticate": "Bearer"}
+        )
+    with db.connect() as connection:
+        owner = key_owner(connection, key.strip())
+    if owner is None:
+        raise HTTPException(401, "unknown or revoked API key", {"WWW-Authenticate": "Bearer"})
+    return owner
+
+
+async def exact_json(request: Request) -> Any:
+    """The request body parsed with every number as an exact Decimal (never through a float)."""
+    body = await request.body()
+    try:
+        return loads(body or b"null")
+    except ValueError as error:
+        raise InvalidUsage(f"the request body is not valid JSON: {error}") from None

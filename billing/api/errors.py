@@ -1,0 +1,55 @@
+"""Every error as `{"error": {"code", "message"}}` with a 4xx status; never a bare 500 for bad input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from billing.errors import BillingError, DatabaseNotReady, UnknownCustomer, UnknownMetric, UnknownPlan
+from billing.store.catalog_versions import NoCatalog
+
+_STATUS: dict[type[BillingError], int] = {
+    UnknownCustomer: 404,
+    UnknownPlan: 404,
+    UnknownMetric: 422,
+    DatabaseNotReady: 503,
+    NoCatalog: 503,
+}
+
+
+def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(BillingError)
+    async def _billing(_: Request, error: BillingError) -> JSONResponse:
+        status = next((s for cls, s in _STATUS.items() if isinstance(error, cls)), 422)
+        extra = {}
+        problems = getattr(error, "problems", None)
+        if problems and not isinstance(problems[0], str):
+            extra["problems"] = [
+                {"index": p.index, "reason": p.reason, "message": p.message} for p in problems
+            ]
+        return error_response(
+            status, error.code, str(error).splitlines()[0] if str(error) else error.code, **extra
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        details = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
+        return error_response(422, "invalid_request", details or "invalid request")
+
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, error: HTTPException) -> JSONResponse:
+        code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}.get(
+            error.status_code, "http_error"
+        )
+        response = error_response(error.status_code, code, str(error.detail))
+        if error.headers:
+            response.headers.update(error.headers)
+        return response

@@ -1,0 +1,14 @@
+"""`billing serve`: the API under uvicorn."""
+
+from __future__ import annotations
+
+from billing import resources
+
+
+def serve(host: str, port: int) -> None:
+    import uvicorn
+
+    from billing.api.app import create_app
+
+    resources.engine()  # refuse to start on a database without the schema
+    uvicorn.run(create_app(), host=host, port=port, log_level="info")

@@ -1,0 +1,97 @@
+"""Commands that do pipeline work: each runs a Prefect flow, so every run shows in the UI.
+
+Everything a user can get wrong (a missing file, an unknown customer, no catalog loaded) is
+checked before a flow starts, so it is reported in one line instead of a failed run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from billing import resources
+from billing.clock import parse_as_of
+from billing.errors import UnknownCustomer
+from billing.reports import invoice_rows, text_table
+from billing.sources import check_readable
+
+
+def prefect_environment() -> None:
+    """Prefect's home inside `var/`, no analytics: set before Prefect is first imported."""
+    os.environ.setdefault("PREFECT_HOME", str(Path("var/prefect").resolve()))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def ingest_summary(summary: dict[str, Any]) -> str:
+    text = (
+        f"{summary['source']}: received {summary['received']} = accepted {summary['accepted']}"
+        f" + duplicates {summary['duplicates']} + quarantined {summary['quarantined']}"
+        f" (late: {summary['late']})"
+    )
+    for reason, count in summary["reasons"].items():
+        text += f"\n  quarantined {count} x {reason}"
+    return text
+
+
+def ingest(sources: Sequence[str]) -> str:
+    for source in sources:
+        check_readable(source)
+    resources.catalog()
+    prefect_environment()
+    from flows.ingest import ingest_usage
+
+    return "\n".join(ingest_summary(ingest_usage(source)) for source in sources)
+
+
+def invoice_summary(summary: dict[str, Any]) -> str:
+    invoices = summary["invoices"]
+    head = (
+        f"as of {summary['as_of']}{' (dry run: nothing written)' if summary['dry_run'] else ''}: "
+        f"{summary['customers']} customers, {summary['finalized']} invoices finalized, "
+        f"{summary['drafts']} drafts in their grace period"
+    )
+    if not summary["dry_run"]:
+        emails = summary["emails"]
+        head += f"; emails sent {emails['sent']}, failed {emails['failed']}"
+    if not invoices:
+        return head + "\nnothing due"
+    return head + "\n" + text_table(invoice_rows(invoices), right=(4, 5))
+
+
+def invoice(as_of: str | None, customers: Sequence[str], dry_run: bool) -> str:
+    moment: date | datetime | None = parse_as_of(as_of) if as_of else None
+    catalog = resources.catalog().catalog
+    unknown = [c for c in customers if c not in catalog.customers_by_id]
+    if unknown:
+        raise UnknownCustomer(f"unknown customer(s): {', '.join(unknown)}")
+    prefect_environment()
+    from flows.invoices import run_invoices
+
+    return invoice_summary(run_invoices(moment, list(customers) or None, dry_run))
+
+
+def lifecycle_summary(summary: dict[str, Any]) -> str:
+    head = f"lifecycle scan for {summary['as_of']}{' (dry run)' if summary['dry_run'] else ''}: "
+    head += f"{len(summary['due'])} reminders due, {summary['new']} new"
+    if not summary["dry_run"]:
+        head += f"; emails sent {summary['sent']}, failed {summary['failed']}"
+    rows = [
+        ["customer", "reminder", "about"],
+        *([d["customer_id"], d["kind"], d["period"]] for d in summary["due"]),
+    ]
+    return head + ("\n" + text_table(rows) if summary["due"] else "")
+
+
+def lifecycle_scan(as_of: str | None, dry_run: bool) -> str:
+    on = parse_as_of(as_of) if as_of else None
+    if isinstance(on, datetime):
+        on = on.date()
+    resources.catalog()
+    prefect_environment()
+    from flows.lifecycle import scan_lifecycle
+
+    return lifecycle_summary(scan_lifecycle(on, dry_run))

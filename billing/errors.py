@@ -1,0 +1,58 @@
+"""One exception family, with messages a user can act on.
+
+Every error a user can cause (a bad catalog, an unknown plan, a malformed quantity) is a
+`BillingError`; the command line prints its message on one line and exits non-zero, the HTTP
+API answers it with a 4xx.
+"""
+
+from __future__ import annotations
+
+
+class BillingError(Exception):
+    """Base class of every error the product reports to a user."""
+
+    code = "billing_error"
+
+
+class MoneyError(BillingError):
+    """A float where money was expected, mixed currencies, an amount that is not a number."""
+
+    code = "invalid_money"
+
+
+class CatalogError(BillingError):
+    """A catalog that cannot be loaded; the message names the file, the path and the value."""
+
+    code = "invalid_catalog"
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class UnknownPlan(BillingError):
+    code = "unknown_plan"
+
+
+class UnknownMetric(BillingError):
+    code = "unknown_metric"
+
+
+class UnknownCustomer(BillingError):
+    code = "unknown_customer"
+
+
+class InvalidUsage(BillingError):
+    """A usage quantity or an event that cannot be rated."""
+
+    code = "invalid_usage"
+
+
+class DatabaseNotReady(BillingError):
+    code = "database_not_ready"
+
+
+class SourceError(BillingError):
+    """A usage source that cannot be read (missing file, unsupported format)."""
+
+    code = "invalid_source"

@@ -1,0 +1,251 @@
+"""What each invoice bills: the pure generator behind invoice runs, backfills and previews.
+
+Invoices are issued at period boundaries. The invoice issued when period P closes (at the start
+of P+1) bills P's usage, P's in-arrears flat charges and P's true-up, plus P+1's in-advance flat
+charges; the first one, at the anchor, bills the first period's in-advance charges.
+
+Billed = to be billed - already billed (Kill Bill's rule): every line has a key naming what it
+bills; a line whose key was billed on a finalized invoice for the same amount is left out, and
+one billed for a different amount (usage that arrived after its period was invoiced) becomes an
+adjustment line for the difference. So re-runs change nothing and late usage is billed once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from billing.catalog import Catalog
+from billing.events import dumps, format_timestamp
+from billing.money import ZERO, Currency, display_amount
+from billing.periods import Period, Schedule, Segment, local_date
+from billing.pricing.base import MeteredUsage
+from billing.rating import InvoiceLine, rate_segment
+
+UsageBySegment = Mapping[tuple[datetime, datetime], Mapping[str, MeteredUsage]]
+
+
+@dataclass(frozen=True, slots=True)
+class Billed:
+    """What finalized invoices billed under one line key, all lines for that key summed."""
+
+    amount: Decimal
+    quantity: Decimal
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class CreditGrant:
+    key: str
+    amount: Decimal
+    granted_on: date
+    expires_on: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceDraft:
+    """An invoice as the generator computes it, before it is stored, numbered or sent."""
+
+    customer_id: str
+    currency: Currency
+    boundary: int  # index of the period whose start issues this invoice
+    issued_at: datetime
+    issued_on: date
+    period_start: datetime
+    period_end: datetime
+    lines: tuple[InvoiceLine, ...]
+    credits: tuple[tuple[str, Decimal], ...]
+    fingerprint: str
+
+    @property
+    def subtotal(self) -> Decimal:
+        return sum((line.amount for line in self.lines), self.currency.quantum * 0)
+
+    @property
+    def credits_applied(self) -> Decimal:
+        return sum((amount for _, amount in self.credits), self.currency.quantum * 0)
+
+    @property
+    def total(self) -> Decimal:
+        return self.subtotal - self.credits_applied
+
+
+def credit_grants(schedule: Schedule) -> tuple[CreditGrant, ...]:
+    return tuple(
+        CreditGrant(f"{term.key}/credit/{index}", credit.amount, credit.granted_on, credit.expires_on)
+        for term in schedule.terms
+        for index, credit in enumerate(term.contract.credits)
+    )
+
+
+def apply_credits(
+    subtotal: Decimal, grants: Iterable[CreditGrant], used: Mapping[str, Decimal], issued_on: date
+) -> tuple[tuple[str, Decimal], ...]:
+    """Burn credits valid on the issue day, earliest expiry first, never below a zero total."""
+    left = subtotal
+    applied = []
+    eligible = sorted(
+        (
+            g
+            for g in grants
+            if g.granted_on <= issued_on and (g.expires_on is None or issued_on <= g.expires_on)
+        ),
+        key=lambda g: (g.expires_on is None, g.expires_on or date.max, g.granted_on, g.key),
+    )
+    for grant in eligible:
+        if left <= 0:
+            break
+        remaining = grant.amount - used.get(grant.key, ZERO)
+        take = min(remaining, left)
+        if take > 0:
+            applied.append((grant.key, take))
+            left -= take
+    return tuple(applied)
+
+
+def segment_prefix(segment: Segment) -> str:
+    return f"{segment.term.key}/{segment.period.start_date.isoformat()}/"
+
+
+def closing_periods(schedule: Schedule, boundary: int, late: Iterable[int] = ()) -> list[Period]:
+    """The periods whose usage the invoice at `boundary` bills: the one closing, then late ones."""
+    indexes = [boundary - 1] if boundary > 0 else []
+    indexes += sorted({i for i in late if 0 <= i < boundary - 1})
+    found = {}
+    for period in schedule.periods():
+        if period.index > max(indexes, default=-1):
+            break
+        found[period.index] = period
+    return [found[i] for i in indexes]
+
+
+def usage_segments(schedule: Schedule, boundary: int, late: Iterable[int] = ()) -> list[Segment]:
+    """The segments whose metered usage `draft_invoice` needs for this boundary."""
+    return [s for p in closing_periods(schedule, boundary, late) for s in schedule.segments(p)]
+
+
+def draft_invoice(
+    catalog: Catalog,
+    schedule: Schedule,
+    boundary: int,
+    usage: UsageBySegment,
+    billed: Mapping[str, Billed],
+    credits_used: Mapping[str, Decimal],
+    late: Iterable[int] = (),
+) -> InvoiceDraft | None:
+    """The invoice issued at the start of period `boundary`; None when it would bill nothing."""
+    opening = schedule.period(boundary)
+    if opening is None:
+        return None
+    closing = closing_periods(schedule, boundary, late)
+    due: list[InvoiceLine] = []
+    prefixes: list[str] = []
+    inputs: list[object] = []
+    for period in closing:
+        for segment in schedule.segments(period):
+            metered = usage[(segment.start, segment.end)]
+            due += rate_segment(segment, metered, catalog).lines
+            prefixes.append(segment_prefix(segment))
+            inputs.append(
+                [format_timestamp(segment.start), {k: [v.quantity, v.events] for k, v in metered.items()}]
+            )
+    for segment in schedule.segments(opening):
+        due += rate_segment(segment, {}, catalog).in_advance
+    lines = settle(due, billed, prefixes, catalog.currency)
+    if not lines:
+        return None
+    if boundary > 0:
+        shown = schedule.period(boundary - 1)
+        assert shown is not None
+    else:
+        shown = opening
+    grants = credit_grants(schedule)
+    issued_on = local_date(opening.start, schedule.tz)
+    subtotal = sum((line.amount for line in lines), ZERO)
+    credits = apply_credits(subtotal, grants, credits_used, issued_on)
+    fingerprint = rating_fingerprint(
+        catalog.version,
+        schedule.customer.id,
+        boundary,
+        inputs,
+        {k: billed[k].amount for k in sorted(billed)},
+        credits_used,
+    )
+    return InvoiceDraft(
+        customer_id=schedule.customer.id,
+        currency=catalog.currency,
+        boundary=boundary,
+        issued_at=opening.start,
+        issued_on=issued_on,
+        period_start=shown.start,
+        period_end=shown.end,
+        lines=tuple(lines),
+        credits=credits,
+        fingerprint=fingerprint,
+    )
+
+
+def settle(
+    due: Iterable[InvoiceLine], billed: Mapping[str, Billed], prefixes: Iterable[str], currency: Currency
+) -> list[InvoiceLine]:
+    """Due lines minus what finalized invoices billed: new lines, adjustments and reversals."""
+    lines: list[InvoiceLine] = []
+    seen: set[str] = set()
+    for line in due:
+        seen.add(line.key)
+        prior = billed.get(line.key)
+        if prior is None:
+            lines.append(line)
+        elif prior.amount != line.amount:  # a quantity change that costs nothing bills nothing
+            lines.append(_adjustment(line, prior, currency))
+    recheck = tuple(prefixes)
+    for key, prior in billed.items():
+        if key not in seen and key.startswith(recheck) and prior.amount:
+            lines.append(
+                InvoiceLine(
+                    key=key,
+                    kind="adjustment",
+                    description=f"Reversal: {prior.description} (no longer due)",
+                    metric=None,
+                    quantity=-prior.quantity,
+                    amount=-prior.amount,
+                )
+            )
+    return lines
+
+
+def _adjustment(line: InvoiceLine, prior: Billed, currency: Currency) -> InvoiceLine:
+    return InvoiceLine(
+        key=line.key,
+        kind="adjustment",
+        description=(
+            f"Adjustment for late usage: {line.description} "
+            f"(billed {display_amount(prior.amount, currency)} before)"
+        ),
+        metric=line.metric,
+        quantity=line.quantity - prior.quantity,
+        amount=line.amount - prior.amount,
+        start=line.start,
+        end=line.end,
+        tiers=line.tiers,
+    )
+
+
+def rating_fingerprint(*inputs: object) -> str:
+    """A short hash of everything a rating depended on: same inputs, same fingerprint."""
+    return hashlib.sha256(dumps(_jsonable(inputs)).encode()).hexdigest()[:32]
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return format_timestamp(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value

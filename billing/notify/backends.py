@@ -1,0 +1,156 @@
+"""Email delivery backends behind one small interface.
+
+A notification is rendered into an `EmailMessage` and handed to an `EmailBackend`, which
+delivers it and returns the provider's message id, or raises `DeliveryError` with a one-line
+message. Two backends exist:
+
+* `billing.notify.outbox.OutboxBackend` writes one RFC 5322 `.eml` file per message into a
+  directory (the default; nothing leaves the machine), named after the message's idempotency
+  key so a re-send overwrites the same file;
+* `billing.notify.sendgrid_mail.SendGridBackend` posts the message to SendGrid's v3
+  `mail/send` endpoint.
+
+Every message carries an idempotency `key`; it names the outbox file and travels with the
+message as the `X-Billing-Key` header and the `billing_key` SendGrid custom arg, so a provider
+or a mailbox can recognise a duplicate. API keys are never logged nor put in an error message.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from billing.errors import BillingError
+
+if TYPE_CHECKING:
+    from billing.settings import Settings
+
+KEY_HEADER = "X-Billing-Key"
+"""The header carrying a message's idempotency key (outbox files and SendGrid alike)."""
+
+KEY_CUSTOM_ARG = "billing_key"
+"""The SendGrid custom arg carrying a message's idempotency key (shows up in event webhooks)."""
+
+_MIME_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*$")
+
+
+class DeliveryError(BillingError):
+    """An email that could not be delivered; the message says why, on one line.
+
+    `status` is the provider's HTTP status when there was one (None for a network failure, a
+    timeout or a message refused before sending); `retryable` says whether trying the same
+    message again later may succeed (network trouble, 408, 429, 5xx).
+    """
+
+    code = "delivery_failed"
+
+    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file attached to an email: its name as the recipient sees it, its bytes, its MIME type."""
+
+    filename: str
+    content: bytes
+    mime_type: str
+
+
+@dataclass(frozen=True)
+class EmailMessage:
+    """One rendered email, ready for a backend.
+
+    `key` is the idempotency key (for example "invoice_issued/acme/INV-000001"): the same key
+    means the same email, so backends use it to name files and to let a provider dedupe.
+    `text` and `html` are the two alternative bodies; an empty one is left out.
+    """
+
+    to: str
+    subject: str
+    text: str
+    html: str
+    sender: str
+    key: str
+    attachments: tuple[Attachment, ...] = ()
+
+
+class EmailBackend(Protocol):
+    """Anything that can deliver an `EmailMessage`."""
+
+    def send(self, message: EmailMessage) -> str:
+        """Deliver `message`; return the provider's message id, or raise `DeliveryError`."""
+        ...
+
+
+# --------------------------------------------------------------------------------------------
+# Shared validation
+
+
+def _one_line(value: str, what: str, key: str) -> str:
+    value = value.strip()
+    if "\r" in value or "\n" in value:
+        raise DeliveryError(f"email {key!r}: the {what} contains a line break")
+    return value
+
+
+def _address(value: str, what: str, key: str) -> str:
+    value = _one_line(value, what, key)
+    _, addr = email.utils.parseaddr(value)
+    if "@" not in addr:
+        raise DeliveryError(f"email {key!r}: the {what} {value!r} is not an email address")
+    return value
+
+
+def checked(message: EmailMessage, default_sender: str | None = None) -> EmailMessage:
+    """The message with its header fields stripped, or a DeliveryError naming what is wrong."""
+    key = message.key.strip()
+    if not key:
+        raise DeliveryError("email without an idempotency key")
+    key = _one_line(key, "key", key)
+    sender = message.sender.strip() or (default_sender or "").strip()
+    if not sender:
+        raise DeliveryError(f"email {key!r}: no sender address")
+    if not message.text.strip() and not message.html.strip():
+        raise DeliveryError(f"email {key!r}: both the text and the HTML body are empty")
+    for attachment in message.attachments:
+        if not attachment.filename.strip():
+            raise DeliveryError(f"email {key!r}: an attachment has no file name")
+        _one_line(attachment.filename, "attachment file name", key)
+        if not _MIME_TYPE.match(attachment.mime_type):
+            raise DeliveryError(
+                f"email {key!r}: attachment {attachment.filename!r} has an invalid MIME type "
+                f"{attachment.mime_type!r}"
+            )
+    return EmailMessage(
+        to=_address(message.to, "recipient", key),
+        subject=_one_line(message.subject, "subject", key),
+        text=message.text,
+        html=message.html,
+        sender=_address(sender, "sender", key),
+        key=key,
+        attachments=message.attachments,
+    )
+
+
+def backend_from_settings(settings: Settings) -> EmailBackend:
+    """The backend `settings.email_backend` names: the outbox directory, or SendGrid."""
+    if settings.email_backend == "outbox":
+        from billing.notify.outbox import OutboxBackend
+
+        return OutboxBackend(settings.outbox_dir)
+    if settings.email_backend == "sendgrid":
+        key = settings.sendgrid_api_key.get_secret_value() if settings.sendgrid_api_key else ""
+        if not key.strip():
+            raise BillingError(
+                "BILLING_EMAIL_BACKEND is 'sendgrid' but no API key is set: "
+                "set BILLING_SENDGRID_API_KEY (or SENDGRID_API_KEY)"
+            )
+        from billing.notify.sendgrid_mail import SendGridBackend
+
+        return SendGridBackend(key, settings.email_from, settings.sendgrid_host)
+    raise BillingError(f"unknown email backend {settings.email_backend!r}: choose 'outbox' or 'sendgrid'")

@@ -1,0 +1,182 @@
+"""Cost previews: the invoice the current period will close with, before and after some events.
+
+The same generator as invoice runs (`billing.invoicing.draft_invoice`) prices both sides, on
+the same billed-so-far state and credits, so a preview of a period's events equals that
+period's invoice line for line. Nothing is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy.engine import Engine
+
+from billing.catalog import Catalog
+from billing.documents import InvoiceView, invoice_document
+from billing.errors import InvalidUsage
+from billing.events import EventRejected, UsageEvent, parse_event
+from billing.invoice_run import late_periods
+from billing.invoicing import InvoiceDraft, draft_invoice, rating_fingerprint, usage_segments
+from billing.metering import Meter, metric_applies, property_problem
+from billing.money import ZERO, format_amount
+from billing.periods import Period, Schedule, Segment
+from billing.store import invoice_records
+from billing.store.catalog_versions import StoredCatalog
+from billing.store.usage_events import fetch_events
+
+Mode = Literal["merge", "replace"]
+
+
+@dataclass(frozen=True, slots=True)
+class EventProblem:
+    index: int
+    reason: str
+    message: str
+
+
+class PreviewRejected(InvalidUsage):
+    def __init__(self, problems: list[EventProblem]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"events[{p.index}]: {p.message}" for p in problems[:20]))
+
+
+def preview_events(catalog: Catalog, customer_id: str, raw: Sequence[Any], now: datetime) -> list[UsageEvent]:
+    """Hypothetical events: ids and timestamps may be left out (they default to now)."""
+    events, problems = [], []
+    for index, item in enumerate(raw):
+        record = dict(item) if isinstance(item, dict) else item
+        if isinstance(record, dict):
+            record.setdefault("transaction_id", f"preview-{index}")
+            record.setdefault("customer_id", customer_id)
+            record.setdefault("timestamp", now.isoformat())
+        try:
+            event = parse_event(record)
+        except EventRejected as rejection:
+            problems.append(EventProblem(index, rejection.reason, rejection.detail))
+            continue
+        if event.customer_id != customer_id:
+            problems.append(
+                EventProblem(
+                    index, "malformed_field", f"customer_id {event.customer_id!r} is not {customer_id!r}"
+                )
+            )
+            continue
+        for metric in catalog.metrics_for_event_type(event.event_type):
+            problem = metric_applies(metric, event.event_type, event.properties) and property_problem(
+                metric, event.properties
+            )
+            if problem:
+                problems.append(EventProblem(index, "invalid_property", problem))
+                break
+        else:
+            events.append(event)
+    if problems:
+        raise PreviewRejected(problems)
+    return events
+
+
+def _empty(period: Period, customer_id: str, catalog: Catalog) -> InvoiceView:
+    """Nothing to bill (a trial, a plan without fees or usage): an invoice of no lines."""
+    fingerprint = rating_fingerprint(catalog.version, customer_id, period.start, "empty")
+    return InvoiceView(
+        customer_id,
+        "draft",
+        catalog.currency,
+        period.start,
+        period.end,
+        (),
+        ZERO,
+        ZERO,
+        ZERO,
+        fingerprint,
+        period.end,
+    )
+
+
+def _view(draft: InvoiceDraft) -> InvoiceView:
+    return InvoiceView(
+        customer_id=draft.customer_id,
+        status="draft",
+        currency=draft.currency,
+        period_start=draft.period_start,
+        period_end=draft.period_end,
+        lines=draft.lines,
+        subtotal=draft.subtotal,
+        credits_applied=draft.credits_applied,
+        total=draft.total,
+        fingerprint=draft.fingerprint,
+        issued_at=draft.issued_at,
+    )
+
+
+def _meter(catalog: Catalog, segments: Sequence[Segment], events: Sequence[UsageEvent]) -> dict[Any, Any]:
+    usage = {}
+    for segment in segments:
+        inside = [e for e in events if segment.start <= e.timestamp < segment.end]
+        usage[(segment.start, segment.end)] = (
+            Meter(catalog.metrics, catalog.event_counted_metrics).add(inside).usage()
+        )
+    return usage
+
+
+def preview(
+    engine: Engine,
+    stored: StoredCatalog,
+    customer_id: str,
+    raw_events: Sequence[Any],
+    mode: Mode,
+    now: datetime,
+) -> dict[str, Any]:
+    catalog = stored.catalog
+    customer = catalog.customer(customer_id)
+    schedule = Schedule(catalog, customer)
+    added = preview_events(catalog, customer_id, raw_events, now)
+    current = schedule.period_at(now)
+    boundary = 0 if current is None else current.index + 1
+    closing = schedule.period(boundary - 1) if boundary > 0 else None
+    shown = closing or schedule.trial or schedule.period(0)
+    if shown is None:
+        raise InvalidUsage(f"customer {customer_id!r} has no contract to preview")
+    outside = [i for i, e in enumerate(added) if not (shown.start <= e.timestamp < shown.end)]
+    if outside:
+        raise PreviewRejected(
+            [
+                EventProblem(
+                    i,
+                    "outside_period",
+                    f"timestamp is outside the current period "
+                    f"{shown.start.isoformat()} .. {shown.end.isoformat()}",
+                )
+                for i in outside
+            ]
+        )
+    with engine.connect() as connection:
+        state = invoice_records.billing_states(connection, [customer_id])[customer_id]
+        late = late_periods(schedule, state) if state.last_finalized < boundary else []
+        segments = usage_segments(schedule, boundary, late)
+        stored_events = [e for s in segments for e in fetch_events(connection, customer_id, s.start, s.end)]
+    before_usage = _meter(catalog, segments, stored_events)
+    after_usage = dict(before_usage)
+    if closing is not None:
+        current_segments = [s for s in segments if s.period.index == closing.index]
+        after_events = added if mode == "replace" else [*stored_events, *added]
+        after_usage.update(_meter(catalog, current_segments, after_events))
+    before = draft_invoice(catalog, schedule, boundary, before_usage, state.billed, state.credits_used, late)
+    after = draft_invoice(catalog, schedule, boundary, after_usage, state.billed, state.credits_used, late)
+    before_view = _view(before) if before else _empty(shown, customer_id, catalog)
+    after_view = _view(after) if after else _empty(shown, customer_id, catalog)
+    cost = after_view.total - before_view.total
+    return {
+        "customer_id": customer_id,
+        "mode": mode,
+        "currency": catalog.currency.code,
+        "period": {"start": shown.start.isoformat(), "end": shown.end.isoformat()},
+        "before": invoice_document(before_view, with_number=False),
+        "after": invoice_document(after_view, with_number=False),
+        "cost": format_amount(cost, catalog.currency),
+        "fingerprint": after_view.fingerprint,
+        "catalog_version": stored.content_hash,
+    }

@@ -1,0 +1,29 @@
+"""`volume`: every unit at the price of the tier that holds the total, plus that tier's fee."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator
+
+from billing.money import ZERO, Currency
+from billing.pricing.base import ChargeModel, Coverage, MeteredUsage, PricedCharge, TierAmount
+from billing.pricing.tiers import Tier, check_tiers, explain_tiers
+
+
+class VolumeCharge(ChargeModel):
+    model: Literal["volume"]
+    metric: str
+    tiers: Annotated[tuple[Tier, ...], AfterValidator(check_tiers)]
+
+    def price(self, usage: MeteredUsage, coverage: Coverage) -> PricedCharge:
+        quantity = usage.quantity
+        if quantity <= 0:
+            return PricedCharge(quantity, ZERO)
+        tier = next(t for t in self.tiers if t.up_to is None or quantity <= t.up_to)
+        amount = quantity * tier.unit_price + tier.flat_fee
+        part = TierAmount(quantity, tier.unit_price, tier.flat_fee, amount, bounded=False)
+        return PricedCharge(quantity, amount, (part,))
+
+    def explain(self, priced: PricedCharge, currency: Currency) -> str:
+        return explain_tiers(priced.tiers, currency) if priced.tiers else "no usage"

@@ -1,0 +1,176 @@
+"""Usage and contracts into invoice lines: the rating code invoices, previews and quotes share.
+
+`rate_charges` prices one contract's part of one period: every charge of its plan (with the
+contract's overrides) on the period's metered usage, each line rounded once, half-up, and a
+true-up line when the period's charges fall below the prorated minimum commitment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from billing.catalog import Catalog, Metric
+from billing.money import ZERO, Currency, display_amount, round_money, round_ratio
+from billing.periods import Segment
+from billing.pricing import ChargeModel, price_charge
+from billing.pricing.base import FULL_COVERAGE, NO_USAGE, Coverage, MeteredUsage, TierAmount
+
+LineKind = Literal["usage", "flat", "minimum", "adjustment"]
+Timing = Literal["in_advance", "in_arrears"]
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceLine:
+    """One rounded line; `key` names what it bills, stable across re-runs of the same period."""
+
+    key: str
+    kind: LineKind
+    description: str
+    metric: str | None
+    quantity: Decimal
+    amount: Decimal
+    start: datetime | None = None
+    end: datetime | None = None
+    tiers: tuple[TierAmount, ...] = ()
+    timing: Timing = "in_arrears"
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodCharges:
+    """Everything one contract's part of a period costs, in charge order, true-up last."""
+
+    lines: tuple[InvoiceLine, ...]
+
+    @property
+    def in_advance(self) -> tuple[InvoiceLine, ...]:
+        return tuple(line for line in self.lines if line.timing == "in_advance")
+
+    @property
+    def closing(self) -> tuple[InvoiceLine, ...]:
+        """What the invoice issued when the period closes bills of it."""
+        return tuple(line for line in self.lines if line.timing == "in_arrears")
+
+    @property
+    def subtotal(self) -> Decimal:
+        return sum((line.amount for line in self.lines), ZERO)
+
+
+def rate_charges(
+    charges: tuple[ChargeModel, ...],
+    usage: Mapping[str, MeteredUsage],
+    *,
+    metrics: Mapping[str, Metric],
+    currency: Currency,
+    coverage: Coverage = FULL_COVERAGE,
+    minimum: Decimal | None = None,
+    plan_label: str = "",
+    key: str = "",
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> PeriodCharges:
+    """Price a plan's charges for one period (or the part `coverage` says a contract covers)."""
+    lines = []
+    total = ZERO
+    for index, charge in enumerate(charges):
+        code = charge.metric_code
+        priced = price_charge(charge, usage.get(code, NO_USAGE) if code else NO_USAGE, coverage)
+        if priced.prorated is not None:
+            days = priced.prorated
+            amount = round_ratio(priced.amount, days.days, days.period_days, currency)
+        else:
+            amount = round_money(priced.amount, currency)
+        total += amount
+        explanation = charge.explain(priced, currency)
+        if code is None:
+            label = charge.description or f"{plan_label} plan".strip()
+            timing: Timing = getattr(charge, "timing", "in_arrears")
+            kind: LineKind = "flat"
+        else:
+            label = charge.description or metrics[code].label
+            timing, kind = "in_arrears", "usage"
+        lines.append(
+            InvoiceLine(
+                key=f"{key}{index}",
+                kind=kind,
+                description=f"{label}: {explanation}",
+                metric=code,
+                quantity=priced.quantity,
+                amount=amount,
+                start=start,
+                end=end,
+                tiers=priced.tiers,
+                timing=timing,
+            )
+        )
+    if minimum is not None:
+        floor = round_ratio(minimum, coverage.days, coverage.period_days, currency)
+        if total < floor:
+            shown = display_amount(minimum, currency)
+            prorated = (
+                "" if coverage.is_full else f" prorated for {coverage.days} of {coverage.period_days} days"
+            )
+            lines.append(
+                InvoiceLine(
+                    key=f"{key}minimum",
+                    kind="minimum",
+                    description=f"Minimum commitment {shown}{prorated}: true-up",
+                    metric=None,
+                    quantity=Decimal(1),
+                    amount=floor - total,
+                    start=start,
+                    end=end,
+                )
+            )
+    return PeriodCharges(tuple(lines))
+
+
+def rate_segment(segment: Segment, usage: Mapping[str, MeteredUsage], catalog: Catalog) -> PeriodCharges:
+    """Rate one contract's days of a period on that segment's own usage."""
+    term = segment.term
+    return rate_charges(
+        term.charges,
+        usage,
+        metrics=catalog.metrics_by_code,
+        currency=catalog.currency,
+        coverage=segment.coverage,
+        minimum=term.plan.minimum_commitment,
+        plan_label=term.plan.label,
+        key=f"{term.key}/{segment.period.start_date.isoformat()}/",
+        start=segment.start,
+        end=segment.end,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    currency: Currency
+    lines: tuple[InvoiceLine, ...]
+
+    @property
+    def subtotal(self) -> Decimal:
+        return sum((line.amount for line in self.lines), ZERO)
+
+    @property
+    def total(self) -> Decimal:
+        return self.subtotal
+
+
+def quote(catalog: Catalog, plan_code: str, usage: Mapping[str, MeteredUsage]) -> Quote:
+    """One whole period of a plan as if a contract covered all of it (SPEC §6 `billing quote`)."""
+    plan = catalog.plan(plan_code)
+    for code in usage:
+        catalog.metric(code)  # an unknown metric is an error, not a silent zero
+    charges = rate_charges(
+        plan.charges,
+        usage,
+        metrics=catalog.metrics_by_code,
+        currency=catalog.currency,
+        minimum=plan.minimum_commitment,
+        plan_label=plan.label,
+        key="quote/",
+    )
+    return Quote(catalog.currency, charges.lines)

@@ -1,0 +1,69 @@
+"""Where usage events come from: files (local or any fsspec URL) read in chunks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from billing.errors import SourceError
+
+DEFAULT_CHUNK_SIZE = 50_000
+_JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """One event as received: the text of a file line, or an already-parsed JSON object."""
+
+    position: int  # line number in a file, index in an HTTP batch
+    text: str | None = None
+    data: Any = None
+
+
+def _format(url: str) -> str:
+    name = url.lower()
+    for compression in (".gz", ".bz2", ".xz", ".zst"):
+        name = name.removesuffix(compression)
+    if name.endswith(_JSONL_SUFFIXES):
+        return "jsonl"
+    raise SourceError(f"{url}: unsupported format: expected a .jsonl file (optionally compressed)")
+
+
+def read_chunks(url: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[list[RawRecord]]:
+    """The source's records in chunks; blank lines are skipped, every other line is a record."""
+    _format(url)
+    import fsspec
+
+    try:
+        with fsspec.open(url, "rt", compression="infer", encoding="utf-8") as handle:
+            chunk: list[RawRecord] = []
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                chunk.append(RawRecord(number, line.rstrip("\n")))
+                if len(chunk) >= chunk_size:
+                    yield chunk
+                    chunk = []
+            if chunk:
+                yield chunk
+    except FileNotFoundError:
+        raise SourceError(f"{url}: no such file") from None
+    except UnicodeDecodeError as error:
+        raise SourceError(f"{url}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    except OSError as error:
+        raise SourceError(f"{url}: cannot read: {error}") from None
+
+
+def check_readable(url: str) -> None:
+    """Fail early, before any flow starts, on a source that cannot be read."""
+    _format(url)
+    import fsspec
+
+    try:
+        with fsspec.open(url, "rb", compression="infer") as handle:
+            handle.read(1)
+    except FileNotFoundError:
+        raise SourceError(f"{url}: no such file") from None
+    except OSError as error:
+        raise SourceError(f"{url}: cannot read: {error}") from None

@@ -1,0 +1,103 @@
+"""Catalog versions: immutable documents keyed by content hash, and the active one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+
+import sqlalchemy as sa
+
+from billing.catalog import Catalog, catalog_from_document
+from billing.errors import BillingError
+from billing.store.models import CatalogVersion, ContractRow, CustomerRow
+
+
+class NoCatalog(BillingError):
+    code = "no_catalog"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCatalog:
+    id: int
+    content_hash: str
+    catalog: Catalog
+    created: bool = False
+
+
+def save_catalog(connection: sa.Connection, catalog: Catalog, source: str, now: datetime) -> StoredCatalog:
+    """Store the catalog as a version (once per content hash) and make it the active one."""
+    existing = connection.execute(
+        sa.select(CatalogVersion.id).where(CatalogVersion.content_hash == catalog.version)
+    ).scalar_one_or_none()
+    if existing is None:
+        version_id = connection.execute(
+            sa.insert(CatalogVersion)
+            .values(
+                content_hash=catalog.version,
+                document=catalog.document,
+                source=source,
+                loaded_at=now,
+                activated_at=now,
+            )
+            .returning(CatalogVersion.id)
+        ).scalar_one()
+    else:
+        version_id = existing
+        connection.execute(
+            sa.update(CatalogVersion).where(CatalogVersion.id == version_id).values(activated_at=now)
+        )
+    _project_customers(connection, catalog, version_id)
+    return StoredCatalog(version_id, catalog.version, catalog, created=existing is None)
+
+
+def _project_customers(connection: sa.Connection, catalog: Catalog, version_id: int) -> None:
+    """Customers and contracts as tables, rewritten from the active catalog."""
+    connection.execute(sa.delete(ContractRow))
+    ids = [c.id for c in catalog.customers]
+    connection.execute(sa.delete(CustomerRow).where(CustomerRow.id.not_in(ids)))
+    stored = set(connection.scalars(sa.select(CustomerRow.id)))
+    for customer in catalog.customers:
+        values = {
+            "name": customer.display_name,
+            "email": customer.email,
+            "timezone": customer.timezone,
+            "catalog_version_id": version_id,
+        }
+        if customer.id in stored:
+            connection.execute(sa.update(CustomerRow).where(CustomerRow.id == customer.id).values(**values))
+        else:
+            connection.execute(sa.insert(CustomerRow).values(id=customer.id, **values))
+    contracts = [
+        {
+            "customer_id": customer.id,
+            "position": index,
+            "plan_code": contract.plan,
+            "starts_on": contract.starts_on,
+            "ends_on": contract.ends_on,
+            "auto_renew": contract.auto_renew,
+            "term_months": contract.term_months,
+            "terms": contract.model_dump(mode="json", include={"overrides", "credits"}),
+        }
+        for customer in catalog.customers
+        for index, contract in enumerate(customer.contracts)
+    ]
+    if contracts:
+        connection.execute(sa.insert(ContractRow), contracts)
+
+
+def active_catalog(connection: sa.Connection) -> StoredCatalog:
+    """The catalog most recently loaded; `NoCatalog` before any."""
+    row = connection.execute(
+        sa.select(CatalogVersion.id, CatalogVersion.content_hash, CatalogVersion.document)
+        .order_by(CatalogVersion.activated_at.desc(), CatalogVersion.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        raise NoCatalog("no catalog loaded yet: run `billing catalog load FILE`")
+    return StoredCatalog(row.id, row.content_hash, _parse(row.content_hash, row.document))
+
+
+@lru_cache(maxsize=8)
+def _parse(content_hash: str, document: str) -> Catalog:
+    return catalog_from_document(document)

@@ -1,0 +1,114 @@
+"""Engines and sessions for SQLite (embedded default) and PostgreSQL, and schema upgrades."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from billing.errors import DatabaseNotReady
+from billing.events import dumps, loads
+from billing.metering import LatestAccumulator, MaxAccumulator, SumAccumulator
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine whose JSON keeps numbers exact; on SQLite, with exact Decimal aggregates."""
+    options: dict[str, Any] = {"json_serializer": dumps, "json_deserializer": loads, **kwargs}
+    if url.startswith("sqlite"):
+        database = sa.engine.make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        options.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
+    engine = sa.create_engine(url, **options)
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine, "connect", _prepare_sqlite)
+    return engine
+
+
+def _prepare_sqlite(connection: sqlite3.Connection, _record: object) -> None:
+    connection.execute("PRAGMA foreign_keys = ON")
+    connection.execute("PRAGMA journal_mode = WAL")
+    connection.execute("PRAGMA synchronous = NORMAL")
+    connection.create_aggregate("billing_sum", 1, _SqliteSum)  # type: ignore[arg-type]
+    connection.create_aggregate("billing_max", 1, _SqliteMax)  # type: ignore[arg-type]
+    connection.create_aggregate("billing_latest", 3, _SqliteLatest)  # type: ignore[arg-type]
+
+
+class _SqliteSum(SumAccumulator):
+    """`billing_sum(json_number_text)`: the core's exact sum, as a SQLite aggregate."""
+
+    def step(self, value: Any, *_: Any) -> None:
+        if value is not None:
+            super().step(Decimal(value), None, "")  # type: ignore[arg-type]
+
+    def finalize(self) -> str:
+        return f"{self.result():f}"
+
+
+class _SqliteMax(MaxAccumulator):
+    def step(self, value: Any, *_: Any) -> None:
+        if value is not None:
+            super().step(Decimal(value), None, "")  # type: ignore[arg-type]
+
+    def finalize(self) -> str:
+        return f"{self.result():f}"
+
+
+class _SqliteLatest(LatestAccumulator):
+    """`billing_latest(timestamp, transaction_id, json_number_text)`."""
+
+    def step(self, timestamp: Any, transaction_id: Any, value: Any) -> None:  # type: ignore[override]
+        if value is not None:
+            super().step(Decimal(value), timestamp, transaction_id)
+
+    def finalize(self) -> str:
+        return f"{self.result():f}"
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """A session whose work commits on success and rolls back on any error."""
+    with session_factory(engine).begin() as session:
+        yield session
+
+
+def alembic_config(connection: sa.Connection | None = None) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> str:
+    """Migrate the schema to `revision`; returns the revision the database is at."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), revision)
+        current = MigrationContext.configure(connection).get_current_revision()
+    return current or "base"
+
+
+def ensure_ready(engine: Engine) -> None:
+    """Refuse to work on a database the migrations have not created."""
+    if not sa.inspect(engine).has_table("alembic_version"):
+        raise DatabaseNotReady(
+            f"the database at {engine.url.render_as_string(hide_password=True)} has no billing "
+            "schema yet: run `billing db upgrade`"
+        )

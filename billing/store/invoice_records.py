@@ -1,0 +1,270 @@
+"""Stored invoices: what was billed already, drafts, finalization with gap-free numbers."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, selectinload
+
+from billing.documents import InvoiceView
+from billing.invoicing import Billed, InvoiceDraft
+from billing.money import ZERO, Currency
+from billing.pricing.base import TierAmount
+from billing.rating import InvoiceLine
+from billing.store.models import Counter, Event, InvoiceLineRow, InvoiceRow
+from billing.store.usage_events import FINALIZED_STATUSES, _batches
+
+
+@dataclass
+class BillingState:
+    """What a customer's finalized invoices already billed, and what is still open."""
+
+    last_finalized: int = -1  # boundary index of the latest finalized invoice
+    billed: dict[str, Billed] = field(default_factory=dict)
+    credits_used: dict[str, Decimal] = field(default_factory=dict)
+    drafts: dict[int, int] = field(default_factory=dict)  # boundary -> invoice id
+    late_first: datetime | None = None  # earliest usage awaiting an adjustment
+    late_last: datetime | None = None
+    late_max_id: int = 0
+
+    def record(self, draft: InvoiceDraft) -> None:
+        """Fold a finalized invoice into the state, as the next invoice must see it."""
+        for line in draft.lines:
+            prior = self.billed.get(line.key)
+            amount = line.amount + (prior.amount if prior else ZERO)
+            quantity = line.quantity + (prior.quantity if prior else ZERO)
+            self.billed[line.key] = Billed(amount, quantity, line.description)
+        for key, amount in draft.credits:
+            self.credits_used[key] = self.credits_used.get(key, ZERO) + amount
+        self.last_finalized = draft.boundary
+        self.late_first = self.late_last = None
+
+
+def billing_states(connection: sa.Connection, customer_ids: Iterable[str]) -> dict[str, BillingState]:
+    ids = sorted(set(customer_ids))
+    states = {customer: BillingState() for customer in ids}
+    for batch in _batches(ids):
+        invoices = connection.execute(
+            sa.select(
+                InvoiceRow.id,
+                InvoiceRow.customer_id,
+                InvoiceRow.status,
+                InvoiceRow.boundary,
+                InvoiceRow.credits,
+            ).where(InvoiceRow.customer_id.in_(batch))
+        )
+        for invoice_id, customer, status, boundary, credits in invoices:
+            state = states[customer]
+            if status in FINALIZED_STATUSES:
+                state.last_finalized = max(state.last_finalized, boundary)
+                for key, amount in credits:
+                    state.credits_used[key] = state.credits_used.get(key, ZERO) + Decimal(amount)
+            else:
+                state.drafts[boundary] = invoice_id
+        lines = connection.execute(
+            sa.select(
+                InvoiceRow.customer_id,
+                InvoiceLineRow.key,
+                InvoiceLineRow.amount,
+                InvoiceLineRow.quantity,
+                InvoiceLineRow.description,
+            )
+            .join(InvoiceRow, InvoiceLineRow.invoice_id == InvoiceRow.id)
+            .where(InvoiceRow.customer_id.in_(batch), InvoiceRow.status.in_(FINALIZED_STATUSES))
+            .order_by(InvoiceLineRow.id)
+        )
+        sums: dict[tuple[str, str], list[Any]] = defaultdict(lambda: [ZERO, ZERO, ""])
+        for customer, key, amount, quantity, description in lines:
+            entry = sums[(customer, key)]
+            entry[0] += amount
+            entry[1] += quantity
+            entry[2] = description
+        for (customer, key), (amount, quantity, description) in sums.items():
+            states[customer].billed[key] = Billed(amount, quantity, description)
+        late = connection.execute(
+            sa.select(Event.customer_id, Event.timestamp, Event.id).where(
+                Event.customer_id.in_(batch), Event.pending_adjustment.is_(True)
+            )
+        )
+        for customer, instant, event_id in late:
+            state = states[customer]
+            state.late_first = instant if state.late_first is None else min(state.late_first, instant)
+            state.late_last = instant if state.late_last is None else max(state.late_last, instant)
+            state.late_max_id = max(state.late_max_id, event_id)
+    return states
+
+
+def _line_row(position: int, line: InvoiceLine) -> dict[str, Any]:
+    return {
+        "position": position,
+        "key": line.key,
+        "kind": line.kind,
+        "description": line.description,
+        "metric": line.metric,
+        "quantity": line.quantity,
+        "amount": line.amount,
+        "period_start": line.start,
+        "period_end": line.end,
+        "tiers": [
+            {
+                "quantity": t.quantity,
+                "unit_price": t.unit_price,
+                "flat_fee": t.flat_fee,
+                "amount": t.amount,
+                "bounded": t.bounded,
+            }
+            for t in line.tiers
+        ],
+    }
+
+
+def line_from_row(row: InvoiceLineRow) -> InvoiceLine:
+    return InvoiceLine(
+        key=row.key,
+        kind=row.kind,  # type: ignore[arg-type]
+        description=row.description,
+        metric=row.metric,
+        quantity=row.quantity,
+        amount=row.amount,
+        start=row.period_start,
+        end=row.period_end,
+        tiers=tuple(TierAmount(**tier) for tier in row.tiers),
+    )
+
+
+def write_invoice(
+    connection: sa.Connection,
+    draft: InvoiceDraft,
+    catalog_version_id: int,
+    now: datetime,
+    existing_id: int | None,
+) -> int:
+    """Create or rewrite a draft invoice and its lines; returns its id."""
+    values = {
+        "customer_id": draft.customer_id,
+        "status": "draft",
+        "currency": draft.currency.code,
+        "boundary": draft.boundary,
+        "issued_at": draft.issued_at,
+        "issued_on": draft.issued_on,
+        "period_start": draft.period_start,
+        "period_end": draft.period_end,
+        "subtotal": draft.subtotal,
+        "credits_applied": draft.credits_applied,
+        "total": draft.total,
+        "credits": [[key, amount] for key, amount in draft.credits],
+        "fingerprint": draft.fingerprint,
+        "catalog_version_id": catalog_version_id,
+        "updated_at": now,
+    }
+    if existing_id is None:
+        invoice_id = connection.execute(
+            sa.insert(InvoiceRow).values(**values).returning(InvoiceRow.id)
+        ).scalar_one()
+    else:
+        invoice_id = existing_id
+        connection.execute(
+            sa.update(InvoiceRow)
+            .where(InvoiceRow.id == invoice_id, InvoiceRow.status == "draft")
+            .values(**values)
+        )
+        connection.execute(sa.delete(InvoiceLineRow).where(InvoiceLineRow.invoice_id == invoice_id))
+    rows = [{"invoice_id": invoice_id, **_line_row(i, line)} for i, line in enumerate(draft.lines)]
+    if rows:
+        connection.execute(sa.insert(InvoiceLineRow), rows)
+    return invoice_id
+
+
+def delete_draft(connection: sa.Connection, invoice_id: int) -> None:
+    connection.execute(sa.delete(InvoiceRow).where(InvoiceRow.id == invoice_id, InvoiceRow.status == "draft"))
+
+
+def next_number(connection: sa.Connection, name: str = "invoice") -> int:
+    """Advance a gap-free counter inside the caller's transaction."""
+    module = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = (
+        module.insert(Counter)
+        .values(name=name, value=1)
+        .on_conflict_do_update(index_elements=["name"], set_={"value": Counter.value + 1})
+        .returning(Counter.value)
+    )
+    return int(connection.execute(statement).scalar_one())
+
+
+def finalize_invoice(
+    connection: sa.Connection,
+    invoice_id: int,
+    customer_id: str,
+    now: datetime,
+    due_days: int,
+    issued_on: date,
+    late_max_id: int,
+) -> str:
+    """Number a draft and freeze it; the late usage it adjusted is no longer pending."""
+    number = f"INV-{next_number(connection):06d}"
+    connection.execute(
+        sa.update(InvoiceRow)
+        .where(InvoiceRow.id == invoice_id, InvoiceRow.status == "draft")
+        .values(
+            status="finalized",
+            number=number,
+            finalized_at=now,
+            due_on=issued_on + timedelta(days=due_days),
+            updated_at=now,
+        )
+    )
+    if late_max_id:
+        connection.execute(
+            sa.update(Event)
+            .where(
+                Event.customer_id == customer_id,
+                Event.pending_adjustment.is_(True),
+                Event.id <= late_max_id,
+            )
+            .values(pending_adjustment=False)
+        )
+    return number
+
+
+def _view(row: InvoiceRow) -> InvoiceView:
+    return InvoiceView(
+        customer_id=row.customer_id,
+        status=row.status,
+        currency=Currency.of(row.currency),
+        period_start=row.period_start,
+        period_end=row.period_end,
+        lines=tuple(line_from_row(line) for line in row.lines),
+        subtotal=row.subtotal,
+        credits_applied=row.credits_applied,
+        total=row.total,
+        fingerprint=row.fingerprint,
+        issued_at=row.issued_at,
+        due_on=row.due_on,
+        number=row.number,
+    )
+
+
+def load_invoices(
+    session: Session,
+    *,
+    number: str | None = None,
+    customer_id: str | None = None,
+    ids: Iterable[int] | None = None,
+) -> list[InvoiceView]:
+    """Invoices with their lines, oldest first, selected by number, customer or ids."""
+    query = sa.select(InvoiceRow).options(selectinload(InvoiceRow.lines))
+    if number is not None:
+        query = query.where(InvoiceRow.number == number)
+    if customer_id is not None:
+        query = query.where(InvoiceRow.customer_id == customer_id)
+    if ids is not None:
+        query = query.where(InvoiceRow.id.in_(list(ids)))
+    rows = session.scalars(query.order_by(InvoiceRow.issued_at, InvoiceRow.customer_id)).all()
+    return [_view(row) for row in rows]

@@ -1,0 +1,205 @@
+"""Tables. Alembic migrations in `billing/store/migrations` create them; these map them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from billing.store.types import BigId, ExactDecimal, JSONDocument, TransactionId, UTCDateTime
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class CatalogVersion(Base):
+    """An immutable catalog, keyed by the hash of its canonical document."""
+
+    __tablename__ = "catalog_versions"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    content_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    document: Mapped[str] = mapped_column(sa.Text)
+    source: Mapped[str] = mapped_column(sa.Text)
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    activated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class CustomerRow(Base):
+    """A customer as of the active catalog; lets the database answer who exists."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.Text)
+    email: Mapped[str] = mapped_column(sa.Text)
+    timezone: Mapped[str] = mapped_column(sa.String(64))
+    catalog_version_id: Mapped[int] = mapped_column(sa.ForeignKey("catalog_versions.id"))
+
+
+class ContractRow(Base):
+    __tablename__ = "contracts"
+    __table_args__ = (sa.UniqueConstraint("customer_id", "position"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    customer_id: Mapped[str] = mapped_column(sa.ForeignKey("customers.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(sa.Integer)
+    plan_code: Mapped[str] = mapped_column(sa.String(64))
+    starts_on: Mapped[date] = mapped_column(sa.Date)
+    ends_on: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
+    auto_renew: Mapped[bool] = mapped_column(sa.Boolean)
+    term_months: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    terms: Mapped[Any] = mapped_column(JSONDocument)  # overrides and credits, as in the catalog
+
+
+class Event(Base):
+    """An accepted usage event; `transaction_id` makes ingestion idempotent."""
+
+    __tablename__ = "events"
+    __table_args__ = (sa.Index("ix_events_customer_time", "customer_id", "timestamp"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    transaction_id: Mapped[str] = mapped_column(TransactionId, unique=True)
+    customer_id: Mapped[str] = mapped_column(sa.String(255))
+    event_type: Mapped[str] = mapped_column(sa.String(255))
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+    properties: Mapped[Any] = mapped_column(JSONDocument)
+    payload_hash: Mapped[str] = mapped_column(sa.String(32))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    late: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    pending_adjustment: Mapped[bool] = mapped_column(sa.Boolean, default=False, index=True)
+
+
+class QuarantinedEvent(Base):
+    """A row that was not accepted, with the reason; kept until retried or discarded."""
+
+    __tablename__ = "quarantined_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    fingerprint: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    transaction_id: Mapped[str | None] = mapped_column(sa.String(255), nullable=True, index=True)
+    customer_id: Mapped[str | None] = mapped_column(sa.String(255), nullable=True)
+    reason: Mapped[str] = mapped_column(sa.String(64), index=True)
+    detail: Mapped[str] = mapped_column(sa.Text)
+    payload: Mapped[str] = mapped_column(sa.Text)
+    source: Mapped[str] = mapped_column(sa.Text)
+    line: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default="held")
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IngestRun(Base):
+    __tablename__ = "ingest_runs"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(sa.Text)
+    received: Mapped[int] = mapped_column(sa.Integer)
+    accepted: Mapped[int] = mapped_column(sa.Integer)
+    duplicates: Mapped[int] = mapped_column(sa.Integer)
+    quarantined: Mapped[int] = mapped_column(sa.Integer)
+    late: Mapped[int] = mapped_column(sa.Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class InvoiceRow(Base):
+    __tablename__ = "invoices"
+    __table_args__ = (sa.UniqueConstraint("customer_id", "issued_at"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    number: Mapped[str | None] = mapped_column(sa.String(32), unique=True, nullable=True)
+    customer_id: Mapped[str] = mapped_column(sa.String(255), index=True)
+    status: Mapped[str] = mapped_column(sa.String(16))
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    boundary: Mapped[int] = mapped_column(sa.Integer)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    issued_on: Mapped[date] = mapped_column(sa.Date)
+    period_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    period_end: Mapped[datetime] = mapped_column(UTCDateTime)
+    subtotal: Mapped[Decimal] = mapped_column(ExactDecimal)
+    credits_applied: Mapped[Decimal] = mapped_column(ExactDecimal)
+    total: Mapped[Decimal] = mapped_column(ExactDecimal)
+    credits: Mapped[Any] = mapped_column(JSONDocument)  # [[grant key, amount], ...]
+    fingerprint: Mapped[str] = mapped_column(sa.String(32))
+    catalog_version_id: Mapped[int] = mapped_column(sa.ForeignKey("catalog_versions.id"))
+    due_on: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
+    finalized_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    lines: Mapped[list[InvoiceLineRow]] = relationship(
+        back_populates="invoice",
+        cascade="all, delete-orphan",
+        order_by="InvoiceLineRow.position",
+    )
+
+
+class InvoiceLineRow(Base):
+    __tablename__ = "invoice_lines"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoices.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(sa.Integer)
+    key: Mapped[str] = mapped_column(sa.String(255))
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    description: Mapped[str] = mapped_column(sa.Text)
+    metric: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    quantity: Mapped[Decimal] = mapped_column(ExactDecimal)
+    amount: Mapped[Decimal] = mapped_column(ExactDecimal)
+    period_start: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    period_end: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    tiers: Mapped[Any] = mapped_column(JSONDocument)
+
+    invoice: Mapped[InvoiceRow] = relationship(back_populates="lines")
+
+
+class Notification(Base):
+    """The send ledger: one row per reminder, so each goes out exactly once."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (sa.UniqueConstraint("customer_id", "kind", "subject", "period"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    customer_id: Mapped[str] = mapped_column(sa.String(255))
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    subject: Mapped[str] = mapped_column(sa.String(255))
+    period: Mapped[str] = mapped_column(sa.String(64))
+    recipient: Mapped[str] = mapped_column(sa.Text)
+    context: Mapped[Any] = mapped_column(JSONDocument)
+    status: Mapped[str] = mapped_column(sa.String(16), index=True)  # pending | sending | sent
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    message_id: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(128), unique=True)
+    prefix: Mapped[str] = mapped_column(sa.String(16))
+    key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Counter(Base):
+    """Gap-free sequences (invoice numbers), advanced inside the transaction that uses them."""
+
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(sa.BigInteger)

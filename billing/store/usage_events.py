@@ -1,0 +1,125 @@
+"""Stored usage events and quarantined rows: lookups by the batch, idempotent inserts."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from billing.events import UsageEvent
+from billing.store.models import CustomerRow, Event, InvoiceRow, QuarantinedEvent
+
+T = TypeVar("T")
+_LOOKUP_BATCH = 5_000
+FINALIZED_STATUSES = ("finalized", "paid", "void")
+
+
+def _batches(items: Sequence[T], size: int = _LOOKUP_BATCH) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _insert(connection: sa.Connection, table: Any) -> Any:
+    module = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return module.insert(table)
+
+
+def known_customers(connection: sa.Connection, customer_ids: Iterable[str]) -> set[str]:
+    ids = sorted(set(customer_ids))
+    found: set[str] = set()
+    for batch in _batches(ids):
+        found.update(connection.scalars(sa.select(CustomerRow.id).where(CustomerRow.id.in_(batch))))
+    return found
+
+
+def stored_hashes(connection: sa.Connection, transaction_ids: Iterable[str]) -> dict[str, str]:
+    """payload hash of each already-stored transaction id."""
+    ids = sorted(set(transaction_ids))
+    found: dict[str, str] = {}
+    for batch in _batches(ids):
+        rows = connection.execute(
+            sa.select(Event.transaction_id, Event.payload_hash).where(Event.transaction_id.in_(batch))
+        )
+        found.update({txid: digest for txid, digest in rows})
+    return found
+
+
+def finalized_until(connection: sa.Connection, customer_ids: Iterable[str]) -> dict[str, datetime]:
+    """Per customer, the issue instant of its latest finalized invoice: usage before it is late."""
+    ids = sorted(set(customer_ids))
+    found: dict[str, datetime] = {}
+    for batch in _batches(ids):
+        rows = connection.execute(
+            sa.select(InvoiceRow.customer_id, sa.func.max(InvoiceRow.issued_at))
+            .where(InvoiceRow.customer_id.in_(batch), InvoiceRow.status.in_(FINALIZED_STATUSES))
+            .group_by(InvoiceRow.customer_id)
+        )
+        found.update({customer: _aware(instant) for customer, instant in rows})
+    return found
+
+
+def _aware(instant: Any) -> datetime:
+    # aggregates bypass the column type: SQLite hands back text, PostgreSQL an aware datetime
+    value: datetime = datetime.fromisoformat(instant) if isinstance(instant, str) else instant
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+
+
+def insert_events(
+    connection: sa.Connection, events: Sequence[UsageEvent], late: set[str], now: datetime
+) -> set[str]:
+    """Insert events, skipping transaction ids stored meanwhile; returns the ids inserted."""
+    if not events:
+        return set()
+    rows = [
+        {
+            "transaction_id": e.transaction_id,
+            "customer_id": e.customer_id,
+            "event_type": e.event_type,
+            "timestamp": e.timestamp,
+            "properties": e.properties,
+            "payload_hash": e.payload_hash,
+            "received_at": now,
+            "late": e.transaction_id in late,
+            "pending_adjustment": e.transaction_id in late,
+        }
+        for e in events
+    ]
+    statement = (
+        _insert(connection, Event)
+        .on_conflict_do_nothing(index_elements=["transaction_id"])
+        .returning(Event.transaction_id)
+    )
+    return set(connection.scalars(statement, rows))
+
+
+def quarantine_fingerprint(reason: str, payload: str) -> str:
+    """The same bad row is held once, however many times it is sent."""
+    return hashlib.sha256(f"{reason}\n{payload}".encode()).hexdigest()
+
+
+def insert_quarantined(connection: sa.Connection, rows: Sequence[dict[str, Any]]) -> int:
+    """Hold rejected rows; a row already held is left as it is. Returns how many are new."""
+    if not rows:
+        return 0
+    statement = (
+        _insert(connection, QuarantinedEvent)
+        .on_conflict_do_nothing(index_elements=["fingerprint"])
+        .returning(QuarantinedEvent.id)
+    )
+    return len(list(connection.scalars(statement, list(rows))))
+
+
+def fetch_events(
+    connection: sa.Connection, customer_id: str, start: datetime, end: datetime
+) -> list[UsageEvent]:
+    """A customer's stored events in `[start, end)`, for rating in Python (previews)."""
+    rows = connection.execute(
+        sa.select(
+            Event.transaction_id, Event.customer_id, Event.event_type, Event.timestamp, Event.properties
+        ).where(Event.customer_id == customer_id, Event.timestamp >= start, Event.timestamp < end)
+    )
+    return [UsageEvent(*row) for row in rows]

@@ -1,0 +1,58 @@
+"""`run_invoices`: rate every customer's due periods as of an instant, finalize, email."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from prefect import flow, get_run_logger
+
+from billing import resources
+from billing.clock import as_of_instant
+from billing.errors import UnknownCustomer
+from billing.invoice_run import InvoiceRunReport
+from billing.reports import invoice_rows
+from tasks.artifacts import publish_summary
+from tasks.invoices import invoice_chunk, queue_invoice_emails
+from tasks.notifications import send_pending_emails
+
+CUSTOMERS_PER_TASK = 500
+
+
+@flow(name="run-invoices")
+def run_invoices(
+    as_of: date | datetime | None = None,
+    customer_ids: list[str] | None = None,
+    dry_run: bool = False,
+) -> dict[str, Any]:
+    """Invoice everything due up to `as_of` (a date means the end of that day, UTC; none: now)."""
+    logger = get_run_logger()
+    instant = as_of_instant(as_of, resources.utc_now())
+    catalog = resources.catalog().catalog
+    ids = list(customer_ids) if customer_ids else [c.id for c in catalog.customers]
+    unknown = [cid for cid in ids if cid not in catalog.customers_by_id]
+    if unknown:
+        raise UnknownCustomer(f"unknown customer(s): {', '.join(unknown)}")
+    report = InvoiceRunReport(dry_run)
+    for start in range(0, len(ids), CUSTOMERS_PER_TASK):
+        chunk = ids[start : start + CUSTOMERS_PER_TASK]
+        report.add(invoice_chunk(chunk, instant, dry_run))
+        logger.info("invoiced %d of %d customers", min(start + CUSTOMERS_PER_TASK, len(ids)), len(ids))
+    outcomes = [o.as_dict() for o in report.outcomes]
+    summary: dict[str, Any] = {
+        "as_of": instant.isoformat(),
+        "dry_run": dry_run,
+        "customers": report.customers,
+        "invoices": outcomes,
+        "finalized": len(report.finalized),
+        "drafts": len(report.drafts),
+        "emails": {"queued": 0, "sent": 0, "failed": 0},
+    }
+    if not dry_run:
+        finalized = [o.invoice_id for o in report.finalized if o.invoice_id is not None]
+        queued = queue_invoice_emails(finalized) if finalized else 0
+        delivery = send_pending_emails()
+        summary["emails"] = {"queued": queued, "sent": len(delivery.sent), "failed": len(delivery.failed)}
+    title = f"Invoices as of {instant.isoformat()}" + (" (dry run)" if dry_run else "")
+    publish_summary("run-invoices", title, {"Invoices": invoice_rows(outcomes)})
+    return summary

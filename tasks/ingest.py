@@ -1,0 +1,19 @@
+"""Ingestion tasks: one task run per chunk of records, never per event."""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from billing import resources
+from billing.ingest import IngestReport, ingest_records
+from billing.sources import RawRecord
+
+
+@task(name="ingest-chunk", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
+def ingest_chunk(records: list[RawRecord], source: str) -> IngestReport:
+    """Validate and store one chunk; re-running it is harmless (transaction ids dedupe)."""
+    stored = resources.catalog()
+    return ingest_records(
+        resources.engine(), stored.catalog, resources.event_suite(), records, source, resources.utc_now()
+    )

@@ -1,0 +1,39 @@
+"""Invoice tasks: rate and store a chunk of customers; queue the emails of finalized invoices."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from billing import resources
+from billing.invoice_run import InvoiceRunReport, invoice_customers
+from billing.notify.reminders import invoice_issued
+from billing.settings import get_settings
+from billing.store import send_ledger
+
+
+@task(name="invoice-customers", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
+def invoice_chunk(customer_ids: list[str], as_of: datetime, dry_run: bool) -> InvoiceRunReport:
+    """Draft and finalize what is due for a chunk of customers, in one transaction."""
+    settings = get_settings()
+    return invoice_customers(
+        resources.engine(),
+        resources.catalog(),
+        customer_ids,
+        as_of,
+        grace=timedelta(hours=settings.invoice_grace_hours),
+        due_days=settings.invoice_due_days,
+        now=resources.utc_now(),
+        dry_run=dry_run,
+    )
+
+
+@task(name="queue-invoice-emails", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
+def queue_invoice_emails(invoice_ids: list[int]) -> int:
+    """Put an `invoice_issued` email for each invoice in the send ledger (once per invoice)."""
+    engine = resources.engine()
+    reminders = invoice_issued(engine, resources.catalog().catalog, invoice_ids)
+    with engine.begin() as connection:
+        return send_ledger.enqueue(connection, reminders, resources.utc_now())

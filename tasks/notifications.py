@@ -1,0 +1,31 @@
+"""Notification tasks: find due reminders, send what the ledger holds."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from billing import resources
+from billing.notify.delivery import DeliveryReport, deliver_pending
+from billing.notify.reminders import ScanReport, scan_reminders
+from billing.settings import get_settings
+
+
+@task(name="queue-due-reminders", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
+def queue_due_reminders(on: date, dry_run: bool) -> ScanReport:
+    return scan_reminders(resources.engine(), resources.catalog().catalog, on, resources.utc_now(), dry_run)
+
+
+@task(name="send-pending-emails", cache_policy=NO_CACHE)
+def send_pending_emails(limit: int = 500) -> DeliveryReport:
+    """Send pending notifications in batches; a failed send stays pending for the next run."""
+    settings = get_settings()
+    backend = resources.mailer(settings)
+    report = DeliveryReport()
+    while True:
+        batch = deliver_pending(resources.engine(), backend, settings.email_from, resources.utc_now(), limit)
+        report.add(batch)
+        if len(batch.sent) + len(batch.failed) < limit:
+            return report

@@ -1,0 +1,108 @@
+"""Shared fixtures: databases (SQLite always, PostgreSQL when configured), settings, Prefect.
+
+`BILLING_TEST_DATABASE_URL` points the PostgreSQL half of every database test at a real server
+(CI sets it); without it those cases are skipped, the SQLite ones still run.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Prefect reads these at import: keep its state out of the user's home and the network quiet.
+_PREFECT_HOME = tempfile.mkdtemp(prefix="billing-tests-prefect-")
+os.environ["PREFECT_HOME"] = _PREFECT_HOME
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ["DO_NOT_TRACK"] = "1"
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+for _name in [n for n in os.environ if n.startswith("BILLING_") and n != "BILLING_TEST_DATABASE_URL"]:
+    del os.environ[_name]
+
+import sqlalchemy as sa  # noqa: E402
+from sqlalchemy.engine import Engine  # noqa: E402
+
+from billing import resources  # noqa: E402
+from billing.settings import get_settings  # noqa: E402
+from billing.store.database import create_engine, upgrade  # noqa: E402
+from billing.store.models import Base  # noqa: E402
+
+FIXTURES = Path(__file__).parent / "fixtures"
+POSTGRES_URL = os.environ.get("BILLING_TEST_DATABASE_URL")
+
+
+@pytest.fixture(scope="session")
+def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    path = tmp_path_factory.mktemp("db") / "billing.db"
+    engine = create_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgresql_engine() -> Iterator[Engine]:
+    if not POSTGRES_URL:
+        pytest.skip("BILLING_TEST_DATABASE_URL is not set")
+    url = POSTGRES_URL
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    engine = create_engine(url)
+    with engine.begin() as connection:  # a clean schema: the test database is ours
+        connection.execute(sa.text("DROP SCHEMA IF EXISTS public CASCADE"))
+        connection.execute(sa.text("CREATE SCHEMA public"))
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def _empty(engine: Engine) -> None:
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+            connection.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(Base.metadata.sorted_tables):
+                connection.execute(table.delete())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """An empty, migrated database: each test runs on SQLite and on PostgreSQL."""
+    if request.param == "postgresql":
+        request.applymarker(pytest.mark.postgres)
+    engine = request.getfixturevalue(f"{request.param}_engine")
+    _empty(engine)
+    yield engine
+
+
+@pytest.fixture
+def configured(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    """Settings pointing at the test database and a fresh outbox, as the flows and CLI read them."""
+    monkeypatch.setenv("BILLING_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("BILLING_OUTBOX_DIR", str(tmp_path / "outbox"))
+    monkeypatch.setenv("BILLING_EMAIL_FROM", "billing@vendor.example")
+    get_settings.cache_clear()
+    yield engine
+    get_settings.cache_clear()
+    resources.engine_for.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One temporary Prefect server for every flow test (it takes seconds to start)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness():
+        yield
+
+
+@pytest.fixture(scope="session")
+def event_suite():
+    """The Great Expectations suite, built once (importing GX takes seconds)."""
+    from billing.validation.suite import EventSuite
+
+    return EventSuite()

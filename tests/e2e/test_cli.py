@@ -1,0 +1,229 @@
+"""The `billing` command as a user runs it: real processes, stdout, stderr and exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "config" / "catalog.example.yaml"
+
+
+def billing(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "billing.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd or ROOT,
+        timeout=120,
+    )
+
+
+def test_quote_json_is_one_object_with_exact_amounts():
+    result = billing(
+        "quote",
+        "--catalog",
+        str(EXAMPLE),
+        "--plan",
+        "pro",
+        "--usage",
+        "api_calls=12000",
+        "storage_gb=80",
+        "active_users=12",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)  # the whole of stdout is one JSON object
+    assert document["currency"] == "USD"
+    # 30.00 fee; calls: 1000 x 0.01 + 9000 x 0.008 + 2000 x 0.005 + 5.00 = 97.00;
+    # storage: volume, 80 GB in the 50-500 tier at 0.20 = 16.00; users: 12 x 2.00 = 24.00
+    assert [line["amount"] for line in document["lines"]] == ["30.00", "97.00", "16.00", "24.00"]
+    assert (document["subtotal"], document["total"]) == ("167.00", "167.00")
+    assert all(line["period"] is None for line in document["lines"])
+    assert document["lines"][0]["metric"] is None
+    assert document["lines"][1]["tiers"][2] == {
+        "quantity": "2000",
+        "unit_price": "0.005",
+        "flat_fee": "5.00",
+        "amount": "15.00",
+    }
+
+
+def test_quote_adds_the_true_up_and_per_transaction_fees():
+    result = billing(
+        "quote",
+        "--catalog",
+        str(EXAMPLE),
+        "--plan",
+        "business",
+        "--usage",
+        "payment_volume=1000.50",
+        "payment_volume.events=3",
+        "seats=10",
+        "--json",
+    )
+    document = json.loads(result.stdout)
+    amounts = {line["description"].split(":")[0]: line["amount"] for line in document["lines"]}
+    # 2.9 % of 1000.50 = 29.0145, + 3 x 0.30 = 29.9145 -> 29.91; 200 + 150 + 0 + 29.91 = 379.91,
+    # under the 500.00 minimum: true-up 120.09.
+    assert amounts["Payment volume"] == "29.91"
+    assert amounts["Minimum commitment $500.00"] == "120.09"
+    assert document["total"] == "500.00"
+
+
+@pytest.mark.parametrize(("currency", "expected"), [("JPY", "1235"), ("KWD", "1234.568"), ("USD", "1234.57")])
+def test_quote_amounts_have_the_currency_minor_digits(tmp_path, currency, expected):
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(
+        f"currency: {currency}\n"
+        "metrics: [{code: units, event_type: unit, aggregation: count}]\n"
+        "plans: [{code: p, interval: monthly,\n"
+        "         charges: [{metric: units, model: per_unit, unit_price: '1.2345678'}]}]\n"
+    )
+    result = billing("quote", "--catalog", str(catalog), "--plan", "p", "--usage", "units=1000", "--json")
+    assert json.loads(result.stdout)["total"] == expected
+
+
+def test_quote_text_is_a_readable_table():
+    result = billing("quote", "--catalog", str(EXAMPLE), "--plan", "starter", "--usage", "api_calls=1500")
+    assert result.returncode == 0
+    assert "API calls: 1500 at $0.002" in result.stdout
+    assert result.stdout.rstrip().endswith("22.00 USD")  # 19.00 + 3.00
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--plan", "gold"], "billing: unknown plan 'gold' (known: starter, pro, business, scale)"),
+        (["--plan", "pro", "--usage", "api_call=3"], "billing: unknown metric 'api_call'"),
+        (["--plan", "pro", "--usage", "api_calls=three"], "'three' is not a decimal number"),
+        (["--plan", "pro", "--usage", "api_calls=-1"], "the quantity must be a finite number >= 0"),
+        (["--plan", "pro", "--usage", "api_calls"], "expected METRIC=QUANTITY"),
+        (["--plan", "pro", "--usage", "api_calls.events=1.5"], "must be a whole number"),
+        (["--plan", "pro", "--usage", "api_calls=1", "api_calls=2"], "given twice"),
+    ],
+)
+def test_quote_mistakes_are_one_line_and_exit_1(args, message):
+    result = billing("quote", "--catalog", str(EXAMPLE), *args, "--json")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_a_bad_catalog_lists_every_problem_with_file_path_and_value(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        EXAMPLE.read_text()
+        .replace("currency: USD", "currency: USX")
+        .replace('unit_price: "0.002"', 'unit_price: "-0.002"')
+    )
+    result = billing("quote", "--catalog", str(bad), "--plan", "pro")
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert f"billing: {bad}: currency: unknown currency 'USX'" in lines[0]
+    assert lines[1] == f"billing: {bad}: plans[0].charges[1].unit_price: must not be negative (got '-0.002')"
+    assert "Traceback" not in result.stderr
+
+
+def test_quote_and_read_only_commands_load_neither_prefect_nor_great_expectations():
+    code = (
+        "import sys, contextlib, io\n"
+        "from billing.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    main(['quote', '--catalog', {str(EXAMPLE)!r}, '--plan', 'pro', '--usage', 'api_calls=5'])\n"
+        "    main(['catalog', 'check', " + repr(str(EXAMPLE)) + "])\n"
+        "heavy = {'prefect', 'great_expectations', 'pandas'}\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & heavy))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_bad_arguments_exit_2_with_one_line():
+    result = billing("quote", "--plan", "pro")
+    assert result.returncode == 2
+    assert "the following arguments are required: --catalog" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_store_commands_on_a_fresh_database(tmp_path):
+    env = {"BILLING_DATABASE_URL": f"sqlite:///{tmp_path / 'b.db'}"}
+    not_ready = billing("invoices", "list", env=env)
+    assert not_ready.returncode == 1 and "run `billing db upgrade`" in not_ready.stderr
+    assert billing("db", "upgrade", env=env).stdout.strip() == "database at revision 0001"
+    loaded = billing("catalog", "load", str(FIXTURES / "three_customers.yaml"), env=env)
+    assert "3 customers" in loaded.stdout and "stored as a new version" in loaded.stdout
+    again = billing("catalog", "load", str(FIXTURES / "three_customers.yaml"), env=env)
+    assert "already stored" in again.stdout
+    assert billing("invoices", "list", env=env).stdout.strip() == "no invoices"
+    assert json.loads(billing("invoices", "list", "--json", env=env).stdout) == []
+    missing = billing("invoices", "show", "INV-999999", env=env)
+    assert (missing.returncode, missing.stderr.strip()) == (1, "billing: no invoice numbered 'INV-999999'")
+    created = billing("api-key", "create", "shop", env=env)
+    assert created.stdout.startswith("bk_")
+    duplicate = billing("api-key", "create", "shop", env=env)
+    assert duplicate.returncode == 1 and "exists already" in duplicate.stderr
+    assert billing("api-key", "revoke", "shop", env=env).returncode == 0
+    unreadable = billing("ingest", str(tmp_path / "nope.jsonl"), env=env)
+    assert unreadable.returncode == 1 and unreadable.stderr.strip().endswith("nope.jsonl: no such file")
+    customer = billing("invoice", "--as-of", "2026-04-02", "--customer", "zulu", env=env)
+    assert (customer.returncode, customer.stderr.strip()) == (1, "billing: unknown customer(s): zulu")
+    when = billing("invoice", "--as-of", "April 2nd", env=env)
+    assert when.returncode == 1 and "not a date: 'April 2nd'" in when.stderr
+
+
+def test_invoice_show_prints_lines_and_json_in_the_api_shape(configured, tmp_path, event_suite):
+    from datetime import datetime, timedelta
+
+    from billing.catalog import load_catalog
+    from billing.ingest import ingest_records
+    from billing.invoice_run import invoice_customers
+    from billing.sources import read_chunks
+    from billing.store.catalog_versions import save_catalog
+
+    engine = configured
+    now = datetime(2026, 4, 5, tzinfo=UTC)
+    with engine.begin() as connection:
+        stored = save_catalog(connection, load_catalog(FIXTURES / "three_customers.yaml"), "f", now)
+    for chunk in read_chunks(str(FIXTURES / "three_customers_usage.jsonl")):
+        ingest_records(engine, stored.catalog, event_suite, chunk, "f", now)
+    invoice_customers(engine, stored, ["bravo"], now, grace=timedelta(hours=24), due_days=30, now=now)
+    env = {"BILLING_DATABASE_URL": engine.url.render_as_string(hide_password=False)}
+    shown = billing("invoices", "show", "INV-000001", env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert "Minimum commitment $60.00: true-up" in shown.stdout
+    assert shown.stdout.rstrip().endswith("60.00 USD")
+    document = json.loads(billing("invoices", "show", "INV-000001", "--json", env=env).stdout)
+    assert set(document) == {
+        "number",
+        "customer_id",
+        "status",
+        "currency",
+        "period",
+        "lines",
+        "subtotal",
+        "credits_applied",
+        "total",
+        "fingerprint",
+        "issued_at",
+        "due_on",
+    }
+    assert document["period"] == {"start": "2026-03-01T05:00:00+00:00", "end": "2026-04-01T04:00:00+00:00"}
+    assert sum(Decimal(line["amount"]) for line in document["lines"]) == Decimal(document["subtotal"])
+    listed = billing("invoices", "list", "--customer", "bravo", env=env)
+    assert "INV-000001  bravo" in listed.stdout

@@ -1,0 +1,707 @@
+"""The catalog: SPEC §4's example loads, defaults apply, bad catalogs are refused with the file,
+the path and the value, numbers stay exact, and the content hash keys a version."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from billing.catalog import Catalog, catalog_from_document, load_catalog, parse_catalog
+from billing.catalog_yaml import load_yaml
+from billing.errors import CatalogError
+from billing.pricing.flat import FlatCharge
+from billing.pricing.graduated import GraduatedCharge
+from billing.pricing.tiers import Tier
+
+# SPEC §4, verbatim.
+SPEC_YAML = """\
+currency: USD
+metrics:
+  - code: api_calls
+    event_type: api_call
+    aggregation: count            # count | sum | max | unique_count | latest
+  - code: storage_gb
+    event_type: storage
+    aggregation: max
+    field: gb                     # property aggregated (sum, max, unique_count, latest)
+    filters: {region: eu}         # optional: property equality filters
+plans:
+  - code: pro
+    name: Pro
+    interval: monthly             # monthly | quarterly | yearly
+    trial_days: 14
+    minimum_commitment: "100.00"  # optional: true-up line if the period's charges (usage + flat) total less
+    charges:
+      - {model: flat, amount: "30.00", timing: in_advance, prorate: true}
+      - metric: api_calls
+        model: graduated          # per_unit | package | graduated | volume | percentage
+        tiers:
+          - {up_to: 5, unit_price: "7.00"}
+          - {up_to: 10, unit_price: "6.50"}
+          - {up_to: null, unit_price: "6.00", flat_fee: "0"}
+customers:
+  - id: acme
+    name: Acme Inc
+    email: billing@acme.example
+    timezone: America/New_York     # periods start at local midnight
+    contracts:
+      - plan: pro
+        starts_on: 2026-01-15
+        ends_on: null
+        auto_renew: true
+        term_months: 12
+        overrides:                 # optional: per-customer price overrides by charge index
+          1: {tiers: [{up_to: null, unit_price: "5.00"}]}
+        credits:                   # optional: prepaid credits, burned before the total
+          - {amount: "50.00", granted_on: 2026-01-15, expires_on: 2026-12-31}
+"""
+
+# The same catalog with keys reordered, other whitespace and quoting, and different comments.
+SPEC_YAML_REWRITTEN = """\
+# a comment at the top
+metrics:
+  - {aggregation: count, event_type: api_call, code: api_calls}
+  - filters:
+      region: eu
+    field: gb
+    aggregation: max
+    event_type: storage
+    code: storage_gb
+currency: USD
+customers:
+  - contracts:
+      - credits: [{expires_on: 2026-12-31, granted_on: 2026-01-15, amount: 50.00}]
+        overrides: {1: {tiers: [{unit_price: 5.00, up_to: null}]}}
+        term_months: 12
+        auto_renew: true
+        ends_on: null
+        starts_on: 2026-01-15
+        plan: pro
+    timezone: America/New_York
+    email: billing@acme.example
+    name: Acme Inc
+    id: acme
+plans:
+  - charges:
+      - prorate: true
+        timing: in_advance
+        amount: 30.00
+        model: flat
+      - tiers:
+          - {unit_price: 7.00, up_to: 5}
+          - {unit_price: 6.50, up_to: 10}
+          - {flat_fee: 0, unit_price: 6.00, up_to: null}     # the last tier
+        model: graduated
+        metric: api_calls
+    minimum_commitment: 100.00
+    trial_days: 14
+    interval: monthly
+    name: Pro
+    code: pro
+"""
+
+# A plain catalog that leaves every optional setting out.
+MINIMAL_YAML = """\
+currency: JPY
+metrics:
+  - {code: api_calls, event_type: api_call, aggregation: count}
+  - {code: gmv, event_type: payment, aggregation: sum, field: amount}
+plans:
+  - code: basic
+    interval: monthly
+    charges:
+      - {model: flat, amount: "1000"}
+      - {model: package, metric: api_calls, package_size: 100, package_price: "50"}
+      - {model: graduated, metric: api_calls, tiers: [{up_to: null, unit_price: "1"}]}
+      - {model: percentage, metric: gmv, rate: "2.9"}
+customers:
+  - id: c1
+    email: c1@example.com
+    contracts:
+      - {plan: basic, starts_on: 2026-01-01}
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "catalog.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def load_text(tmp_path: Path, text: str) -> Catalog:
+    return load_catalog(write(tmp_path, text))
+
+
+def mutate(old: str, new: str, text: str = SPEC_YAML) -> str:
+    assert text.count(old) == 1, f"{old!r} must occur once"
+    return text.replace(old, new)
+
+
+def refusal(tmp_path: Path, text: str) -> tuple[Path, str]:
+    path = write(tmp_path, text, "bad-catalog.yaml")
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(path)
+    message = str(caught.value)
+    assert message == "\n".join(caught.value.problems)
+    return path, message
+
+
+# -- the SPEC example ------------------------------------------------------------------------------
+
+
+def test_spec_example_loads(tmp_path: Path) -> None:
+    catalog = load_text(tmp_path, SPEC_YAML)
+
+    assert catalog.currency.code == "USD"
+    api, storage = catalog.metrics
+    assert (api.code, api.event_type, api.aggregation, api.field) == ("api_calls", "api_call", "count", None)
+    assert (storage.aggregation, storage.field, storage.filters) == ("max", "gb", {"region": "eu"})
+    assert catalog.metric("storage_gb") is storage
+
+    plan = catalog.plan("pro")
+    assert (plan.name, plan.interval, plan.interval_months, plan.trial_days) == ("Pro", "monthly", 1, 14)
+    assert plan.minimum_commitment == Decimal("100.00")
+    flat, graduated = plan.charges
+    assert flat == FlatCharge(model="flat", amount=Decimal("30.00"), timing="in_advance", prorate=True)
+    assert isinstance(graduated, GraduatedCharge)
+    assert graduated.metric_code == "api_calls"
+    assert graduated.tiers == (
+        Tier(up_to=Decimal(5), unit_price=Decimal("7.00")),
+        Tier(up_to=Decimal(10), unit_price=Decimal("6.50")),
+        Tier(up_to=None, unit_price=Decimal("6.00"), flat_fee=Decimal(0)),
+    )
+
+    customer = catalog.customer("acme")
+    assert (customer.display_name, customer.email, customer.timezone) == (
+        "Acme Inc",
+        "billing@acme.example",
+        "America/New_York",
+    )
+    (contract,) = customer.contracts
+    assert contract.plan == "pro"
+    assert (contract.starts_on, contract.ends_on) == (date(2026, 1, 15), None)
+    assert (contract.auto_renew, contract.term_months) == (True, 12)
+    assert contract.last_day is None  # auto-renewing: rolls into a new term
+    (credit,) = contract.credits
+    assert (credit.amount, credit.granted_on, credit.expires_on) == (
+        Decimal("50.00"),
+        date(2026, 1, 15),
+        date(2026, 12, 31),
+    )
+
+    # the override replaces charge 1's tiers for this contract only; the plan is unchanged
+    flat_c, graduated_c = catalog.contract_charges("acme", 0)
+    assert flat_c == flat
+    assert isinstance(graduated_c, GraduatedCharge)
+    assert graduated_c.metric == "api_calls"
+    assert graduated_c.tiers == (Tier(up_to=None, unit_price=Decimal("5.00")),)
+    assert catalog.plan("pro").charges[1].tiers[0].unit_price == Decimal("7.00")  # type: ignore[attr-defined]
+
+
+def test_defaults_are_applied(tmp_path: Path) -> None:
+    catalog = load_text(tmp_path, MINIMAL_YAML)
+
+    api = catalog.metric("api_calls")
+    assert api.filters == {}
+    plan = catalog.plan("basic")
+    assert plan.label == "basic"  # name defaults to the code
+    assert plan.trial_days == 0
+    assert plan.minimum_commitment is None
+    flat, package, graduated, percentage = plan.charges
+    assert (flat.timing, flat.prorate) == ("in_advance", True)  # type: ignore[attr-defined]
+    assert package.free_units == 0  # type: ignore[attr-defined]
+    assert graduated.tiers[0].flat_fee == 0  # type: ignore[attr-defined]
+    assert percentage.per_transaction_fee == 0  # type: ignore[attr-defined]
+
+    customer = catalog.customer("c1")
+    assert customer.display_name == "c1"  # name defaults to the id
+    assert customer.timezone == "UTC"
+    (contract,) = customer.contracts
+    assert contract.ends_on is None
+    assert contract.term_months is None
+    assert contract.auto_renew is False
+    assert contract.last_day is None  # neither term nor end: open-ended
+    assert contract.overrides == {}
+    assert contract.credits == ()
+    assert catalog.contract_charges("c1", 0) == plan.charges
+
+
+def test_customers_are_optional(tmp_path: Path) -> None:
+    text = MINIMAL_YAML.split("customers:")[0]
+    catalog = load_text(tmp_path, text)
+    assert catalog.customers == ()
+    assert catalog.plan("basic").code == "basic"
+
+
+def test_plan_interval_may_be_quarterly_or_yearly(tmp_path: Path) -> None:
+    for interval, months in (("quarterly", 3), ("yearly", 12)):
+        catalog = load_text(tmp_path, mutate("interval: monthly", f"interval: {interval}", MINIMAL_YAML))
+        assert catalog.plan("basic").interval_months == months
+
+
+def test_contract_with_a_term_and_no_renewal_ends_after_the_term(tmp_path: Path) -> None:
+    text = mutate("auto_renew: true", "auto_renew: false")
+    catalog = load_text(tmp_path, text)
+    # 2026-01-15 + 12 months - 1 day
+    assert catalog.customer("acme").contracts[0].last_day == date(2027, 1, 14)
+
+
+# -- numbers stay exact ----------------------------------------------------------------------------
+
+
+def _no_floats(value: object) -> None:
+    assert not isinstance(value, float), value
+    if isinstance(value, dict):
+        for item in value.values():
+            _no_floats(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _no_floats(item)
+
+
+def test_float_looking_numbers_are_read_as_exact_decimals(tmp_path: Path) -> None:
+    text = """\
+currency: USD
+metrics:
+  - {code: api_calls, event_type: api_call, aggregation: count}
+  - {code: gmv, event_type: payment, aggregation: sum, field: amount, filters: {tier: 2.50}}
+plans:
+  - code: basic
+    interval: monthly
+    minimum_commitment: 100.10
+    charges:
+      - {model: flat, amount: 30.10}
+      - {model: per_unit, metric: api_calls, unit_price: 0.1}
+      - {model: percentage, metric: gmv, rate: 2.9, per_transaction_fee: 0.30}
+      - model: volume
+        metric: api_calls
+        tiers: [{up_to: 1.5, unit_price: 0.000000000001}, {up_to: null, unit_price: 0.3}]
+customers:
+  - id: c1
+    email: c1@example.com
+    contracts:
+      - plan: basic
+        starts_on: 2026-01-01
+        credits: [{amount: 0.7, granted_on: 2026-01-01}]
+"""
+    catalog = load_text(tmp_path, text)
+    flat, per_unit, percentage, volume = catalog.plan("basic").charges
+    assert per_unit.unit_price == Decimal("0.1")  # type: ignore[attr-defined]
+    assert str(per_unit.unit_price) == "0.1"  # type: ignore[attr-defined]  # not 0.1000000000000000055...
+    assert str(flat.amount) == "30.10"  # type: ignore[attr-defined]  # the written digits are kept
+    assert str(catalog.plan("basic").minimum_commitment) == "100.10"
+    assert percentage.rate == Decimal("2.9")  # type: ignore[attr-defined]
+    assert str(percentage.per_transaction_fee) == "0.30"  # type: ignore[attr-defined]
+    assert volume.tiers[0].up_to == Decimal("1.5")  # type: ignore[attr-defined]
+    assert volume.tiers[0].unit_price == Decimal("1E-12")  # type: ignore[attr-defined]
+    assert volume.tiers[1].unit_price == Decimal("0.3")  # type: ignore[attr-defined]
+    assert catalog.metric("gmv").filters == {"tier": Decimal("2.50")}
+    assert catalog.customer("c1").contracts[0].credits[0].amount == Decimal("0.7")
+    _no_floats(catalog.model_dump())
+    # and the canonical document writes them as their exact decimal text
+    document = json.loads(catalog.document)
+    assert document["plans"][0]["charges"][1]["unit_price"] == "0.1"
+
+
+def test_load_yaml_never_makes_a_float() -> None:
+    data = load_yaml("a: 0.1\nb: 1.10\nc: -2.5e+3\nd: 7\ne: '0.1'\nf: 1_000.5\n")
+    assert data == {
+        "a": Decimal("0.1"),
+        "b": Decimal("1.10"),
+        "c": Decimal("-2.5e+3"),
+        "d": 7,
+        "e": "0.1",
+        "f": Decimal("1000.5"),
+    }
+    assert str(data["b"]) == "1.10"
+    _no_floats(data)
+
+
+# -- bad catalogs: file, path and value ------------------------------------------------------------
+
+PERCENTAGE_YAML = """\
+currency: USD
+metrics:
+  - {code: api_calls, event_type: api_call, aggregation: count}
+  - {code: gmv, event_type: payment, aggregation: sum, field: amount}
+plans:
+  - code: payments
+    interval: monthly
+    charges:
+      - {model: flat, amount: "10.00"}
+      - {model: percentage, metric: gmv, rate: "2.9", per_transaction_fee: "0.30"}
+"""
+
+CONTRACTS_YAML = """\
+currency: USD
+metrics:
+  - {code: api_calls, event_type: api_call, aggregation: count}
+plans:
+  - code: basic
+    interval: monthly
+    charges: [{model: flat, amount: "10.00"}]
+  - code: pro
+    interval: monthly
+    charges: [{model: flat, amount: "20.00"}]
+customers:
+  - id: c1
+    email: c1@example.com
+    contracts:
+      - {plan: basic, starts_on: 2026-01-01, ends_on: 2026-03-10}
+      - {plan: pro, starts_on: 2026-03-11}
+"""
+
+BAD_CASES = [
+    pytest.param(
+        mutate("metric: api_calls\n        model: graduated", "metric: api_callz\n        model: graduated"),
+        "plans[0].charges[1].metric",
+        "'api_callz'",
+        id="unknown-metric",
+    ),
+    pytest.param(
+        # tier 1 ends where tier 0 ends: the two overlap
+        mutate('{up_to: 10, unit_price: "6.50"}', '{up_to: 5, unit_price: "6.50"}'),
+        "plans[0].charges[1].tiers[1].up_to",
+        "(got 5)",
+        id="overlapping-tiers",
+    ),
+    pytest.param(
+        mutate('{up_to: 5, unit_price: "7.00"}', '{up_to: 12, unit_price: "7.00"}'),
+        "plans[0].charges[1].tiers[1].up_to",
+        "(got 10)",
+        id="unsorted-tiers",
+    ),
+    pytest.param(
+        mutate('{up_to: null, unit_price: "6.00"', '{up_to: 20, unit_price: "6.00"'),
+        "plans[0].charges[1].tiers[2].up_to",
+        "(got 20)",
+        id="last-tier-bounded",
+    ),
+    pytest.param(
+        mutate('{up_to: 10, unit_price: "6.50"}', '{up_to: 10, unit_price: "-6.50"}'),
+        "plans[0].charges[1].tiers[1].unit_price",
+        "-6.50",
+        id="negative-unit-price",
+    ),
+    pytest.param(
+        mutate('amount: "30.00"', "amount: -30.00"),
+        "plans[0].charges[0].amount",
+        "-30",
+        id="negative-flat-amount",
+    ),
+    pytest.param(
+        mutate('minimum_commitment: "100.00"', 'minimum_commitment: "-1"'),
+        "plans[0].minimum_commitment",
+        "-1",
+        id="negative-minimum",
+    ),
+    pytest.param(mutate("currency: USD", "currency: XYZ"), "currency", "XYZ", id="unknown-currency"),
+    pytest.param(
+        mutate("timezone: America/New_York", "timezone: Mars/Olympus_Mons"),
+        "customers[0].timezone",
+        "Mars/Olympus_Mons",
+        id="unknown-timezone",
+    ),
+    pytest.param(
+        mutate("metric: gmv, rate", "metric: api_calls, rate", PERCENTAGE_YAML),
+        "plans[0].charges[1].metric",
+        "'api_calls'",
+        id="percentage-on-count-metric",
+    ),
+    pytest.param(
+        mutate("- plan: pro", "- plan: gold"), "customers[0].contracts[0].plan", "'gold'", id="unknown-plan"
+    ),
+    pytest.param(
+        # the second contract starts on the first one's last day
+        mutate("starts_on: 2026-03-11", "starts_on: 2026-03-10", CONTRACTS_YAML),
+        "customers[0].contracts[1].starts_on",
+        "2026-03-10",
+        id="overlapping-contracts",
+    ),
+    pytest.param(
+        mutate("1: {tiers:", "5: {tiers:"),
+        "customers[0].contracts[0].overrides",
+        "5",
+        id="override-index-out-of-range",
+    ),
+    pytest.param(
+        mutate(
+            '1: {tiers: [{up_to: null, unit_price: "5.00"}]}',
+            '1: {tiers: [{up_to: null, unit_price: "-5.00"}]}',
+        ),
+        "customers[0].contracts[0].overrides.1",
+        "-5.00",
+        id="override-makes-negative-price",
+    ),
+    pytest.param(
+        mutate(
+            '1: {tiers: [{up_to: null, unit_price: "5.00"}]}', '1: {tiers: [{up_to: 3, unit_price: "5.00"}]}'
+        ),
+        "customers[0].contracts[0].overrides.1.tiers[0].up_to",
+        "(got 3)",
+        id="override-makes-bounded-last-tier",
+    ),
+    pytest.param(
+        mutate('- {model: flat, amount: "30.00"', '- {model: flat, amount: "30.0000000000001"'),
+        "plans[0].charges[0].amount",
+        "30.0000000000001",
+        id="more-than-12-decimals",
+    ),
+    pytest.param(
+        mutate("aggregation: count ", "aggregation: counts "),
+        "metrics[0].aggregation",
+        "'counts'",
+        id="unknown-aggregation",
+    ),
+    pytest.param(
+        mutate("model: graduated ", "model: stepped "), "plans[0].charges[1]", "stepped", id="unknown-model"
+    ),
+    pytest.param(
+        mutate("trial_days: 14", "trial_days: -1"), "plans[0].trial_days", "-1", id="negative-trial"
+    ),
+    pytest.param(
+        mutate("interval: monthly ", "interval: weekly "),
+        "plans[0].interval",
+        "'weekly'",
+        id="unknown-interval",
+    ),
+    pytest.param(
+        mutate("ends_on: null", "ends_on: 2026-01-01"),
+        "customers[0].contracts[0]",
+        "2026-01-01",
+        id="ends-before-it-starts",
+    ),
+    pytest.param(
+        mutate("expires_on: 2026-12-31", "expires_on: 2026-01-01"),
+        "customers[0].contracts[0].credits[0]",
+        "2026-01-01",
+        id="credit-expires-before-grant",
+    ),
+    pytest.param(
+        mutate('{amount: "50.00"', '{amount: "0"'),
+        "customers[0].contracts[0].credits[0].amount",
+        "'0'",
+        id="credit-not-positive",
+    ),
+    pytest.param(
+        mutate("  - code: storage_gb", "  - code: api_calls"),
+        "metrics[1].code",
+        "'api_calls'",
+        id="duplicate-metric",
+    ),
+    pytest.param(
+        mutate("starts_on: 2026-01-15", "start_on: 2026-01-15"),
+        "customers[0].contracts[0].start_on",
+        "known setting",
+        id="misspelt-key",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "path", "value"), BAD_CASES)
+def test_bad_catalog_is_refused_naming_file_path_and_value(
+    tmp_path: Path, text: str, path: str, value: str
+) -> None:
+    file, message = refusal(tmp_path, text)
+    assert message.startswith(f"{file}: "), message
+    assert f"{file}: {path}" in message, message
+    assert value in message, message
+
+
+def test_every_problem_is_reported_on_its_own_line(tmp_path: Path) -> None:
+    text = mutate("currency: USD", "currency: XYZ", mutate('unit_price: "6.50"', 'unit_price: "-6.50"'))
+    file, message = refusal(tmp_path, text)
+    lines = message.splitlines()
+    assert len(lines) == 2, lines
+    assert any(line.startswith(f"{file}: currency: ") for line in lines)
+    assert any(line.startswith(f"{file}: plans[0].charges[1].tiers[1].unit_price: ") for line in lines)
+
+
+def test_invalid_yaml_is_refused_with_the_file_and_line(tmp_path: Path) -> None:
+    file, message = refusal(tmp_path, mutate("currency: USD", "currency: [USD"))
+    assert message.startswith(f"{file}: not valid YAML"), message
+    assert "line 1" in message
+    assert "\n" not in message  # one line
+
+
+def test_infinite_number_is_refused(tmp_path: Path) -> None:
+    file, message = refusal(tmp_path, mutate('amount: "30.00"', "amount: .inf"))
+    assert message.startswith(f"{file}: "), message
+    assert ".inf" in message
+
+
+def test_missing_file_is_refused_with_its_name(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere" / "catalog.yaml"
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(missing)
+    assert str(caught.value).startswith(f"{missing}: ")
+    assert "cannot read" in str(caught.value)
+
+
+@pytest.mark.parametrize("text", ["", "- a\n- b\n", "just a string\n"])
+def test_a_catalog_must_be_a_mapping(tmp_path: Path, text: str) -> None:
+    file, message = refusal(tmp_path, text)
+    assert message.startswith(f"{file}: ")
+    assert "mapping" in message
+
+
+@pytest.mark.parametrize("section", ["currency", "metrics", "plans"])
+def test_required_sections(tmp_path: Path, section: str) -> None:
+    data = load_yaml(MINIMAL_YAML)
+    del data[section]
+    with pytest.raises(CatalogError, match=f"^cat.yaml: {section}: is required$"):
+        parse_catalog(data, "cat.yaml")
+
+
+# SPEC §4 lists `interval` among the required plan fields: a plan that forgets it must not
+# silently bill monthly.
+def test_plan_interval_is_required(tmp_path: Path) -> None:
+    file, message = refusal(tmp_path, mutate("    interval: monthly\n", "", MINIMAL_YAML))
+    assert f"{file}: plans[0].interval: is required" in message
+
+
+# A tier problem names the offending tier's field, not the whole list, so a user can jump to it.
+@pytest.mark.parametrize(
+    ("old", "new", "path", "value"),
+    [
+        ('{up_to: 10, unit_price: "6.50"}', '{up_to: 5, unit_price: "6.50"}', "tiers[1].up_to", "(got 5)"),
+        ('{up_to: 5, unit_price: "7.00"}', '{up_to: 12, unit_price: "7.00"}', "tiers[1].up_to", "(got 10)"),
+        ('{up_to: null, unit_price: "6.00"', '{up_to: 20, unit_price: "6.00"', "tiers[2].up_to", "(got 20)"),
+    ],
+    ids=["overlapping", "unsorted", "last-bounded"],
+)
+def test_tier_problems_name_the_offending_tier(
+    tmp_path: Path, old: str, new: str, path: str, value: str
+) -> None:
+    file, message = refusal(tmp_path, mutate(old, new))
+    assert f"{file}: plans[0].charges[1].{path}: " in message, message
+    assert value in message, message
+
+
+# An override is validated on its own, so pydantic's location starts with the union's tag
+# ("graduated"); the path shown must name only keys that are in the file.
+def test_override_problem_path_has_no_model_tag(tmp_path: Path) -> None:
+    text = mutate(
+        '1: {tiers: [{up_to: null, unit_price: "5.00"}]}', '1: {tiers: [{up_to: null, unit_price: "-5.00"}]}'
+    )
+    file, message = refusal(tmp_path, text)
+    assert message == (
+        f"{file}: customers[0].contracts[0].overrides.1.tiers[0].unit_price: "
+        "must not be negative (got '-5.00')"
+    )
+
+
+# A date value is shown as written in the file, not as its Python repr.
+def test_date_values_are_shown_as_written(tmp_path: Path) -> None:
+    text = mutate(
+        "- {plan: basic, starts_on: 2026-01-01, ends_on: 2026-03-10}",
+        "- {plan: basic, starts_on: 2026-01-01}",
+        mutate("starts_on: 2026-03-11", "starts_on: 2026-03-01", CONTRACTS_YAML),
+    )
+    file, message = refusal(tmp_path, text)
+    assert f"{file}: customers[0].contracts[1].starts_on: " in message
+    assert "(got 2026-03-01)" in message, message
+    assert "datetime" not in message
+
+
+# An override that does not replace the tiers keeps the plan's (the last tier's `up_to: null`
+# included).
+@pytest.mark.parametrize("override", ["{description: API calls}", "{model: volume}", "{metric: storage_gb}"])
+def test_override_that_keeps_the_tiers(tmp_path: Path, override: str) -> None:
+    text = mutate('1: {tiers: [{up_to: null, unit_price: "5.00"}]}', f"1: {override}")
+    catalog = load_text(tmp_path, text)
+    charge = catalog.contract_charges("acme", 0)[1]
+    assert charge.tiers == catalog.plan("pro").charges[1].tiers  # type: ignore[attr-defined]
+
+
+def test_override_of_a_flat_charge(tmp_path: Path) -> None:
+    text = mutate('1: {tiers: [{up_to: null, unit_price: "5.00"}]}', '0: {amount: "45.00", prorate: false}')
+    catalog = load_text(tmp_path, text)
+    flat = catalog.contract_charges("acme", 0)[0]
+    assert (flat.amount, flat.prorate, flat.timing) == (Decimal("45.00"), False, "in_advance")  # type: ignore[attr-defined]
+
+
+def test_override_with_an_unknown_metric_is_refused(tmp_path: Path) -> None:
+    text = mutate(
+        "      - metric: api_calls\n", "      - {model: per_unit, metric: api_calls, unit_price: '1'}\n"
+    )
+    text = mutate(
+        "        model: graduated          # per_unit | package | graduated | volume | percentage\n"
+        "        tiers:\n"
+        '          - {up_to: 5, unit_price: "7.00"}\n'
+        '          - {up_to: 10, unit_price: "6.50"}\n'
+        '          - {up_to: null, unit_price: "6.00", flat_fee: "0"}\n',
+        "",
+        text,
+    )
+    text = mutate('1: {tiers: [{up_to: null, unit_price: "5.00"}]}', "1: {metric: nope}", text)
+    file, message = refusal(tmp_path, text)
+    assert f"{file}: customers[0].contracts[0].overrides.1.metric: " in message, message
+    assert "'nope'" in message
+
+
+# -- the content hash ------------------------------------------------------------------------------
+
+
+def test_version_is_stable_across_key_order_whitespace_quoting_and_comments(tmp_path: Path) -> None:
+    original = load_text(tmp_path, SPEC_YAML)
+    rewritten = load_catalog(write(tmp_path, SPEC_YAML_REWRITTEN, "other.yaml"))
+    assert rewritten.document == original.document
+    assert rewritten.version == original.version
+    assert len(original.version) == 64
+    int(original.version, 16)  # a hex sha256
+
+
+def test_version_is_deterministic(tmp_path: Path) -> None:
+    assert load_text(tmp_path, SPEC_YAML).version == load_text(tmp_path, SPEC_YAML).version
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ('{up_to: 10, unit_price: "6.50"}', '{up_to: 10, unit_price: "6.51"}'),
+        ('amount: "30.00"', 'amount: "31.00"'),
+        ('unit_price: "5.00"', 'unit_price: "4.00"'),
+        ('{amount: "50.00"', '{amount: "60.00"'),
+        ("timezone: America/New_York", "timezone: Europe/Paris"),
+    ],
+)
+def test_version_changes_when_a_price_or_setting_changes(tmp_path: Path, old: str, new: str) -> None:
+    assert load_text(tmp_path, mutate(old, new)).version != load_text(tmp_path, SPEC_YAML).version
+
+
+def test_version_includes_defaults(tmp_path: Path) -> None:
+    # writing a default out explicitly describes the same catalog
+    explicit = mutate(
+        '{model: flat, amount: "1000"}', '{model: flat, amount: "1000", timing: in_advance}', MINIMAL_YAML
+    )
+    assert load_text(tmp_path, explicit).version == load_text(tmp_path, MINIMAL_YAML).version
+
+
+@pytest.mark.parametrize(
+    "text", [SPEC_YAML, SPEC_YAML_REWRITTEN, MINIMAL_YAML, PERCENTAGE_YAML, CONTRACTS_YAML]
+)
+def test_document_round_trips(tmp_path: Path, text: str) -> None:
+    catalog = load_text(tmp_path, text)
+    restored = catalog_from_document(catalog.document)
+    # overrides are kept as written (an unquoted 5.00 is a Decimal, the document's "5.00" a str), so
+    # compare what they mean: the canonical form and each contract's resolved charges
+    assert restored.model_dump(mode="json") == catalog.model_dump(mode="json")
+    assert restored.document == catalog.document
+    assert restored.version == catalog.version
+    for customer in catalog.customers:
+        for index in range(len(customer.contracts)):
+            assert restored.contract_charges(customer.id, index) == catalog.contract_charges(
+                customer.id, index
+            )
+
+
+def test_stored_document_that_went_bad_is_refused() -> None:
+    document = json.loads(parse_catalog(load_yaml(MINIMAL_YAML)).document)
+    document["currency"] = "XYZ"
+    with pytest.raises(CatalogError, match=r"^stored catalog: currency: .*XYZ"):
+        catalog_from_document(json.dumps(document))

@@ -1,0 +1,332 @@
+"""Money: ISO 4217 minor units, the one half-up rounding rule, exact proration, no floats."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from billing.errors import BillingError, MoneyError
+from billing.money import (
+    Currency,
+    Money,
+    exact_arithmetic,
+    format_amount,
+    plain,
+    round_money,
+    round_ratio,
+    to_decimal,
+)
+
+USD = Currency.of("USD")
+JPY = Currency.of("JPY")
+KWD = Currency.of("KWD")
+EUR = Currency.of("EUR")
+
+
+# -- currencies ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "digits", "quantum"),
+    [("USD", 2, Decimal("0.01")), ("JPY", 0, Decimal("1")), ("KWD", 3, Decimal("0.001"))],
+)
+def test_minor_units_come_from_iso_4217(code: str, digits: int, quantum: Decimal) -> None:
+    currency = Currency.of(code)
+    assert currency.code == code
+    assert currency.minor_units == digits
+    assert currency.quantum == quantum
+    assert str(currency) == code
+
+
+def test_currency_code_is_case_insensitive_and_compares_by_code() -> None:
+    assert Currency.of("usd") == USD
+    assert Currency.of("usd").code == "USD"
+    assert Currency.of("jpy") != USD
+
+
+@pytest.mark.parametrize("code", ["XYZ", "US", "USDX", "", "US Dollar", " USD", "840"])
+def test_unknown_currency_is_refused(code: str) -> None:
+    with pytest.raises(MoneyError, match="unknown currency"):
+        Currency.of(code)
+
+
+def test_currency_without_minor_unit_is_refused() -> None:
+    # Gold (XAU) is in ISO 4217 but has no minor unit: an amount cannot be rounded in it.
+    with pytest.raises(MoneyError, match="no minor unit"):
+        Currency.of("XAU")
+
+
+@pytest.mark.parametrize("code", [None, 840])
+def test_non_string_currency_is_refused(code: object) -> None:
+    with pytest.raises(MoneyError):
+        Currency.of(code)  # type: ignore[arg-type]
+
+
+def test_money_error_is_a_billing_error() -> None:
+    # The CLI and the API report BillingErrors to the user; MoneyError must be one of them.
+    assert issubclass(MoneyError, BillingError)
+
+
+# -- rounding: half-up, away from zero on a tie ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("amount", "usd", "jpy", "kwd"),
+    [
+        ("2.345", "2.35", "2", "2.345"),
+        ("-2.345", "-2.35", "-2", "-2.345"),
+        ("2.3449999", "2.34", "2", "2.345"),  # rounded once: never 2.3449999 -> 2.345 -> 2.35
+        ("0.005", "0.01", "0", "0.005"),
+        ("-0.005", "-0.01", "-0", "-0.005"),
+        ("0.0049", "0.00", "0", "0.005"),
+        ("2.5", "2.50", "3", "2.500"),  # JPY tie: half-up, not banker's (which gives 2)
+        ("-2.5", "-2.50", "-3", "-2.500"),  # negative tie goes away from zero
+        ("3.5", "3.50", "4", "3.500"),
+        ("1.0005", "1.00", "1", "1.001"),  # KWD tie on the third decimal
+        ("-1.0005", "-1.00", "-1", "-1.001"),
+        ("7", "7.00", "7", "7.000"),
+    ],
+)
+def test_round_money_is_half_up_to_minor_units(amount: str, usd: str, jpy: str, kwd: str) -> None:
+    value = Decimal(amount)
+    for currency, expected in ((USD, usd), (JPY, jpy), (KWD, kwd)):
+        rounded = round_money(value, currency)
+        assert rounded == Decimal(expected), (currency, amount)
+        # and it carries exactly the currency's digits
+        assert rounded.as_tuple().exponent == -currency.minor_units
+
+
+def test_round_money_keeps_large_amounts_exact() -> None:
+    big = Decimal("123456789012345678901234.565")
+    assert round_money(big, USD) == Decimal("123456789012345678901234.57")
+
+
+# -- round_ratio: amount x numerator / denominator, exact, then rounded once -----------------------
+
+
+@pytest.mark.parametrize(
+    ("amount", "numerator", "denominator", "currency", "expected"),
+    [
+        # 30.00 x 17/31 = 16.4516129... -> 16.45
+        ("30.00", 17, 31, USD, "16.45"),
+        # 100 x 31/31 = 100: a full period is the amount itself
+        ("100.00", 31, 31, USD, "100.00"),
+        # 100 x 0/31 = 0
+        ("100.00", 0, 31, USD, "0.00"),
+        # 1 x 1/8 = 0.125 exactly: a true tie, half-up -> 0.13 (a float path gives 0.12 or 0.13)
+        ("1", 1, 8, USD, "0.13"),
+        ("-1", 1, 8, USD, "-0.13"),  # negative tie away from zero
+        # 0.01 x 1/2 = 0.005 -> 0.01 ; -0.005 -> -0.01
+        ("0.01", 1, 2, USD, "0.01"),
+        ("-0.01", 1, 2, USD, "-0.01"),
+        # 10 x 1/3 = 3.333... -> JPY 3, KWD 3.333
+        ("10", 1, 3, JPY, "3"),
+        ("10", 1, 3, KWD, "3.333"),
+        # 5 x 1/2 = 2.5 -> JPY 3 (half-up), KWD 2.500
+        ("5", 1, 2, JPY, "3"),
+        ("5", 1, 2, KWD, "2.500"),
+        # 20 x 2/3 = 13.3333... -> 13.33 ; 20 x 1/6 = 3.3333 -> 3.33
+        ("20", 2, 3, USD, "13.33"),
+        # 0.015 x 1/1 with 3 decimals: a sub-cent amount rounds half-up once
+        ("0.015", 1, 1, USD, "0.02"),
+    ],
+)
+def test_round_ratio_is_exact_then_half_up(
+    amount: str, numerator: int, denominator: int, currency: Currency, expected: str
+) -> None:
+    result = round_ratio(Decimal(amount), numerator, denominator, currency)
+    assert result == Decimal(expected)
+    assert result.as_tuple().exponent == -currency.minor_units
+
+
+def test_round_ratio_does_not_round_twice() -> None:
+    # 0.0149999...9 (many nines) x 1/1 must give 0.01; a two-step rounding (to 3 places, then
+    # to 2) would give 0.015 -> 0.02.
+    amount = Decimal("0.0149999999999")
+    assert round_ratio(amount, 1, 1, USD) == Decimal("0.01")
+    # 100.005 x 29/31 = 93.5530645...: no intermediate quantization of 100.005 to 100.01
+    # (which would give 100.01 x 29/31 = 93.5577... -> 93.56)
+    assert round_ratio(Decimal("100.005"), 29, 31, USD) == Decimal("93.55")
+
+
+def test_round_ratio_prorations_of_a_month_sum_exactly_when_not_rounded() -> None:
+    # 30.00 over 31 days split 12 + 19: 11.6129... -> 11.61 and 18.3870... -> 18.39; sum 30.00
+    left = round_ratio(Decimal("30.00"), 12, 31, USD)
+    right = round_ratio(Decimal("30.00"), 19, 31, USD)
+    assert (left, right) == (Decimal("11.61"), Decimal("18.39"))
+    assert left + right == Decimal("30.00")
+
+
+# -- format_amount: exactly the currency's digits --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "text"),
+    [
+        ("2", JPY, "2"),
+        ("2", USD, "2.00"),
+        ("2", KWD, "2.000"),
+        ("2.5", JPY, "3"),
+        ("2.345", USD, "2.35"),
+        ("1234567.891", USD, "1234567.89"),
+        ("1E+3", USD, "1000.00"),  # never an exponent
+        ("0.1", KWD, "0.100"),
+        ("-7.5", USD, "-7.50"),
+        ("-0.001", USD, "0.00"),  # rounds to zero: no "-0.00"
+        ("-0.4", JPY, "0"),
+        ("0", KWD, "0.000"),
+    ],
+)
+def test_format_amount_writes_the_currency_digits(amount: str, currency: Currency, text: str) -> None:
+    assert format_amount(Decimal(amount), currency) == text
+
+
+def test_money_str_uses_format_amount() -> None:
+    assert str(Money.of("2", "USD")) == "2.00"
+    assert str(Money.of("2", "JPY")) == "2"
+    assert str(Money.of("1.5", "KWD")) == "1.500"
+
+
+@pytest.mark.parametrize(
+    ("value", "text"), [("12.50", "12.5"), ("100", "100"), ("1E+2", "100"), ("0.000001", "0.000001")]
+)
+def test_plain_has_no_exponent_and_no_trailing_zeros(value: str, text: str) -> None:
+    assert plain(Decimal(value)) == text
+
+
+# -- to_decimal: strings, ints, Decimals; never floats ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("12.50", Decimal("12.50")),
+        (" 1.5 ", Decimal("1.5")),
+        ("1_000.25", Decimal("1000.25")),
+        (7, Decimal(7)),
+        (Decimal("0.1"), Decimal("0.1")),
+        ("-3", Decimal(-3)),
+        ("0.1", Decimal("0.1")),
+    ],
+)
+def test_to_decimal_reads_exact_values(value: object, expected: Decimal) -> None:
+    result = to_decimal(value)
+    assert result == expected
+    assert isinstance(result, Decimal)
+
+
+def test_to_decimal_keeps_the_written_digits() -> None:
+    assert str(to_decimal("12.50")) == "12.50"
+
+
+@pytest.mark.parametrize("value", [0.1, 1.0, 0.0, -2.5, float("nan"), float("inf")])
+def test_to_decimal_refuses_floats(value: float) -> None:
+    with pytest.raises(MoneyError, match="float"):
+        to_decimal(value)
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_to_decimal_refuses_booleans(value: bool) -> None:
+    with pytest.raises(MoneyError):
+        to_decimal(value)
+
+
+@pytest.mark.parametrize(
+    "value", ["abc", "", "1.2.3", "NaN", "Infinity", "-inf", Decimal("NaN"), Decimal("Infinity"), None, [1]]
+)
+def test_to_decimal_refuses_non_numbers(value: object) -> None:
+    with pytest.raises(MoneyError):
+        to_decimal(value)
+
+
+def test_to_decimal_names_what_it_reads() -> None:
+    with pytest.raises(MoneyError, match="unit_price"):
+        to_decimal(0.5, "unit_price")
+
+
+# -- Money -----------------------------------------------------------------------------------------
+
+
+def test_money_of_reads_strings_ints_and_decimals() -> None:
+    assert Money.of("1.10", "USD") == Money(Decimal("1.10"), USD)
+    assert Money.of(3, USD).amount == Decimal(3)
+    assert Money.of(Decimal("0.001"), "kwd").currency == KWD
+
+
+@pytest.mark.parametrize("value", [0.1, 10.0, True])
+def test_money_of_refuses_floats(value: object) -> None:
+    with pytest.raises(MoneyError):
+        Money.of(value, "USD")
+
+
+def test_money_of_refuses_unknown_currency() -> None:
+    with pytest.raises(MoneyError, match="unknown currency"):
+        Money.of("1.00", "XYZ")
+
+
+@pytest.mark.parametrize("amount", [0.1, 1, "1.00", Decimal("NaN"), Decimal("-Infinity")])
+def test_money_constructor_requires_a_finite_decimal(amount: object) -> None:
+    with pytest.raises(MoneyError):
+        Money(amount, USD)  # type: ignore[arg-type]
+
+
+def test_money_arithmetic_is_exact() -> None:
+    a = Money.of("0.10", USD)
+    b = Money.of("0.20", USD)
+    assert (a + b).amount == Decimal("0.30")  # 0.1 + 0.2 == 0.3, unlike floats
+    assert (b - a).amount == Decimal("0.10")
+    assert (-a).amount == Decimal("-0.10")
+    assert (a * 3).amount == Decimal("0.30")
+    assert (a * Decimal("0.5")).amount == Decimal("0.050")
+    assert Money.total([a, b, a], USD).amount == Decimal("0.40")
+    assert Money.total([], JPY) == Money.zero(JPY)
+    assert a < b and b > a and a <= a and a >= a
+
+
+def test_money_zero_and_rounded() -> None:
+    assert str(Money.zero(USD)) == "0.00"
+    assert Money.zero(KWD).amount.as_tuple().exponent == -3
+    assert Money.of("2.345", USD).rounded() == Money(Decimal("2.35"), USD)
+    assert Money.of("-2.5", JPY).rounded() == Money(Decimal("-3"), JPY)
+
+
+@pytest.mark.parametrize("factor", [1.5, 2.0, True, "2", None])
+def test_money_times_a_float_or_non_number_is_refused(factor: object) -> None:
+    with pytest.raises(MoneyError):
+        Money.of("1.00", USD) * factor  # type: ignore[operator]
+
+
+def test_mixed_currencies_are_refused() -> None:
+    usd = Money.of("1.00", USD)
+    eur = Money.of("1.00", EUR)
+    with pytest.raises(MoneyError, match="USD and EUR"):
+        usd + eur
+    with pytest.raises(MoneyError):
+        usd - eur
+    with pytest.raises(MoneyError):
+        usd < eur
+    with pytest.raises(MoneyError):
+        usd >= eur
+    with pytest.raises(MoneyError):
+        Money.total([usd, eur], USD)
+    with pytest.raises(MoneyError):
+        Money.total([eur], USD)
+
+
+@pytest.mark.parametrize("other", [Decimal("1.00"), 1, 1.0])
+def test_money_plus_a_bare_number_is_refused(other: object) -> None:
+    with pytest.raises(MoneyError):
+        Money.of("1.00", USD) + other  # type: ignore[operator]
+
+
+# -- the exact context -----------------------------------------------------------------------------
+
+
+def test_exact_arithmetic_raises_instead_of_rounding() -> None:
+    from decimal import Inexact
+
+    with exact_arithmetic():
+        assert Decimal("0.000000000001") * Decimal("1000000000000") == Decimal(1)
+        with pytest.raises(Inexact):
+            Decimal(1) / Decimal(3)
