@@ -213,6 +213,11 @@ class Catalog(_Model):
         """The content hash that keys this catalog's immutable stored version."""
         return hashlib.sha256(self.document.encode()).hexdigest()
 
+    @cached_property
+    def derived(self) -> dict[Any, Any]:
+        """A memo for values derived from this immutable catalog (customers' schedules)."""
+        return {}
+
     def metric(self, code: str) -> Metric:
         try:
             return self.metrics_by_code[code]

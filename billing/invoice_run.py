@@ -10,16 +10,18 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from billing.catalog import Catalog
+from billing.gc_pause import cyclic_gc_paused
 from billing.invoicing import InvoiceDraft, draft_invoice, usage_segments
 from billing.money import format_amount
 from billing.periods import Schedule
+from billing.rating import PricedLines
 from billing.store import invoice_records as records
 from billing.store.catalog_versions import StoredCatalog
 from billing.store.metering_sql import SegmentKey, meter_segments
@@ -29,6 +31,7 @@ from billing.store.metering_sql import SegmentKey, meter_segments
 class InvoiceOutcome:
     customer_id: str
     issued_at: datetime
+    issued_on: date  # in the customer's time zone
     status: str  # draft | finalized
     total: Decimal
     currency: str
@@ -42,6 +45,7 @@ class InvoiceOutcome:
         return {
             "customer_id": self.customer_id,
             "issued_at": self.issued_at.isoformat(),
+            "issued_on": self.issued_on.isoformat(),
             "status": self.status,
             "number": self.number,
             "total": format_amount(self.total, Currency.of(self.currency)),
@@ -92,6 +96,21 @@ def _due_boundaries(schedule: Schedule, state: records.BillingState, as_of: date
     return [p.index for p in schedule.periods_until(as_of) if p.index > state.last_finalized]
 
 
+@dataclass(frozen=True)
+class _Run:
+    """What every invoice of one run shares."""
+
+    connection: Any
+    catalog: Catalog
+    version_id: int
+    as_of: datetime
+    grace: timedelta
+    due_days: int
+    now: datetime
+    dry_run: bool
+    memo: PricedLines = field(default_factory=PricedLines)
+
+
 def invoice_customers(
     engine: Engine,
     stored: StoredCatalog,
@@ -105,9 +124,10 @@ def invoice_customers(
 ) -> InvoiceRunReport:
     """Draft, and past the grace period finalize, every invoice due for these customers."""
     catalog = stored.catalog
-    schedules = {cid: Schedule(catalog, catalog.customer(cid)) for cid in customer_ids}
+    schedules = {cid: Schedule.of(catalog, cid) for cid in customer_ids}
     report = InvoiceRunReport(dry_run, customers=len(customer_ids))
-    with engine.begin() as connection:
+    with cyclic_gc_paused(), engine.begin() as connection:
+        run = _Run(connection, catalog, stored.id, as_of, grace, due_days, now, dry_run)
         states = records.billing_states(connection, customer_ids)
         plans = {
             cid: (
@@ -128,19 +148,7 @@ def invoice_customers(
         for cid in customer_ids:
             boundaries, late = plans[cid]
             report.outcomes += _invoice_one(
-                connection,
-                catalog,
-                stored.id,
-                schedules[cid],
-                states[cid],
-                boundaries,
-                late,
-                by_customer[cid],
-                as_of=as_of,
-                grace=grace,
-                due_days=due_days,
-                now=now,
-                dry_run=dry_run,
+                run, schedules[cid], states[cid], boundaries, late, by_customer[cid]
             )
         if dry_run:
             connection.rollback()
@@ -148,39 +156,32 @@ def invoice_customers(
 
 
 def _invoice_one(
-    connection: Any,
-    catalog: Catalog,
-    version_id: int,
+    run: _Run,
     schedule: Schedule,
     state: records.BillingState,
     boundaries: list[int],
     late: list[int],
     usage: Any,
-    *,
-    as_of: datetime,
-    grace: timedelta,
-    due_days: int,
-    now: datetime,
-    dry_run: bool,
 ) -> list[InvoiceOutcome]:
     outcomes = []
     for position, boundary in enumerate(boundaries):
         draft = draft_invoice(
-            catalog,
+            run.catalog,
             schedule,
             boundary,
             usage,
             state.billed,
             state.credits_used,
             late if position == 0 else (),
+            run.memo,
         )
         existing = state.drafts.get(boundary)
         if draft is None:
-            if existing is not None and not dry_run:
-                records.delete_draft(connection, existing)
+            if existing is not None and not run.dry_run:
+                records.delete_draft(run.connection, existing)
             continue
-        final = as_of >= draft.issued_at + grace
-        outcomes.append(_store(connection, draft, version_id, existing, final, state, due_days, now, dry_run))
+        final = run.as_of >= draft.issued_at + run.grace
+        outcomes.append(_store(run, draft, existing, final, state))
         if not final:
             break  # a later invoice waits until this one is final
         state.record(draft)
@@ -188,26 +189,25 @@ def _invoice_one(
 
 
 def _store(
-    connection: Any,
-    draft: InvoiceDraft,
-    version_id: int,
-    existing: int | None,
-    final: bool,
-    state: records.BillingState,
-    due_days: int,
-    now: datetime,
-    dry_run: bool,
+    run: _Run, draft: InvoiceDraft, existing: int | None, final: bool, state: records.BillingState
 ) -> InvoiceOutcome:
     number = invoice_id = None
-    if not dry_run:
-        invoice_id = records.write_invoice(connection, draft, version_id, now, existing)
+    if not run.dry_run:
+        invoice_id = records.write_invoice(run.connection, draft, run.version_id, run.now, existing)
         if final:
             number = records.finalize_invoice(
-                connection, invoice_id, draft.customer_id, now, due_days, draft.issued_on, state.late_max_id
+                run.connection,
+                invoice_id,
+                draft.customer_id,
+                run.now,
+                run.due_days,
+                draft.issued_on,
+                state.late_max_id,
             )
     return InvoiceOutcome(
         customer_id=draft.customer_id,
         issued_at=draft.issued_at,
+        issued_on=draft.issued_on,
         status="finalized" if final else "draft",
         total=draft.total,
         currency=draft.currency.code,

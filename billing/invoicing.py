@@ -23,7 +23,7 @@ from billing.events import dumps, format_timestamp
 from billing.money import ZERO, Currency, display_amount
 from billing.periods import Period, Schedule, Segment, local_date
 from billing.pricing.base import MeteredUsage
-from billing.rating import InvoiceLine, rate_segment
+from billing.rating import InvoiceLine, PricedLines, rate_segment
 
 UsageBySegment = Mapping[tuple[datetime, datetime], Mapping[str, MeteredUsage]]
 
@@ -135,8 +135,11 @@ def draft_invoice(
     billed: Mapping[str, Billed],
     credits_used: Mapping[str, Decimal],
     late: Iterable[int] = (),
+    memo: PricedLines | None = None,
 ) -> InvoiceDraft | None:
-    """The invoice issued at the start of period `boundary`; None when it would bill nothing."""
+    """The invoice issued at the start of period `boundary`; None when it would bill nothing.
+
+    `memo` shares identical priced lines across the invoices of one run."""
     opening = schedule.period(boundary)
     if opening is None:
         return None
@@ -147,13 +150,13 @@ def draft_invoice(
     for period in closing:
         for segment in schedule.segments(period):
             metered = usage[(segment.start, segment.end)]
-            due += rate_segment(segment, metered, catalog).lines
+            due += rate_segment(segment, metered, catalog, memo).lines
             prefixes.append(segment_prefix(segment))
             inputs.append(
                 [format_timestamp(segment.start), {k: [v.quantity, v.events] for k, v in metered.items()}]
             )
     for segment in schedule.segments(opening):
-        due += rate_segment(segment, {}, catalog).in_advance
+        due += rate_segment(segment, {}, catalog, memo).in_advance
     lines = settle(due, billed, prefixes, catalog.currency)
     if not lines:
         return None

@@ -22,7 +22,6 @@ from decimal import (
     Overflow,
     localcontext,
 )
-from fractions import Fraction
 from functools import cache
 
 from billing.errors import MoneyError
@@ -117,11 +116,13 @@ def round_ratio(amount: Decimal, numerator: int, denominator: int, currency: Cur
     """`amount x numerator / denominator`, computed exactly and rounded once, half-up."""
     if not isinstance(amount, Decimal):
         raise MoneyError(f"amount must be a Decimal, got {amount!r}")
-    exact = Fraction(amount) * numerator / denominator
-    scaled = exact * 10**currency.minor_units
-    magnitude = (abs(scaled) * 2 + 1) // 2  # half-up on the magnitude: ties go away from zero
-    units = magnitude if scaled >= 0 else -magnitude
-    return Decimal(int(units)).scaleb(-currency.minor_units, context=_ROUNDING)
+    top, bottom = amount.as_integer_ratio()  # exact: a Decimal is an integer over a power of ten
+    top *= numerator * 10**currency.minor_units
+    bottom *= denominator
+    units = (2 * abs(top) + bottom) // (2 * bottom)  # half-up on the magnitude: ties away from zero
+    if (top < 0) != (bottom < 0):
+        units = -units
+    return Decimal(units).scaleb(-currency.minor_units, context=_ROUNDING)
 
 
 def format_amount(amount: Decimal, currency: Currency) -> str:

@@ -9,13 +9,12 @@ Mar 31). Periods are half-open `[start, end)` in UTC. A contract's part of a per
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from zoneinfo import ZoneInfo
-
-from dateutil.relativedelta import relativedelta
 
 from billing.catalog import Catalog, Contract, Customer, Plan
 from billing.pricing import ChargeModel
@@ -27,6 +26,17 @@ UTC = UTC
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:
     """The UTC instant at which `day` starts in `tz`."""
     return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)
+
+
+def add_months(anchor: date, months: int) -> date:
+    """The anniversary `months` after `anchor`, on its day or the month's last (Jan 31 -> Feb 28).
+
+    Same result as dateutil's `relativedelta(months=n)`; the stdlib version is several times
+    faster, which matters when ten thousand customers' periods are laid out in one run.
+    """
+    years, month0 = divmod(anchor.month - 1 + months, 12)
+    year, month = anchor.year + years, month0 + 1
+    return date(year, month, min(anchor.day, calendar.monthrange(year, month)[1]))
 
 
 def local_date(instant: datetime, tz: ZoneInfo) -> date:
@@ -92,10 +102,22 @@ class Segment:
 class Schedule:
     """A customer's contracts laid out as billing periods and segments."""
 
+    @classmethod
+    def of(cls, catalog: Catalog, customer_id: str) -> Schedule:
+        """The customer's schedule, built once per catalog version (both are immutable)."""
+        key = ("schedule", customer_id)
+        schedule = catalog.derived.get(key)
+        if schedule is None:
+            schedule = catalog.derived[key] = cls(catalog, catalog.customer(customer_id))
+        return schedule
+
     def __init__(self, catalog: Catalog, customer: Customer) -> None:
         self.customer = customer
         self.tz = customer.tz
         self.terms = tuple(self._terms(catalog, customer))
+        self._periods: list[Period] = []  # laid out so far, extended on demand
+        self._months = 0  # from the anchor to the end of the last period laid out
+        self._segments: dict[int, tuple[Segment, ...]] = {}
 
     @staticmethod
     def _terms(catalog: Catalog, customer: Customer) -> Iterator[ContractTerm]:
@@ -143,22 +165,25 @@ class Schedule:
         Periods after the last contract ends have no segments; their boundaries still close
         the last billed period and carry adjustments for usage that arrives late.
         """
-        anchor = self.anchor
-        if anchor is None:
+        if self.anchor is None:
             return
-        months, index = 0, 0
-        start_date = anchor
+        index = 0
         while True:
-            months += self._interval_at(start_date)
-            end_date = anchor + relativedelta(months=months)
-            yield Period(
-                index,
-                start_date,
-                end_date,
-                local_midnight(start_date, self.tz),
-                local_midnight(end_date, self.tz),
-            )
-            start_date, index = end_date, index + 1
+            if index == len(self._periods):
+                self._periods.append(self._next_period())
+            yield self._periods[index]
+            index += 1
+
+    def _next_period(self) -> Period:
+        anchor = self.anchor
+        assert anchor is not None
+        previous = self._periods[-1] if self._periods else None
+        start_date = previous.end_date if previous else anchor
+        start = previous.end if previous else local_midnight(anchor, self.tz)
+        # counted from the anchor itself, so a month-end anchor comes back (Jan 31, Feb 28, Mar 31)
+        self._months += self._interval_at(start_date)
+        end_date = add_months(anchor, self._months)
+        return Period(len(self._periods), start_date, end_date, start, local_midnight(end_date, self.tz))
 
     def period(self, index: int) -> Period | None:
         """The period with that index, None for a negative index or without contracts."""
@@ -187,6 +212,12 @@ class Schedule:
 
     def segments(self, period: Period) -> tuple[Segment, ...]:
         """The contracts' parts of a period, in contract order."""
+        cached = self._segments.get(period.index)
+        if cached is None:
+            cached = self._segments[period.index] = self._split(period)
+        return cached
+
+    def _split(self, period: Period) -> tuple[Segment, ...]:
         parts = []
         for term in self.terms:
             start = max(period.start_date, term.bills_from)

@@ -10,21 +10,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
-from typing import Literal
+from decimal import Decimal, localcontext
+from typing import Literal, NamedTuple
 
 from billing.catalog import Catalog, Metric
-from billing.money import ZERO, Currency, display_amount, round_money, round_ratio
+from billing.money import EXACT, ZERO, Currency, display_amount, round_money, round_ratio
 from billing.periods import Segment
-from billing.pricing import ChargeModel, price_charge
+from billing.pricing import ChargeModel
 from billing.pricing.base import FULL_COVERAGE, NO_USAGE, Coverage, MeteredUsage, TierAmount
 
 LineKind = Literal["usage", "flat", "minimum", "adjustment"]
 Timing = Literal["in_advance", "in_arrears"]
 
 
-@dataclass(frozen=True, slots=True)
-class InvoiceLine:
+class InvoiceLine(NamedTuple):
     """One rounded line; `key` names what it bills, stable across re-runs of the same period."""
 
     key: str
@@ -59,6 +58,74 @@ class PeriodCharges:
         return sum((line.amount for line in self.lines), ZERO)
 
 
+class _PricedLine(NamedTuple):
+    """The part of a line that depends only on the charge, its usage and the days covered."""
+
+    kind: LineKind
+    description: str
+    metric: str | None
+    quantity: Decimal
+    amount: Decimal
+    tiers: tuple[TierAmount, ...]
+    timing: Timing
+
+
+class PricedLines:
+    """A memo of priced lines for one run: many lines repeat across customers (every flat fee,
+    small counts such as seats or users) and pricing is pure, so identical inputs reuse the
+    priced line. Keyed by the charge's identity; each entry keeps its charge alive so that the
+    identity cannot be reused while the entry exists."""
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self.limit = limit
+        self._lines: dict[tuple[object, ...], tuple[ChargeModel, _PricedLine]] = {}
+
+    def get(self, key: tuple[object, ...], charge: ChargeModel) -> _PricedLine | None:
+        hit = self._lines.get(key)
+        return hit[1] if hit is not None and hit[0] is charge else None
+
+    def put(self, key: tuple[object, ...], charge: ChargeModel, line: _PricedLine) -> None:
+        if len(self._lines) >= self.limit:
+            self._lines.clear()
+        self._lines[key] = (charge, line)
+
+
+def _price_line(
+    charge: ChargeModel,
+    usage: MeteredUsage,
+    coverage: Coverage,
+    metrics: Mapping[str, Metric],
+    currency: Currency,
+    plan_label: str,
+    memo: PricedLines | None,
+) -> _PricedLine:
+    memo_key = (id(charge), usage, coverage.days, coverage.period_days, currency.code, plan_label)
+    if memo is not None:
+        hit = memo.get(memo_key, charge)
+        if hit is not None:
+            return hit
+    with localcontext(EXACT):  # any arithmetic that would need rounding raises instead
+        priced = charge.price(usage, coverage)
+    if priced.prorated is not None:
+        days = priced.prorated
+        amount = round_ratio(priced.amount, days.days, days.period_days, currency)
+    else:
+        amount = round_money(priced.amount, currency)
+    code = charge.metric_code
+    if code is None:
+        label = charge.description or f"{plan_label} plan".strip()
+        timing: Timing = getattr(charge, "timing", "in_arrears")
+        kind: LineKind = "flat"
+    else:
+        label = charge.description or metrics[code].label
+        timing, kind = "in_arrears", "usage"
+    explanation = charge.explain(priced, currency)
+    line = _PricedLine(kind, f"{label}: {explanation}", code, priced.quantity, amount, priced.tiers, timing)
+    if memo is not None:
+        memo.put(memo_key, charge, line)
+    return line
+
+
 def rate_charges(
     charges: tuple[ChargeModel, ...],
     usage: Mapping[str, MeteredUsage],
@@ -71,39 +138,30 @@ def rate_charges(
     key: str = "",
     start: datetime | None = None,
     end: datetime | None = None,
+    memo: PricedLines | None = None,
 ) -> PeriodCharges:
-    """Price a plan's charges for one period (or the part `coverage` says a contract covers)."""
+    """Price a plan's charges for one period (or the part `coverage` says a contract covers).
+
+    `memo` shares identical priced lines across the calls of one run."""
     lines = []
     total = ZERO
     for index, charge in enumerate(charges):
         code = charge.metric_code
-        priced = price_charge(charge, usage.get(code, NO_USAGE) if code else NO_USAGE, coverage)
-        if priced.prorated is not None:
-            days = priced.prorated
-            amount = round_ratio(priced.amount, days.days, days.period_days, currency)
-        else:
-            amount = round_money(priced.amount, currency)
-        total += amount
-        explanation = charge.explain(priced, currency)
-        if code is None:
-            label = charge.description or f"{plan_label} plan".strip()
-            timing: Timing = getattr(charge, "timing", "in_arrears")
-            kind: LineKind = "flat"
-        else:
-            label = charge.description or metrics[code].label
-            timing, kind = "in_arrears", "usage"
+        metered = usage.get(code, NO_USAGE) if code is not None else NO_USAGE
+        p = _price_line(charge, metered, coverage, metrics, currency, plan_label, memo)
+        total += p.amount
         lines.append(
             InvoiceLine(
-                key=f"{key}{index}",
-                kind=kind,
-                description=f"{label}: {explanation}",
-                metric=code,
-                quantity=priced.quantity,
-                amount=amount,
-                start=start,
-                end=end,
-                tiers=priced.tiers,
-                timing=timing,
+                f"{key}{index}",
+                p.kind,
+                p.description,
+                p.metric,
+                p.quantity,
+                p.amount,
+                start,
+                end,
+                p.tiers,
+                p.timing,
             )
         )
     if minimum is not None:
@@ -128,7 +186,9 @@ def rate_charges(
     return PeriodCharges(tuple(lines))
 
 
-def rate_segment(segment: Segment, usage: Mapping[str, MeteredUsage], catalog: Catalog) -> PeriodCharges:
+def rate_segment(
+    segment: Segment, usage: Mapping[str, MeteredUsage], catalog: Catalog, memo: PricedLines | None = None
+) -> PeriodCharges:
     """Rate one contract's days of a period on that segment's own usage."""
     term = segment.term
     return rate_charges(
@@ -142,6 +202,7 @@ def rate_segment(segment: Segment, usage: Mapping[str, MeteredUsage], catalog: C
         key=f"{term.key}/{segment.period.start_date.isoformat()}/",
         start=segment.start,
         end=segment.end,
+        memo=memo,
     )
 
 

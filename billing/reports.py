@@ -40,5 +40,5 @@ def invoice_rows(outcomes: Sequence[dict[str, Any]]) -> list[list[str]]:
     for o in outcomes:
         number = o["number"] or "-"
         total = f"{o['total']} {o['currency']}"
-        rows.append([number, o["customer_id"], o["issued_at"][:10], o["status"], str(o["lines"]), total])
+        rows.append([number, o["customer_id"], o["issued_on"], o["status"], str(o["lines"]), total])
     return rows

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated, ClassVar
+from functools import cached_property, lru_cache
+from typing import Annotated, ClassVar, NamedTuple
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
@@ -55,9 +56,12 @@ Price = Annotated[Decimal, AfterValidator(_non_negative), AfterValidator(_at_mos
 PositiveQuantity = Annotated[Decimal, AfterValidator(_non_negative), AfterValidator(_positive)]
 
 
-@dataclass(frozen=True, slots=True)
-class MeteredUsage:
-    """What a metric measured over a period: its aggregated quantity and how many events."""
+class MeteredUsage(NamedTuple):
+    """What a metric measured over a period: its aggregated quantity and how many events.
+
+    The hot value types of rating are named tuples: immutable, and three times cheaper to
+    create than frozen dataclasses, which counts at tens of thousands of lines per run.
+    """
 
     quantity: Decimal = ZERO
     events: int = 0
@@ -81,8 +85,7 @@ class Coverage:
 FULL_COVERAGE = Coverage(1, 1)
 
 
-@dataclass(frozen=True, slots=True)
-class TierAmount:
+class TierAmount(NamedTuple):
     """How much of a line's quantity was priced in one tier, and for how much (unrounded)."""
 
     quantity: Decimal
@@ -92,8 +95,7 @@ class TierAmount:
     bounded: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class PricedCharge:
+class PricedCharge(NamedTuple):
     """An exact, unrounded price: `amount x numerator / denominator` when prorated."""
 
     quantity: Decimal
@@ -114,7 +116,7 @@ class ChargeModel(BaseModel):
     model: str
     description: str | None = None
 
-    @property
+    @cached_property
     def metric_code(self) -> str | None:
         """The metric this charge prices, None for a charge that bills no usage."""
         return getattr(self, "metric", None)
@@ -128,6 +130,10 @@ class ChargeModel(BaseModel):
         return f"{plain(priced.quantity)} units"
 
 
+@lru_cache(maxsize=4096)
 def money_text(amount: Decimal, currency: Currency) -> str:
-    """A price as written in an explanation; unit prices keep their sub-cent digits."""
+    """A price as written in an explanation; unit prices keep their sub-cent digits.
+
+    Cached: the catalog's few prices are written on every line of every customer.
+    """
     return display_amount(amount, currency, exact=True)

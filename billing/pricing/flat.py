@@ -5,8 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import ClassVar, Literal
 
-from billing.money import Currency, display_amount
-from billing.pricing.base import ChargeModel, Coverage, MeteredUsage, Price, PricedCharge
+from billing.money import Currency
+from billing.pricing.base import ChargeModel, Coverage, MeteredUsage, Price, PricedCharge, money_text
 
 ONE = Decimal(1)
 
@@ -25,7 +25,7 @@ class FlatCharge(ChargeModel):
         return PricedCharge(ONE, self.amount)
 
     def explain(self, priced: PricedCharge, currency: Currency) -> str:
-        text = display_amount(self.amount, currency, exact=True)
+        text = money_text(self.amount, currency)
         if priced.prorated is not None:
             days = priced.prorated
             return f"{text} prorated for {days.days} of {days.period_days} days"

@@ -20,7 +20,9 @@ class VolumeCharge(ChargeModel):
         quantity = usage.quantity
         if quantity <= 0:
             return PricedCharge(quantity, ZERO)
-        tier = next(t for t in self.tiers if t.up_to is None or quantity <= t.up_to)
+        for tier in self.tiers:  # the last tier is unbounded, so one always holds the total
+            if tier.up_to is None or quantity <= tier.up_to:
+                break
         amount = quantity * tier.unit_price + tier.flat_fee
         part = TierAmount(quantity, tier.unit_price, tier.flat_fee, amount, bounded=False)
         return PricedCharge(quantity, amount, (part,))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -65,7 +65,7 @@ def finalized_until(connection: sa.Connection, customer_ids: Iterable[str]) -> d
 def _aware(instant: Any) -> datetime:
     # aggregates bypass the column type: SQLite hands back text, PostgreSQL an aware datetime
     value: datetime = datetime.fromisoformat(instant) if isinstance(instant, str) else instant
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def insert_events(
