@@ -32,7 +32,6 @@ from billing.current_period import rate_current_periods
 from billing.store.database import create_engine, upgrade
 from tests.bulk import bulk_load_events
 
-UTC = UTC
 AT = datetime(2026, 10, 20, tzinfo=UTC)  # every customer's period holds this instant
 ZONES = ["UTC", "America/New_York", "Europe/Paris", "Asia/Tokyo"]
 

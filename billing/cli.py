@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from billing.errors import BillingError
+from billing.settings import get_settings
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     catalog = commands.add_parser("catalog", help="check or load a catalog YAML file")
     catalog_actions = catalog.add_subparsers(dest="action", required=True)
     for action, text in (("check", "validate without storing"), ("load", "store as a version and activate")):
-        catalog_actions.add_parser(action, help=text).add_argument("file")
+        catalog_actions.add_parser(action, help=text).add_argument(
+            "file", nargs="?", help="default: BILLING_CATALOG (config/catalog.example.yaml)"
+        )
 
     ingest = commands.add_parser("ingest", help="ingest usage files (JSONL; local paths or fsspec URLs)")
     ingest.add_argument("sources", nargs="+", metavar="PATH_OR_URL")
@@ -86,7 +89,8 @@ def run(args: argparse.Namespace) -> str | None:
         if command == "db":
             return admin.db_upgrade()
         if command == "catalog":
-            return admin.catalog_check(args.file) if args.action == "check" else admin.catalog_load(args.file)
+            path = args.file or str(get_settings().catalog)
+            return admin.catalog_check(path) if args.action == "check" else admin.catalog_load(path)
         if command == "api-key":
             return admin.api_key(args.action, args.name)
         if args.action == "list":
@@ -122,6 +126,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("billing: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:
+        from sqlalchemy.exc import OperationalError
+
+        if not isinstance(error, OperationalError):
+            raise
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        print(f"billing: cannot use the database: {reason}", file=sys.stderr)
+        return 1
     if output:
         print(output)
     return 0

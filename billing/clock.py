@@ -6,8 +6,6 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from billing.errors import BillingError
 
-UTC = UTC
-
 
 def as_of_instant(value: date | datetime | str | None, now: datetime) -> datetime:
     """None is now; a date is the end of that day (UTC); a datetime must carry its offset."""

@@ -16,7 +16,6 @@ from typing import Any
 
 from billing.catalog import Catalog, Customer
 
-UTC = UTC
 MONTH_START = date(2026, 10, 1)
 MONTH_END = date(2026, 11, 1)  # exclusive
 

@@ -17,7 +17,6 @@ from typing import Any
 
 from billing.money import plain
 
-UTC = UTC
 FUTURE_TOLERANCE = timedelta(minutes=5)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_ID_LENGTH = 255

@@ -20,8 +20,6 @@ from billing.catalog import Catalog, Contract, Customer, Plan
 from billing.pricing import ChargeModel
 from billing.pricing.base import Coverage
 
-UTC = UTC
-
 
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:
     """The UTC instant at which `day` starts in `tz`."""

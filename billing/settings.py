@@ -6,8 +6,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from billing.errors import BillingError
 
 
 class Settings(BaseSettings):
@@ -43,5 +45,12 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process's settings, read once."""
-    return Settings()
+    """The process's settings, read once; a bad value is a `BillingError` naming the variable."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = [
+            f"BILLING_{str(item['loc'][0]).upper()}: {item['msg']} (got {item.get('input')!r})"
+            for item in error.errors(include_url=False)
+        ]
+        raise BillingError("\n".join(problems)) from None

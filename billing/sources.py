@@ -30,6 +30,17 @@ def _format(url: str) -> str:
     raise SourceError(f"{url}: unsupported format: expected a .jsonl file (optionally compressed)")
 
 
+def expand(source: str) -> list[str]:
+    """The files a source names: itself, or every file a glob matches ("inbox/*.jsonl")."""
+    if not any(char in source for char in "*?["):
+        return [source]
+    import fsspec
+
+    fs, pattern = fsspec.core.url_to_fs(source)
+    local = "://" not in source or source.startswith("file://")
+    return [path if local else fs.unstrip_protocol(path) for path in sorted(fs.glob(pattern))]
+
+
 def read_chunks(url: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[list[RawRecord]]:
     """The source's records in chunks; blank lines are skipped, every other line is a record."""
     _format(url)

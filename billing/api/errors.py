@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -11,6 +12,8 @@ from starlette.exceptions import HTTPException
 
 from billing.errors import BillingError, DatabaseNotReady, UnknownCustomer, UnknownMetric, UnknownPlan
 from billing.store.catalog_versions import NoCatalog
+
+logger = logging.getLogger("billing.api")
 
 _STATUS: dict[type[BillingError], int] = {
     UnknownCustomer: 404,
@@ -43,6 +46,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
         details = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
         return error_response(422, "invalid_request", details or "invalid request")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, error: Exception) -> JSONResponse:
+        # A bug, not the caller's mistake: say so in the usual shape, without internals.
+        logger.exception("unexpected error", exc_info=error)
+        return error_response(500, "internal_error", "an unexpected error occurred; it has been logged")
 
     @app.exception_handler(HTTPException)
     async def _http(_: Request, error: HTTPException) -> JSONResponse:

@@ -14,9 +14,9 @@ from typing import Any
 
 from billing import resources
 from billing.clock import parse_as_of
-from billing.errors import UnknownCustomer
+from billing.errors import SourceError, UnknownCustomer
 from billing.reports import invoice_rows, text_table
-from billing.sources import check_readable
+from billing.sources import check_readable, expand
 
 
 def prefect_environment() -> None:
@@ -39,7 +39,11 @@ def ingest_summary(summary: dict[str, Any]) -> str:
 
 def ingest(sources: Sequence[str]) -> str:
     for source in sources:
-        check_readable(source)
+        files = expand(source)
+        if not files:
+            raise SourceError(f"{source}: no file matches")
+        for path in files:
+            check_readable(path)
     resources.catalog()
     prefect_environment()
     from flows.ingest import ingest_usage

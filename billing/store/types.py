@@ -11,8 +11,6 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-UTC = UTC
-
 
 class UTCDateTime(TypeDecorator[datetime]):
     """An aware instant, stored in UTC (naive ISO text on SQLite, timestamptz on PostgreSQL)."""

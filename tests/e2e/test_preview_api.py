@@ -21,7 +21,6 @@ from billing.store.catalog_versions import active_catalog, save_catalog
 from billing.store.models import Event, InvoiceRow
 from tests.conftest import FIXTURES
 
-UTC = UTC
 MID_MARCH = datetime(2026, 3, 20, 12, tzinfo=UTC)
 
 

@@ -145,3 +145,53 @@ def test_trial_ending_reminder_is_sent_once(loaded, tmp_path):
     assert list(mails) == ["Your Tokens trial ends in 2 days"]
     body = mails["Your Tokens trial ends in 2 days"].get_body(("plain",)).get_content()
     assert "ends on 2026-03-01" in body and "$5.00 per period" in body
+
+
+def test_a_glob_ingests_every_matching_file_and_an_empty_inbox_is_no_error(loaded, tmp_path):
+    from flows.ingest import ingest_usage
+
+    lines = (FIXTURES / "three_customers_usage.jsonl").read_text().splitlines(keepends=True)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.jsonl").write_text("".join(lines[:10]))
+    (inbox / "b.jsonl").write_text("".join(lines[10:]))
+    report = ingest_usage(str(inbox / "*.jsonl"))
+    counts = (report["received"], report["accepted"], report["duplicates"], report["quarantined"])
+    assert counts == (23, 18, 1, 4)
+    empty = ingest_usage(str(tmp_path / "nothing-here" / "*.jsonl"))
+    assert empty["received"] == 0
+
+
+def test_a_periods_invoiced_charges_equal_its_quote(loaded):
+    """What the invoices bill for March (in-advance fee on one, usage and true-up on the next)
+    is what `billing quote` prices for the same usage."""
+    from billing.catalog import load_catalog
+    from billing.pricing.base import MeteredUsage
+    from billing.rating import quote
+    from flows.ingest import ingest_usage
+    from flows.invoices import run_invoices
+
+    ingest_usage(str(FIXTURES / "three_customers_usage.jsonl"))
+    run_invoices(date(2026, 4, 2))
+    catalog = load_catalog(FIXTURES / "three_customers.yaml")
+    with Session(loaded) as session:
+        invoices = load_invoices(session)
+    march_usage = {
+        "alpha": ("basic", {"api_calls": MeteredUsage(Decimal(7), 7)}),
+        "bravo": (
+            "growth",
+            {"api_calls": MeteredUsage(Decimal(3), 3), "storage_gb": MeteredUsage(Decimal("20.5"))},
+        ),
+        "charlie": ("tokens", {"tokens": MeteredUsage(Decimal(2600))}),
+    }
+    for customer, (plan, usage) in march_usage.items():
+        first_period = min(i.period_start for i in invoices if i.customer_id == customer)
+        billed = sorted(
+            line.amount
+            for i in invoices
+            if i.customer_id == customer
+            for line in i.lines
+            if line.start is not None and line.start.date() <= first_period.date() < line.end.date()
+        )
+        quoted = sorted(line.amount for line in quote(catalog, plan, usage).lines)
+        assert billed == quoted, customer

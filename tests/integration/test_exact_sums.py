@@ -9,7 +9,6 @@ from billing.catalog import parse_catalog
 from billing.store.metering_sql import meter_segments
 from tests.bulk import bulk_load_events
 
-UTC = UTC
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 N = 1_000_000
 

@@ -17,7 +17,6 @@ from billing.store.catalog_versions import active_catalog, save_catalog
 from billing.store.invoice_records import load_invoices
 from billing.store.models import Event, InvoiceRow
 
-UTC = UTC
 GRACE = timedelta(hours=24)
 CATALOG = parse_catalog(
     {

@@ -19,7 +19,6 @@ from billing.metering import measure
 from billing.store.metering_sql import meter_segments
 from billing.store.usage_events import insert_events
 
-UTC = UTC
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
 CATALOG = parse_catalog(

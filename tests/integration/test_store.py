@@ -1,0 +1,133 @@
+"""The store on SQLite and PostgreSQL: catalog versions, API keys, the send ledger, quarantine."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from billing.catalog import load_catalog
+from billing.errors import BillingError
+from billing.lifecycle import Reminder
+from billing.store import send_ledger
+from billing.store.api_keys import create_key, key_owner, revoke_key
+from billing.store.catalog_versions import NoCatalog, active_catalog, save_catalog
+from billing.store.models import ApiKey, CatalogVersion, ContractRow, CustomerRow
+from billing.store.usage_events import insert_quarantined, quarantine_fingerprint
+from tests.conftest import FIXTURES
+
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def test_catalog_versions_are_immutable_and_keyed_by_content(engine, tmp_path):
+    with engine.connect() as connection, pytest.raises(NoCatalog):
+        active_catalog(connection)
+    first = load_catalog(FIXTURES / "three_customers.yaml")
+    changed_file = tmp_path / "changed.yaml"
+    changed_file.write_text((FIXTURES / "three_customers.yaml").read_text().replace('"10.00"', '"12.00"'))
+    changed = load_catalog(changed_file)
+    with engine.begin() as connection:
+        one = save_catalog(connection, first, "a", NOW)
+        two = save_catalog(connection, changed, "b", NOW + timedelta(hours=1))
+        again = save_catalog(connection, first, "a", NOW + timedelta(hours=2))
+    assert (one.created, two.created, again.created) == (True, True, False)
+    assert again.id == one.id and two.id != one.id
+    with engine.connect() as connection:
+        active = active_catalog(connection)
+        versions = connection.scalar(sa.select(sa.func.count()).select_from(CatalogVersion))
+        query = sa.select(CustomerRow.id, CustomerRow.timezone).order_by(CustomerRow.id)
+        customers = connection.execute(query).all()
+        contracts = connection.scalar(sa.select(sa.func.count()).select_from(ContractRow))
+    assert versions == 2
+    assert active.id == one.id and active.catalog.version == first.version
+    assert customers == [("alpha", "UTC"), ("bravo", "America/New_York"), ("charlie", "Europe/Berlin")]
+    assert contracts == 3
+
+
+def test_api_keys_are_stored_hashed_and_can_be_revoked(engine):
+    with engine.begin() as connection:
+        key = create_key(connection, "shop", NOW)
+        with pytest.raises(BillingError, match="exists already"):
+            create_key(connection, "shop", NOW)
+    with engine.connect() as connection:
+        stored = connection.execute(sa.select(ApiKey.key_hash, ApiKey.prefix)).one()
+        assert key not in stored and stored.prefix == key[:10]
+        assert key_owner(connection, key) == "shop"
+        assert key_owner(connection, key + "x") is None
+    with engine.begin() as connection:
+        revoke_key(connection, "shop", NOW)
+        with pytest.raises(BillingError, match="no active API key"):
+            revoke_key(connection, "shop", NOW)
+    with engine.connect() as connection:
+        assert key_owner(connection, key) is None
+
+
+def _reminder(customer="alpha", period="2026-03-01"):
+    email = f"{customer}@x.example"
+    return Reminder(customer, "trial_ending", "contract/2026-02-19", period, email, {"a": 1})
+
+
+def test_the_ledger_takes_each_reminder_once(engine):
+    with engine.begin() as connection:
+        assert send_ledger.enqueue(connection, [_reminder(), _reminder("bravo")], NOW) == 2
+        assert send_ledger.enqueue(connection, [_reminder(), _reminder("bravo")], NOW) == 0
+        assert send_ledger.already_recorded(connection, [_reminder(), _reminder("zulu")]) == {_reminder().key}
+
+
+def test_concurrent_claims_never_hand_one_reminder_to_two_senders(engine):
+    with engine.begin() as connection:
+        send_ledger.enqueue(connection, [_reminder(period=f"2026-03-{d:02d}") for d in range(1, 29)], NOW)
+    claimed: list[list[int]] = []
+    barrier = threading.Barrier(4)
+
+    def claim():
+        barrier.wait()
+        for _ in range(20):
+            try:
+                with engine.begin() as connection:
+                    claimed.append([n.id for n in send_ledger.claim(connection, NOW, limit=5)])
+                return
+            except sa.exc.OperationalError:  # SQLite: "database is locked" under contention
+                continue
+
+    threads = [threading.Thread(target=claim) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ids = [i for batch in claimed for i in batch]
+    assert len(ids) == len(set(ids)) == 20
+
+
+def test_a_failed_send_is_pending_again_and_a_stale_claim_is_taken_back(engine):
+    with engine.begin() as connection:
+        send_ledger.enqueue(connection, [_reminder()], NOW)
+        (first,) = send_ledger.claim(connection, NOW)
+        assert send_ledger.claim(connection, NOW) == []  # claimed: nobody else gets it
+        send_ledger.mark_failed(connection, first.id, "HTTP 503")
+        (retry,) = send_ledger.claim(connection, NOW)
+        assert retry.id == first.id
+        assert send_ledger.claim(connection, NOW + timedelta(minutes=5)) == []
+        (stale,) = send_ledger.claim(connection, NOW + send_ledger.STALE_CLAIM + timedelta(seconds=1))
+        send_ledger.mark_sent(connection, stale.id, "msg-1", NOW)
+        assert send_ledger.claim(connection, NOW + timedelta(days=1)) == []
+
+
+def test_the_same_bad_row_is_held_once(engine):
+    row = {
+        "fingerprint": quarantine_fingerprint("malformed_json", "{oops"),
+        "transaction_id": None,
+        "customer_id": None,
+        "reason": "malformed_json",
+        "detail": "not valid JSON",
+        "payload": "{oops",
+        "source": "a.jsonl",
+        "line": 3,
+        "status": "held",
+        "received_at": NOW,
+    }
+    with engine.begin() as connection:
+        assert insert_quarantined(connection, [row]) == 1
+        assert insert_quarantined(connection, [row | {"source": "b.jsonl"}]) == 0
