@@ -12,6 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from billing.invoicing import InvoiceDraft
 from billing.money import Currency, format_amount, plain
 from billing.rating import InvoiceLine, Quote
 
@@ -33,6 +34,23 @@ class InvoiceView:
     issued_at: datetime | None
     due_on: date | None = None
     number: str | None = None
+
+
+def draft_view(draft: InvoiceDraft) -> InvoiceView:
+    """A computed invoice (a preview's before or after) as shown: a draft, without number."""
+    return InvoiceView(
+        customer_id=draft.customer_id,
+        status="draft",
+        currency=draft.currency,
+        period_start=draft.period_start,
+        period_end=draft.period_end,
+        lines=draft.lines,
+        subtotal=draft.subtotal,
+        credits_applied=draft.credits_applied,
+        total=draft.total,
+        fingerprint=draft.fingerprint,
+        issued_at=draft.issued_at,
+    )
 
 
 def _instant(value: datetime | None) -> str | None:

@@ -133,11 +133,3 @@ def parse_event(record: object) -> UsageEvent:
     if unknown:
         raise EventRejected("malformed_field", f"unknown field {sorted(unknown)[0]!r}")
     return UsageEvent(transaction_id, customer_id, event_type, timestamp, dict(properties))
-
-
-def check_not_future(event: UsageEvent, now: datetime) -> None:
-    if event.timestamp > now + FUTURE_TOLERANCE:
-        raise EventRejected(
-            "future_timestamp",
-            f"timestamp {format_timestamp(event.timestamp)} is more than 5 minutes in the future",
-        )

@@ -15,11 +15,11 @@ from typing import Any, Literal
 from sqlalchemy.engine import Engine
 
 from billing.catalog import Catalog
-from billing.documents import InvoiceView, invoice_document
+from billing.documents import InvoiceView, draft_view, invoice_document
 from billing.errors import InvalidUsage
 from billing.events import EventRejected, UsageEvent, parse_event
 from billing.invoice_run import late_periods
-from billing.invoicing import InvoiceDraft, draft_invoice, rating_fingerprint, usage_segments
+from billing.invoicing import draft_invoice, rating_fingerprint, usage_segments
 from billing.metering import Meter, metric_applies, property_problem
 from billing.money import ZERO, format_amount
 from billing.periods import Period, Schedule, Segment
@@ -96,22 +96,6 @@ def _empty(period: Period, customer_id: str, catalog: Catalog) -> InvoiceView:
     )
 
 
-def _view(draft: InvoiceDraft) -> InvoiceView:
-    return InvoiceView(
-        customer_id=draft.customer_id,
-        status="draft",
-        currency=draft.currency,
-        period_start=draft.period_start,
-        period_end=draft.period_end,
-        lines=draft.lines,
-        subtotal=draft.subtotal,
-        credits_applied=draft.credits_applied,
-        total=draft.total,
-        fingerprint=draft.fingerprint,
-        issued_at=draft.issued_at,
-    )
-
-
 def _meter(catalog: Catalog, segments: Sequence[Segment], events: Sequence[UsageEvent]) -> dict[Any, Any]:
     usage = {}
     for segment in segments:
@@ -166,8 +150,8 @@ def preview(
         after_usage.update(_meter(catalog, current_segments, after_events))
     before = draft_invoice(catalog, schedule, boundary, before_usage, state.billed, state.credits_used, late)
     after = draft_invoice(catalog, schedule, boundary, after_usage, state.billed, state.credits_used, late)
-    before_view = _view(before) if before else _empty(shown, customer_id, catalog)
-    after_view = _view(after) if after else _empty(shown, customer_id, catalog)
+    before_view = draft_view(before) if before else _empty(shown, customer_id, catalog)
+    after_view = draft_view(after) if after else _empty(shown, customer_id, catalog)
     cost = after_view.total - before_view.total
     return {
         "customer_id": customer_id,

@@ -89,9 +89,9 @@ def test_preview_equals_the_invoice_line_for_line(api, engine, customer):
 
 
 def _dry_run_document(engine, stored, customer):
+    from billing.documents import draft_view
     from billing.invoicing import draft_invoice, usage_segments
     from billing.periods import Schedule
-    from billing.preview import _view
     from billing.store.invoice_records import billing_states
     from billing.store.metering_sql import meter_segments
 
@@ -102,7 +102,7 @@ def _dry_run_document(engine, stored, customer):
         usage = meter_segments(connection, stored.catalog, [(customer, s.start, s.end) for s in segments])
     by_segment = {(s, e): u for (_, s, e), u in usage.items()}
     draft = draft_invoice(stored.catalog, schedule, 1, by_segment, state.billed, state.credits_used)
-    return invoice_document(_view(draft), with_number=False)
+    return invoice_document(draft_view(draft), with_number=False)
 
 
 def test_merge_adds_events_and_replace_prices_them_alone(api):
