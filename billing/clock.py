@@ -29,3 +29,12 @@ def parse_as_of(text: str) -> date | datetime:
         return datetime.fromisoformat(text)
     except ValueError:
         raise BillingError(f"not a date: {text!r} (expected YYYY-MM-DD or an ISO 8601 datetime)") from None
+
+
+def check_issuable(as_of: datetime, now: datetime, dry_run: bool) -> None:
+    """Invoices are final: they are issued only for periods that have ended, a dry run aside."""
+    if as_of > now and not dry_run:
+        raise BillingError(
+            f"as-of {as_of.isoformat()} is in the future: invoices can only be issued for periods "
+            "that have ended (add --dry-run to see what they would bill)"
+        )

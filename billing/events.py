@@ -15,11 +15,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from billing.money import plain
+from billing.money import decimal_places, plain
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_ID_LENGTH = 255
+MAX_NUMBER_DIGITS = 30
 
 PropertyValue = str | Decimal | bool | None
 
@@ -46,9 +47,45 @@ class EventRejected(ValueError):
         super().__init__(f"{reason}: {detail}")
 
 
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not a number (JSON has no NaN or Infinity)")
+
+
 def loads(text: str | bytes) -> Any:
-    """Parse JSON with every number as an exact `Decimal`."""
-    return json.loads(text, parse_float=Decimal, parse_int=Decimal)
+    """Parse JSON with every number as an exact `Decimal`; NaN and Infinity are refused."""
+    return json.loads(text, parse_float=Decimal, parse_int=Decimal, parse_constant=_no_constants)
+
+
+def quantity_problem(value: Decimal) -> str | None:
+    """Why a number cannot be metered exactly, or None.
+
+    At most 30 digits before and 30 after the decimal point: sums of millions of such numbers,
+    times 12-decimal prices, stay well inside the exact arithmetic's 200 digits.
+    """
+    if not value.is_finite():
+        return "is not a finite number"
+    if value and value.adjusted() >= MAX_NUMBER_DIGITS:
+        return f"is too large (at most {MAX_NUMBER_DIGITS} digits before the decimal point)"
+    if decimal_places(value) > MAX_NUMBER_DIGITS:
+        return f"has too many decimals (at most {MAX_NUMBER_DIGITS})"
+    return None
+
+
+def _numbers_problem(value: Any, where: str) -> str | None:
+    if isinstance(value, Decimal):
+        problem = quantity_problem(value)
+        return f"{where} {problem}" if problem else None
+    if isinstance(value, Mapping):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        problem = _numbers_problem(item, f"{where}.{key}" if isinstance(key, str) else f"{where}[{key}]")
+        if problem:
+            return problem
+    return None
 
 
 def dumps(value: Any) -> str:
@@ -132,4 +169,7 @@ def parse_event(record: object) -> UsageEvent:
     unknown = set(record) - {"transaction_id", "customer_id", "event_type", "timestamp", "properties"}
     if unknown:
         raise EventRejected("malformed_field", f"unknown field {sorted(unknown)[0]!r}")
+    problem = _numbers_problem(properties, "properties")
+    if problem:
+        raise EventRejected("invalid_property", problem)
     return UsageEvent(transaction_id, customer_id, event_type, timestamp, dict(properties))

@@ -20,6 +20,7 @@ from billing.catalog import Catalog
 from billing.events import UsageEvent, dumps
 from billing.sources import RawRecord
 from billing.store import usage_events as store
+from billing.store.database import lock_billing
 from billing.validation.frame import build_frame
 from billing.validation.suite import EventSuite
 
@@ -136,6 +137,7 @@ def ingest_records(
         else:
             candidates.append((index, event))
     with engine.begin() as connection:
+        lock_billing(connection)  # lateness must be decided against invoices that cannot move
         known = store.known_customers(connection, (e.customer_id for _, e in candidates))
         fresh = _first_of_each(chunk, [(i, e) for i, e in candidates if _known(chunk, known, i, e)])
         stored = store.stored_hashes(connection, (e.transaction_id for _, e in fresh))

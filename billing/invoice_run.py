@@ -9,21 +9,26 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from billing.catalog import Catalog
+from billing.catalog import Catalog, Customer
+from billing.documents import draft_view
+from billing.errors import BillingError
 from billing.gc_pause import cyclic_gc_paused
 from billing.invoicing import InvoiceDraft, draft_invoice, usage_segments
+from billing.lifecycle import invoice_issued
 from billing.money import format_amount
 from billing.periods import Schedule
 from billing.rating import PricedLines
 from billing.store import invoice_records as records
+from billing.store import send_ledger
 from billing.store.catalog_versions import StoredCatalog
+from billing.store.database import lock_billing
 from billing.store.metering_sql import SegmentKey, meter_segments
 
 
@@ -59,10 +64,12 @@ class InvoiceRunReport:
     dry_run: bool
     customers: int = 0
     outcomes: list[InvoiceOutcome] = field(default_factory=list)
+    failures: dict[str, str] = field(default_factory=dict)  # customer -> why it was not invoiced
 
     def add(self, other: InvoiceRunReport) -> InvoiceRunReport:
         self.customers += other.customers
         self.outcomes.extend(other.outcomes)
+        self.failures.update(other.failures)
         return self
 
     @property
@@ -127,6 +134,7 @@ def invoice_customers(
     schedules = {cid: Schedule.of(catalog, cid) for cid in customer_ids}
     report = InvoiceRunReport(dry_run, customers=len(customer_ids))
     with cyclic_gc_paused(), engine.begin() as connection:
+        lock_billing(connection)  # no ingest may add usage or lateness while this decides
         run = _Run(connection, catalog, stored.id, as_of, grace, due_days, now, dry_run)
         states = records.billing_states(connection, customer_ids)
         plans = {
@@ -147,9 +155,13 @@ def invoice_customers(
             by_customer[cid][(start, end)] = metered
         for cid in customer_ids:
             boundaries, late = plans[cid]
-            report.outcomes += _invoice_one(
-                run, schedules[cid], states[cid], boundaries, late, by_customer[cid]
-            )
+            try:
+                with connection.begin_nested():  # one customer's failure undoes only its own work
+                    report.outcomes += _invoice_one(
+                        run, schedules[cid], states[cid], boundaries, late, by_customer[cid]
+                    )
+            except BillingError as error:
+                report.failures[cid] = str(error)
         if dry_run:
             connection.rollback()
     return report
@@ -181,7 +193,7 @@ def _invoice_one(
                 records.delete_draft(run.connection, existing)
             continue
         final = run.as_of >= draft.issued_at + run.grace
-        outcomes.append(_store(run, draft, existing, final, state))
+        outcomes.append(_store(run, schedule.customer, draft, existing, final, state))
         if not final:
             break  # a later invoice waits until this one is final
         state.record(draft)
@@ -189,7 +201,12 @@ def _invoice_one(
 
 
 def _store(
-    run: _Run, draft: InvoiceDraft, existing: int | None, final: bool, state: records.BillingState
+    run: _Run,
+    customer: Customer,
+    draft: InvoiceDraft,
+    existing: int | None,
+    final: bool,
+    state: records.BillingState,
 ) -> InvoiceOutcome:
     number = invoice_id = None
     if not run.dry_run:
@@ -204,6 +221,14 @@ def _store(
                 draft.issued_on,
                 state.late_max_id,
             )
+            # queued with the invoice itself: a final invoice always has its email
+            view = replace(
+                draft_view(draft),
+                status="finalized",
+                number=number,
+                due_on=draft.issued_on + timedelta(days=run.due_days),
+            )
+            send_ledger.enqueue(run.connection, [invoice_issued(view, customer)], run.now)
     return InvoiceOutcome(
         customer_id=draft.customer_id,
         issued_at=draft.issued_at,

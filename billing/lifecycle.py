@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from billing.catalog import Catalog
+from billing.catalog import Catalog, Customer
+from billing.documents import InvoiceView, invoice_document
 from billing.money import ZERO, display_amount
 from billing.periods import Schedule
 from billing.pricing.flat import FlatCharge
@@ -58,6 +59,19 @@ def trial_ending(catalog: Catalog, schedule: Schedule, on: date, days: int) -> l
             },
         )
     ]
+
+
+def invoice_issued(invoice: InvoiceView, customer: Customer) -> Reminder:
+    """The email that carries a finalized invoice, once per invoice number."""
+    assert invoice.number is not None and invoice.issued_at is not None
+    return Reminder(
+        customer_id=customer.id,
+        kind="invoice_issued",
+        subject=invoice.number,
+        period=invoice.issued_at.date().isoformat(),
+        recipient=customer.email,
+        context={"invoice": invoice_document(invoice), "customer_name": customer.display_name},
+    )
 
 
 def due_reminders(catalog: Catalog, on: date, trial_ending_days: int = TRIAL_ENDING_DAYS) -> list[Reminder]:

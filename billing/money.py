@@ -26,14 +26,15 @@ from functools import cache
 
 from billing.errors import MoneyError
 
-# Wide enough for 12-decimal unit prices times quantities in the trillions; any result that
-# would still need rounding raises `Inexact` instead of losing a digit silently.
+# Catalog prices have at most 15 + 12 digits and metered quantities at most 30 + 30 (both
+# checked where they come in), so exact products and sums of millions of them fit in 200
+# digits; any result that would still need rounding raises `Inexact` instead.
 EXACT = Context(
-    prec=100,
+    prec=200,
     rounding=ROUND_HALF_UP,
     traps=[Inexact, InvalidOperation, DivisionByZero, Overflow, Clamped],
 )
-_ROUNDING = Context(prec=100, rounding=ROUND_HALF_UP, traps=[InvalidOperation, Overflow])
+_ROUNDING = Context(prec=200, rounding=ROUND_HALF_UP, traps=[InvalidOperation, Overflow])
 
 ZERO = Decimal(0)
 
@@ -137,15 +138,25 @@ def plain(value: Decimal) -> str:
     """A decimal as plain text without exponent or trailing zeros ("12.5", "100", "0.000001")."""
     if value == 0:
         return "0"
-    return f"{value.normalize(_ROUNDING):f}"
+    return f"{value.normalize(EXACT):f}"
+
+
+def decimal_places(value: Decimal) -> int:
+    """How many digits after the decimal point a value really has (12.500 has 1)."""
+    _, digits, exponent = value.as_tuple()
+    if not value or not isinstance(exponent, int):
+        return 0
+    trailing_zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    return max(0, -(exponent + trailing_zeros))
 
 
 def display_amount(amount: Decimal, currency: Currency, *, exact: bool = False) -> str:
     """A human amount with the symbol, "$7.00"; `exact` keeps sub-minor digits of a unit price."""
+    magnitude = amount.copy_abs()
     if exact and amount != round_money(amount, currency):
-        text = plain(abs(amount))
+        text = plain(magnitude)
     else:
-        text = format_amount(abs(amount), currency)
+        text = format_amount(magnitude, currency)
     sign = "-" if amount < 0 else ""
     symbol = currency.symbol
     if symbol == currency.code:

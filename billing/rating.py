@@ -10,14 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, localcontext
+from decimal import Decimal
 from typing import Literal, NamedTuple
 
 from billing.catalog import Catalog, Metric
-from billing.money import EXACT, ZERO, Currency, display_amount, round_money, round_ratio
+from billing.errors import InvalidUsage
+from billing.money import ZERO, Currency, display_amount, round_money, round_ratio
 from billing.periods import Segment
-from billing.pricing import ChargeModel
-from billing.pricing.base import FULL_COVERAGE, NO_USAGE, Coverage, MeteredUsage, TierAmount
+from billing.pricing import ChargeModel, price_charge
+from billing.pricing.base import FULL_COVERAGE, MAX_AMOUNT, NO_USAGE, Coverage, MeteredUsage, TierAmount
 
 LineKind = Literal["usage", "flat", "minimum", "adjustment"]
 Timing = Literal["in_advance", "in_arrears"]
@@ -104,13 +105,18 @@ def _price_line(
         hit = memo.get(memo_key, charge)
         if hit is not None:
             return hit
-    with localcontext(EXACT):  # any arithmetic that would need rounding raises instead
-        priced = charge.price(usage, coverage)
+    priced = price_charge(charge, usage, coverage)
     if priced.prorated is not None:
         days = priced.prorated
         amount = round_ratio(priced.amount, days.days, days.period_days, currency)
     else:
         amount = round_money(priced.amount, currency)
+    if amount.copy_abs() >= MAX_AMOUNT:
+        # Lines stay below 10^15 so that invoice totals are exact in ordinary Decimal sums.
+        raise InvalidUsage(
+            f"a {charge.model} line of {display_amount(amount, currency)} is beyond what one invoice line "
+            f"can bill (less than 1,000,000,000,000,000)"
+        )
     code = charge.metric_code
     if code is None:
         label = charge.description or f"{plan_label} plan".strip()

@@ -8,15 +8,19 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from billing import resources
-from billing.clock import as_of_instant
-from billing.errors import UnknownCustomer
+from billing.clock import as_of_instant, check_issuable
+from billing.errors import BillingError, UnknownCustomer
 from billing.invoice_run import InvoiceRunReport
 from billing.reports import invoice_rows
 from tasks.artifacts import publish_summary
-from tasks.invoices import invoice_chunk, queue_invoice_emails
+from tasks.invoices import invoice_chunk
 from tasks.notifications import send_pending_emails
 
 CUSTOMERS_PER_TASK = 500
+
+
+class InvoiceRunIncomplete(BillingError):
+    code = "invoice_run_incomplete"
 
 
 @flow(name="run-invoices")
@@ -25,9 +29,15 @@ def run_invoices(
     customer_ids: list[str] | None = None,
     dry_run: bool = False,
 ) -> dict[str, Any]:
-    """Invoice everything due up to `as_of` (a date means the end of that day, UTC; none: now)."""
+    """Invoice everything due up to `as_of` (a date means the end of that day, UTC; none: now).
+
+    A customer that cannot be invoiced (an amount out of range, a concurrent run) is reported
+    at the end and fails the run, after every other customer has been invoiced and emailed.
+    """
     logger = get_run_logger()
-    instant = as_of_instant(as_of, resources.utc_now())
+    now = resources.utc_now()
+    instant = as_of_instant(as_of, now)
+    check_issuable(instant, now, dry_run)
     catalog = resources.catalog().catalog
     ids = list(customer_ids) if customer_ids else [c.id for c in catalog.customers]
     unknown = [cid for cid in ids if cid not in catalog.customers_by_id]
@@ -46,13 +56,15 @@ def run_invoices(
         "invoices": outcomes,
         "finalized": len(report.finalized),
         "drafts": len(report.drafts),
-        "emails": {"queued": 0, "sent": 0, "failed": 0},
+        "failures": report.failures,
+        "emails": {"sent": 0, "failed": 0},
     }
-    if not dry_run:
-        finalized = [o.invoice_id for o in report.finalized if o.invoice_id is not None]
-        queued = queue_invoice_emails(finalized) if finalized else 0
+    if not dry_run:  # the emails of finalized invoices were queued with them; send what waits
         delivery = send_pending_emails()
-        summary["emails"] = {"queued": queued, "sent": len(delivery.sent), "failed": len(delivery.failed)}
+        summary["emails"] = {"sent": len(delivery.sent), "failed": len(delivery.failed)}
     title = f"Invoices as of {instant.isoformat()}" + (" (dry run)" if dry_run else "")
     publish_summary("run-invoices", title, {"Invoices": invoice_rows(outcomes)})
+    if report.failures:
+        problems = [f"{cid}: not invoiced: {why}" for cid, why in sorted(report.failures.items())]
+        raise InvoiceRunIncomplete("\n".join(problems))
     return summary

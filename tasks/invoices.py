@@ -9,9 +9,7 @@ from prefect.cache_policies import NO_CACHE
 
 from billing import resources
 from billing.invoice_run import InvoiceRunReport, invoice_customers
-from billing.notify.reminders import invoice_issued
 from billing.settings import get_settings
-from billing.store import send_ledger
 
 
 @task(name="invoice-customers", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
@@ -28,12 +26,3 @@ def invoice_chunk(customer_ids: list[str], as_of: datetime, dry_run: bool) -> In
         now=resources.utc_now(),
         dry_run=dry_run,
     )
-
-
-@task(name="queue-invoice-emails", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
-def queue_invoice_emails(invoice_ids: list[int]) -> int:
-    """Put an `invoice_issued` email for each invoice in the send ledger (once per invoice)."""
-    engine = resources.engine()
-    reminders = invoice_issued(engine, resources.catalog().catalog, invoice_ids)
-    with engine.begin() as connection:
-        return send_ledger.enqueue(connection, reminders, resources.utc_now())

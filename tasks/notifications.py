@@ -8,7 +8,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from billing import resources
-from billing.notify.delivery import DeliveryReport, deliver_pending
+from billing.notify.delivery import DeliveryReport, deliver_all
 from billing.notify.reminders import ScanReport, scan_reminders
 from billing.settings import get_settings
 
@@ -20,12 +20,7 @@ def queue_due_reminders(on: date, dry_run: bool) -> ScanReport:
 
 @task(name="send-pending-emails", cache_policy=NO_CACHE)
 def send_pending_emails(limit: int = 500) -> DeliveryReport:
-    """Send pending notifications in batches; a failed send stays pending for the next run."""
+    """Send what the ledger holds; a failed send stays pending for the next run."""
     settings = get_settings()
-    backend = resources.mailer(settings)
-    report = DeliveryReport()
-    while True:
-        batch = deliver_pending(resources.engine(), backend, settings.email_from, resources.utc_now(), limit)
-        report.add(batch)
-        if len(batch.sent) + len(batch.failed) < limit:
-            return report
+    mailer = resources.mailer(settings)
+    return deliver_all(resources.engine(), mailer, settings.email_from, resources.utc_now, limit)

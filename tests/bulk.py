@@ -30,6 +30,7 @@ def bulk_load_events(engine: Engine, rows: Iterable[EventRow], batch: int = 100_
                 "payload_hash, received_at, late, pending_adjustment) VALUES (?, ?, ?, ?, ?, '', ?, 0, 0)"
             )
             now = _NOW.strftime("%Y-%m-%d %H:%M:%S.%f")
+            cursor.execute("BEGIN")  # the engine runs the driver in autocommit mode
             chunk = []
             for txid, customer, kind, at, props in rows:
                 chunk.append((txid, customer, kind, at.strftime("%Y-%m-%d %H:%M:%S.%f"), props, now))

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from billing import resources
-from billing.clock import parse_as_of
+from billing.clock import as_of_instant, check_issuable, parse_as_of
 from billing.errors import SourceError, UnknownCustomer
 from billing.reports import invoice_rows, text_table
 from billing.sources import check_readable, expand
@@ -21,7 +21,8 @@ from billing.sources import check_readable, expand
 
 def prefect_environment() -> None:
     """Prefect's home inside `var/`, no analytics: set before Prefect is first imported."""
-    os.environ.setdefault("PREFECT_HOME", str(Path("var/prefect").resolve()))
+    home = Path(os.environ.setdefault("PREFECT_HOME", str(Path("var/prefect").resolve())))
+    home.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
 
@@ -60,7 +61,9 @@ def invoice_summary(summary: dict[str, Any]) -> str:
     )
     if not summary["dry_run"]:
         emails = summary["emails"]
-        head += f"; emails sent {emails['sent']}, failed {emails['failed']}"
+        head += f"; emails sent {emails['sent']}"
+        if emails["failed"]:
+            head += f", {emails['failed']} failed (kept and retried by the next run)"
     if not invoices:
         return head + "\nnothing due"
     return head + "\n" + text_table(invoice_rows(invoices), right=(4, 5))
@@ -68,6 +71,8 @@ def invoice_summary(summary: dict[str, Any]) -> str:
 
 def invoice(as_of: str | None, customers: Sequence[str], dry_run: bool) -> str:
     moment: date | datetime | None = parse_as_of(as_of) if as_of else None
+    now = resources.utc_now()
+    check_issuable(as_of_instant(moment, now), now, dry_run)  # before Prefect starts
     catalog = resources.catalog().catalog
     unknown = [c for c in customers if c not in catalog.customers_by_id]
     if unknown:

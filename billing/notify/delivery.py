@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -24,12 +25,18 @@ class DeliveryReport:
 
 
 def deliver_pending(
-    engine: Engine, backend: EmailBackend, sender: str, now: datetime, limit: int = 500
+    engine: Engine,
+    backend: EmailBackend,
+    sender: str,
+    now: datetime,
+    limit: int = 500,
+    since: datetime | None = None,
 ) -> DeliveryReport:
-    """Send up to `limit` pending notifications; each one is claimed before it is sent."""
+    """Send up to `limit` pending notifications, each claimed before it is sent; rows tried at
+    or after `since` (this sending run) are left for the next run."""
     report = DeliveryReport()
     with engine.begin() as connection:
-        claimed = send_ledger.claim(connection, now, limit)
+        claimed = send_ledger.claim(connection, now, limit, since)
     for notification in claimed:
         try:
             email = render_email(notification.kind, notification.context)
@@ -52,3 +59,16 @@ def deliver_pending(
             send_ledger.mark_sent(connection, notification.id, message_id, now)
         report.sent.append(notification.key)
     return report
+
+
+def deliver_all(
+    engine: Engine, backend: EmailBackend, sender: str, clock: Callable[[], datetime], batch: int = 500
+) -> DeliveryReport:
+    """Send everything pending, batch by batch, trying each notification once in this run."""
+    report = DeliveryReport()
+    started = clock()
+    while True:
+        sent = deliver_pending(engine, backend, sender, clock(), batch, since=started)
+        report.add(sent)
+        if len(sent.sent) + len(sent.failed) < batch:
+            return report

@@ -1,43 +1,15 @@
-"""Putting reminders into the send ledger: invoices issued and lifecycle notices due."""
+"""Putting the lifecycle reminders due on a day into the send ledger."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
 from billing.catalog import Catalog
-from billing.documents import invoice_document
 from billing.lifecycle import Reminder, due_reminders
 from billing.store import send_ledger
-from billing.store.invoice_records import load_invoices
-
-
-def invoice_issued(engine: Engine, catalog: Catalog, invoice_ids: Iterable[int]) -> list[Reminder]:
-    """One `invoice_issued` email per finalized invoice, carrying the invoice as rendered."""
-    with Session(engine) as session:
-        invoices = load_invoices(session, ids=list(invoice_ids))
-    reminders = []
-    for invoice in invoices:
-        if invoice.number is None:
-            continue
-        customer = catalog.customers_by_id.get(invoice.customer_id)
-        if customer is None:
-            continue
-        reminders.append(
-            Reminder(
-                customer_id=invoice.customer_id,
-                kind="invoice_issued",
-                subject=invoice.number,
-                period=invoice.period_start.date().isoformat(),
-                recipient=customer.email,
-                context={"invoice": invoice_document(invoice), "customer_name": customer.display_name},
-            )
-        )
-    return reminders
 
 
 @dataclass

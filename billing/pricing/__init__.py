@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from decimal import localcontext
+from decimal import DecimalException, localcontext
 from typing import TYPE_CHECKING, Annotated, Any, Union, get_args
 
 from pydantic import Field, TypeAdapter
 
+from billing.errors import InvalidUsage
 from billing.money import EXACT
 from billing.pricing.base import ChargeModel, Coverage, MeteredUsage, PricedCharge
 
@@ -43,9 +44,16 @@ charge_adapter: TypeAdapter[Any] = TypeAdapter(AnyCharge)
 
 
 def price_charge(charge: ChargeModel, usage: MeteredUsage, coverage: Coverage) -> PricedCharge:
-    """Price one charge exactly: any arithmetic that would need rounding raises instead."""
-    with localcontext(EXACT):
-        return charge.price(usage, coverage)
+    """Price one charge exactly: arithmetic that would need rounding is refused, never rounded."""
+    try:
+        with localcontext(EXACT):
+            return charge.price(usage, coverage)
+    except DecimalException:
+        what = f"metric {charge.metric_code!r}" if charge.metric_code else "a flat fee"
+        raise InvalidUsage(
+            f"cannot price the {charge.model} charge on {what} exactly for quantity "
+            f"{usage.quantity!s}: out of the range billing computes exactly"
+        ) from None
 
 
 __all__ = ["CHARGE_MODELS", "AnyCharge", "ChargeModel", "charge_adapter", "price_charge"]

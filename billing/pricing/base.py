@@ -15,7 +15,7 @@ from typing import Annotated, ClassVar, NamedTuple
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
-from billing.money import ZERO, Currency, display_amount, plain
+from billing.money import ZERO, Currency, decimal_places, display_amount, plain
 
 MAX_PRICE_DECIMALS = 12
 
@@ -29,6 +29,10 @@ class LocatedValueError(ValueError):
         self.value = value
 
 
+MAX_AMOUNT = Decimal(10) ** 15  # a price or fee of a quadrillion is a typo
+MAX_QUANTITY = Decimal(10) ** 30  # as for metered quantities (billing.events)
+
+
 def _non_negative(value: Decimal) -> Decimal:
     if not value.is_finite():
         raise ValueError("must be a finite number")
@@ -37,10 +41,21 @@ def _non_negative(value: Decimal) -> Decimal:
     return value
 
 
+def _amount_in_range(value: Decimal) -> Decimal:
+    if value >= MAX_AMOUNT:
+        raise ValueError("must be less than 1,000,000,000,000,000")
+    return value
+
+
 def _at_most_12_decimals(value: Decimal) -> Decimal:
-    exponent = value.normalize().as_tuple().exponent
-    if isinstance(exponent, int) and -exponent > MAX_PRICE_DECIMALS:
+    if decimal_places(value) > MAX_PRICE_DECIMALS:
         raise ValueError(f"has more than {MAX_PRICE_DECIMALS} decimals")
+    return value
+
+
+def _quantity_in_range(value: Decimal) -> Decimal:
+    if value >= MAX_QUANTITY or decimal_places(value) > 30:
+        raise ValueError("must be below 10^30 with at most 30 decimals")
     return value
 
 
@@ -50,10 +65,17 @@ def _positive(value: Decimal) -> Decimal:
     return value
 
 
-Price = Annotated[Decimal, AfterValidator(_non_negative), AfterValidator(_at_most_12_decimals)]
+Price = Annotated[
+    Decimal,
+    AfterValidator(_non_negative),
+    AfterValidator(_amount_in_range),
+    AfterValidator(_at_most_12_decimals),
+]
 """A money amount or unit price in the catalog: a non-negative decimal with at most 12 places."""
 
-PositiveQuantity = Annotated[Decimal, AfterValidator(_non_negative), AfterValidator(_positive)]
+PositiveQuantity = Annotated[
+    Decimal, AfterValidator(_non_negative), AfterValidator(_positive), AfterValidator(_quantity_in_range)
+]
 
 
 class MeteredUsage(NamedTuple):

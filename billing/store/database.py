@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
 from billing.errors import DatabaseNotReady
 from billing.events import dumps, loads
 from billing.metering import LatestAccumulator, MaxAccumulator, SumAccumulator
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+BILLING_LOCK = 0x62696C6C  # "bill": the advisory lock key shared by ingest and invoice runs
 
 
 def create_engine(url: str, **kwargs: Any) -> Engine:
@@ -31,10 +29,14 @@ def create_engine(url: str, **kwargs: Any) -> Engine:
     engine = sa.create_engine(url, **options)
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _prepare_sqlite)
+        # The sqlite3 module opens transactions on its own schedule, which breaks SAVEPOINTs;
+        # SQLAlchemy's documented remedy: the driver in autocommit, BEGIN emitted here.
+        sa.event.listen(engine, "begin", lambda connection: connection.exec_driver_sql("BEGIN"))
     return engine
 
 
 def _prepare_sqlite(connection: sqlite3.Connection, _record: object) -> None:
+    connection.isolation_level = None
     connection.execute("PRAGMA foreign_keys = ON")
     connection.execute("PRAGMA journal_mode = WAL")
     connection.execute("PRAGMA synchronous = NORMAL")
@@ -74,15 +76,18 @@ class _SqliteLatest(LatestAccumulator):
         return f"{self.result():f}"
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def lock_billing(connection: sa.Connection) -> None:
+    """Serialize writers that decide what is billed (ingest and invoice runs), until commit.
 
-
-@contextmanager
-def transaction(engine: Engine) -> Iterator[Session]:
-    """A session whose work commits on success and rolls back on any error."""
-    with session_factory(engine).begin() as session:
-        yield session
+    Ingest decides whether usage is late from the invoices finalized so far; an invoice run
+    decides what it bills from the usage stored so far: each must see the other's work whole.
+    PostgreSQL: a transaction-scoped advisory lock. SQLite: take the database's write lock now,
+    at the start of the transaction, instead of at its first write.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": BILLING_LOCK})
+    else:
+        connection.execute(sa.text("UPDATE counters SET value = value WHERE 1 = 0"))
 
 
 def alembic_config(connection: sa.Connection | None = None) -> Any:

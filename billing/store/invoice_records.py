@@ -14,12 +14,19 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from billing.documents import InvoiceView
+from billing.errors import BillingError
 from billing.invoicing import Billed, InvoiceDraft
 from billing.money import ZERO, Currency
 from billing.pricing.base import TierAmount
 from billing.rating import InvoiceLine
 from billing.store.models import Counter, Event, InvoiceLineRow, InvoiceRow
 from billing.store.usage_events import FINALIZED_STATUSES, _batches
+
+
+class InvoiceChanged(BillingError):
+    """Another run finalized the invoice this run was about to write."""
+
+    code = "invoice_changed"
 
 
 @dataclass
@@ -170,11 +177,13 @@ def write_invoice(
         ).scalar_one()
     else:
         invoice_id = existing_id
-        connection.execute(
+        rewritten = connection.execute(
             sa.update(InvoiceRow)
             .where(InvoiceRow.id == invoice_id, InvoiceRow.status == "draft")
             .values(**values)
         )
+        if rewritten.rowcount != 1:  # finalized meanwhile: a final invoice never changes
+            raise InvoiceChanged(f"invoice {invoice_id} of {draft.customer_id!r} is no longer a draft")
         connection.execute(sa.delete(InvoiceLineRow).where(InvoiceLineRow.invoice_id == invoice_id))
     rows = [{"invoice_id": invoice_id, **_line_row(i, line)} for i, line in enumerate(draft.lines)]
     if rows:
@@ -207,19 +216,20 @@ def finalize_invoice(
     issued_on: date,
     late_max_id: int,
 ) -> str:
-    """Number a draft and freeze it; the late usage it adjusted is no longer pending."""
-    number = f"INV-{next_number(connection):06d}"
-    connection.execute(
+    """Number a draft and freeze it; the late usage it adjusted is no longer pending.
+
+    The number is taken only once the draft is frozen, so numbers stay gap-free."""
+    frozen = connection.execute(
         sa.update(InvoiceRow)
         .where(InvoiceRow.id == invoice_id, InvoiceRow.status == "draft")
         .values(
-            status="finalized",
-            number=number,
-            finalized_at=now,
-            due_on=issued_on + timedelta(days=due_days),
-            updated_at=now,
+            status="finalized", finalized_at=now, due_on=issued_on + timedelta(days=due_days), updated_at=now
         )
     )
+    if frozen.rowcount != 1:
+        raise InvoiceChanged(f"invoice {invoice_id} of {customer_id!r} is no longer a draft")
+    number = f"INV-{next_number(connection):06d}"
+    connection.execute(sa.update(InvoiceRow).where(InvoiceRow.id == invoice_id).values(number=number))
     if late_max_id:
         connection.execute(
             sa.update(Event)

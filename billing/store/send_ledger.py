@@ -81,13 +81,23 @@ def already_recorded(connection: sa.Connection, reminders: Iterable[Reminder]) -
     return found
 
 
-def claim(connection: sa.Connection, now: datetime, limit: int = 500) -> list[ClaimedNotification]:
-    """Take pending rows (and stale claims) for sending; each row goes to one claimant only."""
+def claim(
+    connection: sa.Connection, now: datetime, limit: int = 500, since: datetime | None = None
+) -> list[ClaimedNotification]:
+    """Take pending rows (and stale claims) for sending; each row goes to one claimant only.
+
+    `since`: leave out rows already tried at or after that instant, so that a sending run
+    tries each row once and a run of failures cannot keep it busy forever.
+    """
+    tried_before = since or now + STALE_CLAIM  # default: any pending row
     claimable = (
         sa.select(Notification.id)
         .where(
             sa.or_(
-                Notification.status == "pending",
+                sa.and_(
+                    Notification.status == "pending",
+                    sa.or_(Notification.claimed_at.is_(None), Notification.claimed_at < tried_before),
+                ),
                 sa.and_(Notification.status == "sending", Notification.claimed_at < now - STALE_CLAIM),
             )
         )
@@ -121,8 +131,9 @@ def mark_sent(connection: sa.Connection, notification_id: int, message_id: str, 
 
 
 def mark_failed(connection: sa.Connection, notification_id: int, error: str) -> None:
+    """Back to pending, to be tried again by a later run; `claimed_at` keeps when it was tried."""
     connection.execute(
         sa.update(Notification)
         .where(Notification.id == notification_id)
-        .values(status="pending", claimed_at=None, last_error=error[:2000])
+        .values(status="pending", last_error=error[:2000])
     )
