@@ -28,11 +28,18 @@ from pydantic import (
     model_validator,
 )
 
+from billing.catalog_problems import (
+    cross_check,
+    format_problem,
+    pydantic_problems,
+    resolve_overrides,
+    yaml_problem,
+)
 from billing.catalog_yaml import YAMLError, load_yaml
 from billing.errors import CatalogError, MoneyError, UnknownCustomer, UnknownMetric, UnknownPlan
 from billing.money import Currency, plain
-from billing.pricing import CHARGE_MODELS, AnyCharge, ChargeModel, charge_adapter
-from billing.pricing.base import LocatedValueError, Price
+from billing.pricing import AnyCharge, ChargeModel
+from billing.pricing.base import Price
 
 Aggregation = Literal["count", "sum", "max", "unique_count", "latest"]
 Interval = Literal["monthly", "quarterly", "yearly"]
@@ -240,7 +247,7 @@ class Catalog(_Model):
 
     @cached_property
     def _contract_charges(self) -> dict[tuple[str, int], tuple[ChargeModel, ...]]:
-        resolved, problems = _resolve_overrides(self)
+        resolved, problems = resolve_overrides(self)
         if problems:  # parse_catalog reports these; a hand-built catalog gets them here
             raise CatalogError([f"{path}: {message}" for path, message, _ in problems])
         return resolved
@@ -264,9 +271,6 @@ class Catalog(_Model):
 
 # -- loading -----------------------------------------------------------------------------------
 
-Problem = tuple[str, str, object]  # (path, message, offending value or _NO_VALUE)
-_NO_VALUE = object()
-
 
 def load_catalog(path: str | Path) -> Catalog:
     """Read and validate a catalog YAML file; `CatalogError` lists every problem found."""
@@ -278,8 +282,7 @@ def load_catalog(path: str | Path) -> Catalog:
     try:
         data = load_yaml(text)
     except YAMLError as error:
-        detail = str(error).replace("\n", " ")
-        raise CatalogError([f"{source}: not valid YAML: {detail}"]) from None
+        raise CatalogError([f"{source}: not valid YAML: {yaml_problem(error)}"]) from None
     return parse_catalog(data, source)
 
 
@@ -290,162 +293,16 @@ def parse_catalog(data: object, source: str = "catalog") -> Catalog:
     try:
         catalog = Catalog.model_validate(data)
     except ValidationError as error:
-        raise CatalogError([_format(source, *p) for p in _pydantic_problems(error)]) from None
-    problems = _cross_check(catalog)
+        raise CatalogError([format_problem(source, *p) for p in pydantic_problems(error)]) from None
+    problems = cross_check(catalog)
     if not problems:
-        resolved, problems = _resolve_overrides(catalog)
+        resolved, problems = resolve_overrides(catalog)
         catalog.__dict__["_contract_charges"] = resolved
     if problems:
-        raise CatalogError([_format(source, *p) for p in problems])
+        raise CatalogError([format_problem(source, *p) for p in problems])
     return catalog
 
 
 def catalog_from_document(document: str) -> Catalog:
     """Rebuild a stored catalog version from its canonical JSON document."""
     return parse_catalog(json.loads(document), "stored catalog")
-
-
-def _format(source: str, path: str, message: str, value: object) -> str:
-    where = f"{source}: {path}: " if path else f"{source}: "
-    if value is _NO_VALUE or isinstance(value, dict | list | tuple):
-        return f"{where}{message}"
-    if isinstance(value, Decimal):
-        shown = plain(value)
-    elif isinstance(value, date):
-        shown = value.isoformat()
-    else:
-        shown = repr(value)
-    return f"{where}{message} (got {shown})"
-
-
-def _path(loc: tuple[int | str, ...]) -> str:
-    text = ""
-    for index, part in enumerate(loc):
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif part in CHARGE_MODELS and (index == 0 or isinstance(loc[index - 1], int)):
-            continue  # the discriminated union's tag, not a key in the file
-        elif part.startswith("function-"):
-            continue
-        else:
-            text += f".{part}" if text else part
-    return text
-
-
-def _pydantic_problems(error: ValidationError, prefix: tuple[int | str, ...] = ()) -> list[Problem]:
-    problems = []
-    items = error.errors(include_url=False)
-    failing = {_path(prefix + tuple(item["loc"])) for item in items}
-    for item in items:
-        path = _path(prefix + tuple(item["loc"]))
-        if item["type"] == "too_short" and any(f.startswith(path + "[") for f in failing):
-            continue  # pydantic's echo of an invalid item inside this list, reported already
-        message = item["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
-        if item["type"] == "missing":
-            message, value = "is required", _NO_VALUE
-        elif item["type"] == "extra_forbidden":
-            message, value = "is not a known setting (check the spelling)", _NO_VALUE
-        else:
-            value = item.get("input", _NO_VALUE)
-        error_object = item.get("ctx", {}).get("error")
-        if isinstance(error_object, LocatedValueError):  # points inside the value it checked
-            path += "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error_object.where)
-            message, value = str(error_object), error_object.value
-        problems.append((path, message, value))
-    return problems
-
-
-def _cross_check(catalog: Catalog) -> list[Problem]:
-    """Checks that span objects: references, duplicates, contract sequences."""
-    problems: list[Problem] = []
-    problems += _duplicates("metrics", [m.code for m in catalog.metrics], "code")
-    problems += _duplicates("plans", [p.code for p in catalog.plans], "code")
-    problems += _duplicates("customers", [c.id for c in catalog.customers], "id")
-    metrics = catalog.metrics_by_code
-    for p, plan in enumerate(catalog.plans):
-        for c, charge in enumerate(plan.charges):
-            problems += _check_charge_metric(f"plans[{p}].charges[{c}]", charge, metrics)
-    for i, customer in enumerate(catalog.customers):
-        previous_end: date | None = None
-        for j, contract in enumerate(customer.contracts):
-            where = f"customers[{i}].contracts[{j}]"
-            if contract.plan not in catalog.plans_by_code:
-                known = ", ".join(catalog.plans_by_code)
-                problems.append((f"{where}.plan", f"unknown plan (known: {known})", contract.plan))
-                continue
-            if j > 0 and (previous_end is None or contract.starts_on <= previous_end):
-                ends = "has no end" if previous_end is None else f"ends on {previous_end}"
-                problems.append(
-                    (
-                        f"{where}.starts_on",
-                        f"overlaps the contract before it, which {ends}; contracts must be in order"
-                        " and a plan change starts the day after the previous contract ends",
-                        contract.starts_on,
-                    )
-                )
-            previous_end = contract.last_day
-            charges = catalog.plans_by_code[contract.plan].charges
-            for index in contract.overrides:
-                if not 0 <= index < len(charges):
-                    problems.append(
-                        (
-                            f"{where}.overrides",
-                            f"no charge at index {index}: plan {contract.plan!r} has {len(charges)}",
-                            index,
-                        )
-                    )
-    return problems
-
-
-def _check_charge_metric(where: str, charge: ChargeModel, metrics: dict[str, Metric]) -> list[Problem]:
-    code = charge.metric_code
-    if code is None:
-        return []
-    if code not in metrics:
-        return [(f"{where}.metric", f"unknown metric (known: {', '.join(metrics)})", code)]
-    if charge.model == "percentage" and metrics[code].aggregation != "sum":
-        return [
-            (
-                f"{where}.metric",
-                f"a percentage charge needs a metric aggregated with 'sum', "
-                f"{code!r} uses {metrics[code].aggregation!r}",
-                code,
-            )
-        ]
-    return []
-
-
-def _duplicates(section: str, keys: list[str], name: str) -> list[Problem]:
-    seen: set[str] = set()
-    problems: list[Problem] = []
-    for index, key in enumerate(keys):
-        if key in seen:
-            problems.append((f"{section}[{index}].{name}", f"duplicate {name}", key))
-        seen.add(key)
-    return problems
-
-
-def _resolve_overrides(
-    catalog: Catalog,
-) -> tuple[dict[tuple[str, int], tuple[ChargeModel, ...]], list[Problem]]:
-    resolved: dict[tuple[str, int], tuple[ChargeModel, ...]] = {}
-    problems: list[Problem] = []
-    metrics = catalog.metrics_by_code
-    for i, customer in enumerate(catalog.customers):
-        for j, contract in enumerate(customer.contracts):
-            charges = list(catalog.plan(contract.plan).charges)
-            for index, override in sorted(contract.overrides.items()):
-                where = f"customers[{i}].contracts[{j}].overrides.{index}"
-                merged = {**charges[index].model_dump(exclude_unset=True), **override}
-                try:
-                    charge = charge_adapter.validate_python(merged)
-                except ValidationError as error:
-                    problems += [
-                        (f"{where}.{path}" if path else where, message, value)
-                        for path, message, value in _pydantic_problems(error)
-                    ]
-                    continue
-                problems += _check_charge_metric(where, charge, metrics)
-                charges[index] = charge
-            resolved[(customer.id, j)] = tuple(charges)
-    return resolved, problems

@@ -13,7 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 from billing.invoicing import InvoiceDraft
-from billing.money import Currency, format_amount, plain
+from billing.money import Currency, format_amount, plain, round_money
+from billing.pricing.base import TierAmount
 from billing.rating import InvoiceLine, Quote
 
 
@@ -57,6 +58,19 @@ def _instant(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+def tier_amounts(tiers: Iterable[TierAmount], currency: Currency) -> list[Decimal]:
+    """Each tier's amount as shown: rounded so that they add up to the line, which is rounded
+    once from their exact sum (a tier shows its running total rounded, less the tiers before)."""
+    shown: list[Decimal] = []
+    exact = shown_so_far = currency.quantum * 0
+    for tier in tiers:
+        exact += tier.amount
+        running = round_money(exact, currency)
+        shown.append(running - shown_so_far)
+        shown_so_far = running
+    return shown
+
+
 def line_document(line: InvoiceLine, currency: Currency) -> dict[str, Any]:
     return {
         "description": line.description,
@@ -69,9 +83,9 @@ def line_document(line: InvoiceLine, currency: Currency) -> dict[str, Any]:
                 "quantity": plain(tier.quantity),
                 "unit_price": plain(tier.unit_price),
                 "flat_fee": format_amount(tier.flat_fee, currency),
-                "amount": format_amount(tier.amount, currency),
+                "amount": format_amount(amount, currency),
             }
-            for tier in line.tiers
+            for tier, amount in zip(line.tiers, tier_amounts(line.tiers, currency), strict=True)
         ],
     }
 

@@ -99,8 +99,20 @@ def late_periods(schedule: Schedule, state: records.BillingState) -> list[int]:
     return list(range(start, last.index + 1))
 
 
-def _due_boundaries(schedule: Schedule, state: records.BillingState, as_of: datetime) -> list[int]:
-    return [p.index for p in schedule.periods_until(as_of) if p.index > state.last_finalized]
+def _due_boundaries(
+    schedule: Schedule, state: records.BillingState, as_of: datetime, late: list[int]
+) -> list[int]:
+    """Boundaries up to `as_of` with no finalized invoice; once the contracts have ended, none
+    after the one closing the last billed period, but the next one when usage arrives late."""
+    due = []
+    last = schedule.bills_until
+    for period in schedule.periods_until(as_of):
+        if period.index > state.last_finalized:
+            due.append(period.index)
+        closes_the_last = last is not None and period.start_date >= last
+        if closes_the_last and (due or not late):  # late usage rides on the next boundary
+            break
+    return due
 
 
 @dataclass(frozen=True)
@@ -137,13 +149,10 @@ def invoice_customers(
         lock_billing(connection)  # no ingest may add usage or lateness while this decides
         run = _Run(connection, catalog, stored.id, as_of, grace, due_days, now, dry_run)
         states = records.billing_states(connection, customer_ids)
-        plans = {
-            cid: (
-                _due_boundaries(schedules[cid], states[cid], as_of),
-                late_periods(schedules[cid], states[cid]),
-            )
-            for cid in customer_ids
-        }
+        plans = {}
+        for cid in customer_ids:
+            late = late_periods(schedules[cid], states[cid])
+            plans[cid] = (_due_boundaries(schedules[cid], states[cid], as_of, late), late)
         keys: list[SegmentKey] = []
         for cid, (boundaries, late) in plans.items():
             for position, boundary in enumerate(boundaries):

@@ -23,18 +23,39 @@ from billing.events import dumps, format_timestamp
 from billing.money import ZERO, Currency, display_amount
 from billing.periods import Period, Schedule, Segment, local_date
 from billing.pricing.base import MeteredUsage
-from billing.rating import InvoiceLine, PricedLines, rate_segment
+from billing.rating import InvoiceLine, PricedLines, rate_segment, segment_key
 
 UsageBySegment = Mapping[tuple[datetime, datetime], Mapping[str, MeteredUsage]]
 
 
 @dataclass(frozen=True, slots=True)
 class Billed:
-    """What finalized invoices billed under one line key, all lines for that key summed."""
+    """What finalized invoices billed under one line key, all lines for that key summed;
+    the rest as on the latest of those lines."""
 
     amount: Decimal
     quantity: Decimal
     description: str
+    kind: str = "usage"
+    metric: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def plus(self, line: InvoiceLine) -> Billed:
+        """This key's billing after one more finalized line."""
+        kind = self.kind if line.kind == "adjustment" else line.kind
+        return Billed(
+            self.amount + line.amount,
+            self.quantity + line.quantity,
+            line.description,
+            kind,
+            line.metric,
+            line.start,
+            line.end,
+        )
+
+
+NOTHING_BILLED = Billed(ZERO, ZERO, "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,10 +127,6 @@ def apply_credits(
     return tuple(applied)
 
 
-def segment_prefix(segment: Segment) -> str:
-    return f"{segment.term.key}/{segment.period.start_date.isoformat()}/"
-
-
 def closing_periods(schedule: Schedule, boundary: int, late: Iterable[int] = ()) -> list[Period]:
     """The periods whose usage the invoice at `boundary` bills: the one closing, then late ones."""
     indexes = [boundary - 1] if boundary > 0 else []
@@ -151,7 +168,7 @@ def draft_invoice(
         for segment in schedule.segments(period):
             metered = usage[(segment.start, segment.end)]
             due += rate_segment(segment, metered, catalog, memo).lines
-            prefixes.append(segment_prefix(segment))
+            prefixes.append(segment_key(segment))
             inputs.append(
                 [format_timestamp(segment.start), {k: [v.quantity, v.events] for k, v in metered.items()}]
             )
@@ -194,7 +211,11 @@ def draft_invoice(
 def settle(
     due: Iterable[InvoiceLine], billed: Mapping[str, Billed], prefixes: Iterable[str], currency: Currency
 ) -> list[InvoiceLine]:
-    """Due lines minus what finalized invoices billed: new lines, adjustments and reversals."""
+    """Due lines minus what finalized invoices billed: new lines, adjustments and reversals.
+
+    Only what usage decides is revised (usage lines and true-ups: late usage changes them);
+    a fee once billed stays as billed, whatever the catalog says later.
+    """
     lines: list[InvoiceLine] = []
     seen: set[str] = set()
     for line in due:
@@ -202,19 +223,21 @@ def settle(
         prior = billed.get(line.key)
         if prior is None:
             lines.append(line)
-        elif prior.amount != line.amount:  # a quantity change that costs nothing bills nothing
+        elif prior.amount != line.amount and line.kind != "flat" and prior.kind != "flat":
             lines.append(_adjustment(line, prior, currency))
     recheck = tuple(prefixes)
     for key, prior in billed.items():
-        if key not in seen and key.startswith(recheck) and prior.amount:
+        if key not in seen and key.startswith(recheck) and prior.amount and prior.kind != "flat":
             lines.append(
                 InvoiceLine(
                     key=key,
                     kind="adjustment",
                     description=f"Reversal: {prior.description} (no longer due)",
-                    metric=None,
+                    metric=prior.metric,
                     quantity=-prior.quantity,
                     amount=-prior.amount,
+                    start=prior.start,
+                    end=prior.end,
                 )
             )
     return lines
@@ -233,7 +256,6 @@ def _adjustment(line: InvoiceLine, prior: Billed, currency: Currency) -> Invoice
         amount=line.amount - prior.amount,
         start=line.start,
         end=line.end,
-        tiers=line.tiers,
     )
 
 

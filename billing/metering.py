@@ -1,5 +1,9 @@
 """Aggregations over usage events: the one definition every SQL version is tested against.
 
+An event a metric counts but that lacks the metric's field (stored before the metric asked
+for it; ingestion quarantines such events since) adds to the metric's event count, not to its
+sum, maximum, distinct values or latest value.
+
 Each aggregation is a small accumulator with `step` (one event), `merge` (another accumulator
 over other events) and `result`. Rating over stored events uses SQL that is tested equal to
 these; previews and quotes use them directly; SQLite registers them as SQL aggregates. Sums are
@@ -163,6 +167,16 @@ def property_problem(metric: Metric, properties: Mapping[str, Any]) -> str | Non
     return None
 
 
+def event_property_problem(metrics: Iterable[Metric], event: UsageEvent) -> str | None:
+    """The first problem any metric that counts this event has with its properties, or None."""
+    for metric in metrics:
+        if metric_applies(metric, event.event_type, event.properties):
+            problem = property_problem(metric, event.properties)
+            if problem:
+                return problem
+    return None
+
+
 class Meter:
     """Running aggregates of a set of metrics over events fed in any order, in any batches.
 
@@ -183,9 +197,11 @@ class Meter:
         for event in events:
             for metric in self._by_type.get(event.event_type, ()):
                 if metric_applies(metric, event.event_type, event.properties):
-                    value = event.properties.get(metric.field) if metric.field else None
-                    self.accumulators[metric.code].step(value, event.timestamp, event.transaction_id)
                     self.counts[metric.code] += 1
+                    value = event.properties.get(metric.field) if metric.field else None
+                    if value is None and metric.field:
+                        continue  # no value to aggregate (stored before the metric asked for it)
+                    self.accumulators[metric.code].step(value, event.timestamp, event.transaction_id)
         return self
 
     def merge(self, other: Meter) -> Meter:

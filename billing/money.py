@@ -20,7 +20,6 @@ from decimal import (
     Inexact,
     InvalidOperation,
     Overflow,
-    localcontext,
 )
 from functools import cache
 
@@ -37,11 +36,6 @@ EXACT = Context(
 _ROUNDING = Context(prec=200, rounding=ROUND_HALF_UP, traps=[InvalidOperation, Overflow])
 
 ZERO = Decimal(0)
-
-
-def exact_arithmetic() -> localcontext:  # type: ignore[valid-type]
-    """A context manager under which Decimal arithmetic raises instead of rounding."""
-    return localcontext(EXACT)
 
 
 @dataclass(frozen=True, slots=True)

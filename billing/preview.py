@@ -20,7 +20,7 @@ from billing.errors import InvalidUsage
 from billing.events import EventRejected, UsageEvent, parse_event
 from billing.invoice_run import late_periods
 from billing.invoicing import draft_invoice, rating_fingerprint, usage_segments
-from billing.metering import Meter, metric_applies, property_problem
+from billing.metering import Meter, event_property_problem
 from billing.money import ZERO, format_amount
 from billing.periods import Period, Schedule, Segment
 from billing.store import invoice_records
@@ -64,13 +64,9 @@ def preview_events(catalog: Catalog, customer_id: str, raw: Sequence[Any], now: 
                 )
             )
             continue
-        for metric in catalog.metrics_for_event_type(event.event_type):
-            problem = metric_applies(metric, event.event_type, event.properties) and property_problem(
-                metric, event.properties
-            )
-            if problem:
-                problems.append(EventProblem(index, "invalid_property", problem))
-                break
+        problem = event_property_problem(catalog.metrics_for_event_type(event.event_type), event)
+        if problem:
+            problems.append(EventProblem(index, "invalid_property", problem))
         else:
             events.append(event)
     if problems:
@@ -106,6 +102,27 @@ def _meter(catalog: Catalog, segments: Sequence[Segment], events: Sequence[Usage
     return usage
 
 
+def _new_events(added: list[UsageEvent], stored: list[UsageEvent]) -> list[UsageEvent]:
+    """Leave out events already counted (a transaction id stored, or repeated, with the same
+    payload), as ingestion would; the same id with another payload is a conflict."""
+    seen = {e.transaction_id: e.payload_hash for e in stored}
+    new, problems = [], []
+    for index, event in enumerate(added):
+        known = seen.get(event.transaction_id)
+        if known is None:
+            seen[event.transaction_id] = event.payload_hash
+            new.append(event)
+        elif known != event.payload_hash:
+            problems.append(
+                EventProblem(
+                    index, "conflict", f"transaction_id {event.transaction_id!r} exists with another payload"
+                )
+            )
+    if problems:
+        raise PreviewRejected(problems)
+    return new
+
+
 def preview(
     engine: Engine,
     stored: StoredCatalog,
@@ -139,17 +156,43 @@ def preview(
         )
     with engine.connect() as connection:
         state = invoice_records.billing_states(connection, [customer_id])[customer_id]
-        late = late_periods(schedule, state) if state.last_finalized < boundary else []
-        segments = usage_segments(schedule, boundary, late)
+        late = late_periods(schedule, state)
+        # The invoices still open before this one come first, as the invoice run will issue them.
+        due = [*range(max(state.last_finalized + 1, 0), boundary), boundary]
+        segments = list(
+            {
+                (s.start, s.end): s
+                for position, b in enumerate(due)
+                for s in usage_segments(schedule, b, late if position == 0 else ())
+            }.values()
+        )
         stored_events = [e for s in segments for e in fetch_events(connection, customer_id, s.start, s.end)]
+    added = _new_events(added, stored_events)
     before_usage = _meter(catalog, segments, stored_events)
+    for position, earlier in enumerate(due[:-1]):
+        opened = draft_invoice(
+            catalog,
+            schedule,
+            earlier,
+            before_usage,
+            state.billed,
+            state.credits_used,
+            late if position == 0 else (),
+        )
+        if opened is not None:
+            state.record(opened)
+    late_here = late if len(due) == 1 else []
     after_usage = dict(before_usage)
     if closing is not None:
         current_segments = [s for s in segments if s.period.index == closing.index]
         after_events = added if mode == "replace" else [*stored_events, *added]
         after_usage.update(_meter(catalog, current_segments, after_events))
-    before = draft_invoice(catalog, schedule, boundary, before_usage, state.billed, state.credits_used, late)
-    after = draft_invoice(catalog, schedule, boundary, after_usage, state.billed, state.credits_used, late)
+    before = draft_invoice(
+        catalog, schedule, boundary, before_usage, state.billed, state.credits_used, late_here
+    )
+    after = draft_invoice(
+        catalog, schedule, boundary, after_usage, state.billed, state.credits_used, late_here
+    )
     before_view = draft_view(before) if before else _empty(shown, customer_id, catalog)
     after_view = draft_view(after) if after else _empty(shown, customer_id, catalog)
     cost = after_view.total - before_view.total

@@ -132,6 +132,20 @@ def _price_line(
     return line
 
 
+def charge_names(charges: tuple[ChargeModel, ...]) -> list[str]:
+    """What each charge's lines are keyed by: its model and metric ("graduated:api_calls",
+    "flat:fee", then "flat:fee:1" for a second one), not its position, so that reordering a
+    plan's charges does not pair what was billed with another charge."""
+    seen: dict[str, int] = {}
+    names = []
+    for charge in charges:
+        base = f"{charge.model}:{charge.metric_code or 'fee'}"
+        count = seen.get(base, 0)
+        seen[base] = count + 1
+        names.append(base if count == 0 else f"{base}:{count}")
+    return names
+
+
 def rate_charges(
     charges: tuple[ChargeModel, ...],
     usage: Mapping[str, MeteredUsage],
@@ -151,14 +165,14 @@ def rate_charges(
     `memo` shares identical priced lines across the calls of one run."""
     lines = []
     total = ZERO
-    for index, charge in enumerate(charges):
+    for charge, name in zip(charges, charge_names(charges), strict=True):
         code = charge.metric_code
         metered = usage.get(code, NO_USAGE) if code is not None else NO_USAGE
         p = _price_line(charge, metered, coverage, metrics, currency, plan_label, memo)
         total += p.amount
         lines.append(
             InvoiceLine(
-                f"{key}{index}",
+                f"{key}{name}",
                 p.kind,
                 p.description,
                 p.metric,
@@ -192,6 +206,11 @@ def rate_charges(
     return PeriodCharges(tuple(lines))
 
 
+def segment_key(segment: Segment) -> str:
+    """What the line keys of one contract's part of one period start with."""
+    return f"{segment.term.key}/{segment.period.start_date.isoformat()}/"
+
+
 def rate_segment(
     segment: Segment, usage: Mapping[str, MeteredUsage], catalog: Catalog, memo: PricedLines | None = None
 ) -> PeriodCharges:
@@ -205,7 +224,7 @@ def rate_segment(
         coverage=segment.coverage,
         minimum=term.plan.minimum_commitment,
         plan_label=term.plan.label,
-        key=f"{term.key}/{segment.period.start_date.isoformat()}/",
+        key=segment_key(segment),
         start=segment.start,
         end=segment.end,
         memo=memo,

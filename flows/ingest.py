@@ -7,11 +7,12 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.utilities.annotations import quote
 
+from billing import resources
 from billing.ingest import IngestReport
 from billing.reports import ingest_rows, reason_rows
 from billing.sources import DEFAULT_CHUNK_SIZE, check_readable, expand, read_chunks
 from tasks.artifacts import publish_summary
-from tasks.ingest import ingest_chunk
+from tasks.ingest import ingest_chunk, record_run
 
 
 @flow(name="ingest-usage")
@@ -22,6 +23,7 @@ def ingest_usage(source: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> dict[str,
     may be sent again: their events come back as duplicates, nothing is billed twice.
     """
     logger = get_run_logger()
+    started = resources.utc_now()
     files = expand(source)
     if not files:
         logger.info("no file matches %s: nothing to ingest", source)
@@ -44,6 +46,7 @@ def ingest_usage(source: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> dict[str,
     if not report.balanced:  # a bookkeeping bug must never pass silently
         raise RuntimeError(f"counts do not add up: {report.as_dict()}")
     summary = report.as_dict()
+    record_run(summary, started)
     publish_summary(
         "ingest-usage",
         f"Ingested {source}",

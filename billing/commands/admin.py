@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from billing.catalog import Catalog, load_catalog
 from billing.documents import invoice_document
-from billing.errors import BillingError
+from billing.errors import BillingError, CatalogError
 from billing.money import format_amount
 from billing.reports import text_table
 from billing.settings import get_settings
@@ -38,9 +38,13 @@ def catalog_check(path: str) -> str:
 def catalog_load(path: str) -> str:
     from billing import resources
     from billing.store.catalog_versions import save_catalog
+    from billing.store.metering_sql import unmeterable_events
 
     catalog = load_catalog(path)
     with resources.engine().begin() as connection:
+        problems = unmeterable_events(connection, catalog)
+        if problems:
+            raise CatalogError([f"{path}: {problem}" for problem in problems])
         stored = save_catalog(connection, catalog, path, resources.utc_now())
     state = "stored as a new version" if stored.created else "already stored; made active again"
     return f"{path}: {describe_catalog(catalog)}; {state}"

@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from billing.catalog import Catalog, load_catalog
 from billing.errors import InvalidUsage
+from billing.events import quantity_problem
 from billing.money import format_amount, plain
 from billing.pricing.base import MeteredUsage
 from billing.rating import Quote, quote
@@ -32,7 +33,7 @@ def parse_usage(catalog: Catalog, items: Sequence[str]) -> dict[str, MeteredUsag
         code, _, part = name.partition(".")
         catalog.metric(code)
         if part == "events":
-            if not value.isdigit():
+            if not (value.isascii() and value.isdigit()):
                 raise InvalidUsage(f"--usage {item!r}: the number of events must be a whole number >= 0")
             _once(events, code, f"{code}.events", int(value))
         elif part:
@@ -52,6 +53,9 @@ def _quantity(item: str, value: str) -> Decimal:
         raise InvalidUsage(f"--usage {item!r}: {value!r} is not a decimal number") from None
     if not quantity.is_finite() or quantity < 0:
         raise InvalidUsage(f"--usage {item!r}: the quantity must be a finite number >= 0")
+    problem = quantity_problem(quantity)
+    if problem:
+        raise InvalidUsage(f"--usage {item!r}: the quantity {problem}")
     return quantity
 
 

@@ -40,8 +40,3 @@ def render_email(kind: str, context: dict[str, Any]) -> RenderedEmail:
         text=env.get_template(f"{kind}.txt").render(context),
         html=env.get_template(f"{kind}.html").render(context),
     )
-
-
-def render_invoice_html(invoice: dict[str, Any], customer_name: str) -> str:
-    """A standalone HTML invoice page, from an invoice document (SPEC §8 shape)."""
-    return environment().get_template("invoice.html").render(invoice=invoice, customer_name=customer_name)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from billing.errors import DatabaseNotReady
@@ -74,6 +75,12 @@ class _SqliteLatest(LatestAccumulator):
 
     def finalize(self) -> str:
         return f"{self.result():f}"
+
+
+def dialect_insert(connection: sa.Connection, table: Any) -> Any:
+    """An INSERT with the database's own `on_conflict_do_*` (PostgreSQL and SQLite have both)."""
+    module = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return module.insert(table)
 
 
 def lock_billing(connection: sa.Connection) -> None:

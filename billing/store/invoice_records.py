@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -10,15 +9,15 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from billing.documents import InvoiceView
 from billing.errors import BillingError
-from billing.invoicing import Billed, InvoiceDraft
+from billing.invoicing import NOTHING_BILLED, Billed, InvoiceDraft
 from billing.money import ZERO, Currency
 from billing.pricing.base import TierAmount
 from billing.rating import InvoiceLine
+from billing.store.database import dialect_insert
 from billing.store.models import Counter, Event, InvoiceLineRow, InvoiceRow
 from billing.store.usage_events import FINALIZED_STATUSES, _batches
 
@@ -44,10 +43,7 @@ class BillingState:
     def record(self, draft: InvoiceDraft) -> None:
         """Fold a finalized invoice into the state, as the next invoice must see it."""
         for line in draft.lines:
-            prior = self.billed.get(line.key)
-            amount = line.amount + (prior.amount if prior else ZERO)
-            quantity = line.quantity + (prior.quantity if prior else ZERO)
-            self.billed[line.key] = Billed(amount, quantity, line.description)
+            self.billed[line.key] = self.billed.get(line.key, NOTHING_BILLED).plus(line)
         for key, amount in draft.credits:
             self.credits_used[key] = self.credits_used.get(key, ZERO) + amount
         self.last_finalized = draft.boundary
@@ -79,22 +75,22 @@ def billing_states(connection: sa.Connection, customer_ids: Iterable[str]) -> di
             sa.select(
                 InvoiceRow.customer_id,
                 InvoiceLineRow.key,
-                InvoiceLineRow.amount,
-                InvoiceLineRow.quantity,
+                InvoiceLineRow.kind,
                 InvoiceLineRow.description,
+                InvoiceLineRow.metric,
+                InvoiceLineRow.quantity,
+                InvoiceLineRow.amount,
+                InvoiceLineRow.period_start,
+                InvoiceLineRow.period_end,
             )
             .join(InvoiceRow, InvoiceLineRow.invoice_id == InvoiceRow.id)
             .where(InvoiceRow.customer_id.in_(batch), InvoiceRow.status.in_(FINALIZED_STATUSES))
             .order_by(InvoiceLineRow.id)
         )
-        sums: dict[tuple[str, str], list[Any]] = defaultdict(lambda: [ZERO, ZERO, ""])
-        for customer, key, amount, quantity, description in lines:
-            entry = sums[(customer, key)]
-            entry[0] += amount
-            entry[1] += quantity
-            entry[2] = description
-        for (customer, key), (amount, quantity, description) in sums.items():
-            states[customer].billed[key] = Billed(amount, quantity, description)
+        for customer, *fields in lines:
+            line = InvoiceLine(*fields)
+            billed = states[customer].billed
+            billed[line.key] = billed.get(line.key, NOTHING_BILLED).plus(line)
         late = connection.execute(
             sa.select(Event.customer_id, Event.timestamp, Event.id).where(
                 Event.customer_id.in_(batch), Event.pending_adjustment.is_(True)
@@ -197,9 +193,8 @@ def delete_draft(connection: sa.Connection, invoice_id: int) -> None:
 
 def next_number(connection: sa.Connection, name: str = "invoice") -> int:
     """Advance a gap-free counter inside the caller's transaction."""
-    module = postgresql if connection.dialect.name == "postgresql" else sqlite
     statement = (
-        module.insert(Counter)
+        dialect_insert(connection, Counter)
         .values(name=name, value=1)
         .on_conflict_do_update(index_elements=["name"], set_={"value": Counter.value + 1})
         .returning(Counter.value)

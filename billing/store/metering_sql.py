@@ -21,9 +21,11 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from psycopg import sql
 
 from billing.catalog import Catalog, Metric
 from billing.events import dumps
+from billing.metering import NUMERIC_AGGREGATIONS
 from billing.pricing.base import MeteredUsage
 
 STREAM_BATCH = 256  # rows per network batch while streaming results from PostgreSQL
@@ -73,10 +75,7 @@ class _Postgres(_Dialect):
 
     def bind(self, value: Any) -> str:
         text = value if isinstance(value, str) else dumps(value)
-        tag = "$c$"
-        while tag in text:
-            tag = tag[:-1] + "c$"
-        return f"{tag}{text}{tag}"
+        return sql.Literal(text).as_string()
 
     def filter(self, key: str, value: Any) -> str:
         return f"e.properties @> CAST({self.bind(dumps({key: value}))} AS jsonb)"
@@ -93,7 +92,8 @@ class _Postgres(_Dialect):
             return f"max({number}) {where}"
         if metric.aggregation == "unique_count":
             return f"count(DISTINCT e.properties -> {field}) {where}"
-        return f'(array_agg({number} ORDER BY e."timestamp" DESC, e.transaction_id DESC) {where})[1]'
+        present = f"FILTER (WHERE {condition} AND (e.properties ->> {field}) IS NOT NULL)"
+        return f'(array_agg({number} ORDER BY e."timestamp" DESC, e.transaction_id DESC) {present})[1]'
 
 
 class _Sqlite(_Dialect):
@@ -254,3 +254,27 @@ def _usage(columns: Sequence[_Column], values: Sequence[Any]) -> dict[str, Meter
             events = 0
         usage[column.metric.code] = MeteredUsage(quantity, events)
     return usage
+
+
+def unmeterable_events(connection: sa.Connection, catalog: Catalog) -> list[str]:
+    """Stored events a new catalog's numeric metrics could not aggregate (a text where a number
+    is needed): ingestion checked them against the catalog of their day, not this one."""
+    problems = []
+    for metric in catalog.metrics:
+        if metric.aggregation not in NUMERIC_AGGREGATIONS or metric.field is None:
+            continue
+        dialect: _Dialect
+        if connection.dialect.name == "postgresql":
+            dialect = _Postgres()
+            wrong = f"jsonb_typeof(e.properties -> {dialect.bind(metric.field)}) NOT IN ('number', 'null')"
+        else:
+            sqlite = dialect = _Sqlite()
+            wrong = f"json_type(e.properties, {sqlite.path(metric.field)}) NOT IN ('integer', 'real', 'null')"
+        sql = f"SELECT e.transaction_id FROM events e WHERE {dialect.condition(metric)} AND {wrong} LIMIT 1"
+        found = connection.execute(sa.text(sql), dialect.params).scalar()
+        if found is not None:
+            problems.append(
+                f"metrics: {metric.code}: stored {metric.event_type!r} events have a {metric.field!r} "
+                f"that is not a number (transaction_id {found!r}, maybe more); fix the metric or those events"
+            )
+    return problems

@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from billing.lifecycle import Reminder
+from billing.store.database import dialect_insert
 from billing.store.models import Notification
 
 STALE_CLAIM = timedelta(minutes=15)
@@ -55,9 +55,8 @@ def enqueue(connection: sa.Connection, reminders: Iterable[Reminder], now: datet
     ]
     if not rows:
         return 0
-    module = postgresql if connection.dialect.name == "postgresql" else sqlite
     statement = (
-        module.insert(Notification)
+        dialect_insert(connection, Notification)
         .on_conflict_do_nothing(index_elements=["customer_id", "kind", "subject", "period"])
         .returning(Notification.id)
     )

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from billing.events import UsageEvent
-from billing.store.models import CustomerRow, Event, InvoiceRow, QuarantinedEvent
+from billing.store.database import dialect_insert
+from billing.store.models import CustomerRow, Event, IngestRun, InvoiceRow, QuarantinedEvent
 
 T = TypeVar("T")
 _LOOKUP_BATCH = 5_000
@@ -21,11 +21,6 @@ FINALIZED_STATUSES = ("finalized", "paid", "void")
 def _batches(items: Sequence[T], size: int = _LOOKUP_BATCH) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def _insert(connection: sa.Connection, table: Any) -> Any:
-    module = postgresql if connection.dialect.name == "postgresql" else sqlite
-    return module.insert(table)
 
 
 def known_customers(connection: sa.Connection, customer_ids: Iterable[str]) -> set[str]:
@@ -89,7 +84,7 @@ def insert_events(
         for e in events
     ]
     statement = (
-        _insert(connection, Event)
+        dialect_insert(connection, Event)
         .on_conflict_do_nothing(index_elements=["transaction_id"])
         .returning(Event.transaction_id)
     )
@@ -106,7 +101,7 @@ def insert_quarantined(connection: sa.Connection, rows: Sequence[dict[str, Any]]
     if not rows:
         return 0
     statement = (
-        _insert(connection, QuarantinedEvent)
+        dialect_insert(connection, QuarantinedEvent)
         .on_conflict_do_nothing(index_elements=["fingerprint"])
         .returning(QuarantinedEvent.id)
     )
@@ -123,3 +118,21 @@ def fetch_events(
         ).where(Event.customer_id == customer_id, Event.timestamp >= start, Event.timestamp < end)
     )
     return [UsageEvent(*row) for row in rows]
+
+
+def record_ingest_run(
+    connection: sa.Connection, counts: dict[str, Any], started: datetime, finished: datetime
+) -> None:
+    """Keep what one ingest run received and what became of it."""
+    connection.execute(
+        sa.insert(IngestRun).values(
+            source=counts["source"],
+            received=counts["received"],
+            accepted=counts["accepted"],
+            duplicates=counts["duplicates"],
+            quarantined=counts["quarantined"],
+            late=counts["late"],
+            started_at=started,
+            finished_at=finished,
+        )
+    )

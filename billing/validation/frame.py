@@ -15,7 +15,7 @@ import pandas as pd
 
 from billing.catalog import Catalog, Metric
 from billing.events import EventRejected, UsageEvent, loads, parse_event
-from billing.metering import metric_applies, property_problem
+from billing.metering import event_property_problem
 from billing.sources import RawRecord
 
 
@@ -65,7 +65,7 @@ def build_frame(records: Sequence[RawRecord], catalog: Catalog) -> EventFrame:
         metrics = by_type.get(event.event_type)
         if metrics is None:
             metrics = by_type[event.event_type] = catalog.metrics_for_event_type(event.event_type)
-        property_problems.append(_property_problem(metrics, event))
+        property_problems.append(event_property_problem(metrics, event))
     table = pd.DataFrame(
         {
             "parse_reason": pd.Series(reasons, dtype=object),
@@ -75,12 +75,3 @@ def build_frame(records: Sequence[RawRecord], catalog: Catalog) -> EventFrame:
         }
     )
     return EventFrame(records, events, objects, table)
-
-
-def _property_problem(metrics: tuple[Metric, ...], event: UsageEvent) -> str | None:
-    for metric in metrics:
-        if metric_applies(metric, event.event_type, event.properties):
-            problem = property_problem(metric, event.properties)
-            if problem:
-                return problem
-    return None

@@ -113,6 +113,8 @@ def test_quote_text_is_a_readable_table():
         (["--plan", "pro", "--usage", "api_calls"], "expected METRIC=QUANTITY"),
         (["--plan", "pro", "--usage", "api_calls.events=1.5"], "must be a whole number"),
         (["--plan", "pro", "--usage", "api_calls=1", "api_calls=2"], "given twice"),
+        (["--plan", "pro", "--usage", "api_calls=1e999999999"], "the quantity is too large"),
+        (["--plan", "pro", "--usage", "api_calls.events=²"], "must be a whole number"),
     ],
 )
 def test_quote_mistakes_are_one_line_and_exit_1(args, message):
@@ -185,6 +187,19 @@ def test_store_commands_on_a_fresh_database(tmp_path):
     assert (customer.returncode, customer.stderr.strip()) == (1, "billing: unknown customer(s): zulu")
     when = billing("invoice", "--as-of", "April 2nd", env=env)
     assert when.returncode == 1 and "not a date: 'April 2nd'" in when.stderr
+    naive = billing("invoice", "--as-of", "2026-04-02T00:00:00", env=env)
+    assert naive.returncode == 1 and "needs a UTC offset" in naive.stderr
+    assert "Traceback" not in naive.stderr  # refused before any flow starts
+    future = billing("invoice", "--as-of", "2999-01-01", env=env)
+    assert future.returncode == 1 and "is in the future" in future.stderr and "--dry-run" in future.stderr
+    for source, message in [
+        ("foo://x.jsonl", "cannot read: Protocol not known"),
+        ("usage.csv", "unsupported format"),
+        (str(tmp_path / "none" / "*.jsonl"), "no file matches"),
+    ]:
+        refused = billing("ingest", source, env=env)
+        assert refused.returncode == 1 and message in refused.stderr, refused.stderr
+        assert "Traceback" not in refused.stderr
 
 
 def test_invoice_show_prints_lines_and_json_in_the_api_shape(configured, tmp_path, event_suite):

@@ -221,3 +221,31 @@ def test_too_many_events_are_refused(api):
 
 def test_healthz(api):
     assert api.get("/healthz").json() == {"status": "ok"}
+
+
+def test_the_invoice_still_in_its_grace_period_is_not_billed_twice(api, engine):
+    # April 1, 10:00 UTC: March's closing invoice (with April's fee) is a draft for 24 hours.
+    april = datetime(2026, 4, 1, 10, tzinfo=UTC)
+    run = invoice_customers(
+        engine, api.stored, ["alpha"], april, grace=timedelta(hours=24), due_days=30, now=april
+    )
+    assert [(o.status, str(o.total)) for o in run.outcomes] == [("draft", "10.70")]
+    api.app.dependency_overrides[deps.now] = lambda: april
+    body = api.post("/v1/customers/alpha/preview", json={"events": []}).json()
+    # The invoice closing April bills April's usage (none yet) and May's fee: not April's again.
+    assert [(line["description"], line["amount"]) for line in body["after"]["lines"]] == [
+        ("API calls: 0 at $0.10", "0.00"),
+        ("Basic plan: $10.00", "10.00"),
+    ]
+    assert body["after"]["total"] == "10.00"
+
+
+def test_events_already_ingested_are_not_counted_twice(api):
+    # a-0 is stored: sending it again, as ingestion would, is a duplicate that costs nothing
+    same = {"transaction_id": "a-0", "event_type": "api_call", "timestamp": "2026-03-02T10:00:00Z"}
+    body = api.post("/v1/customers/alpha/preview", json={"events": [same, same]}).json()
+    assert body["cost"] == "0.00"
+    other = {**same, "timestamp": "2026-03-03T10:00:00Z"}
+    response = api.post("/v1/customers/alpha/preview", json={"events": [other]})
+    assert response.status_code == 422
+    assert response.json()["error"]["problems"][0]["reason"] == "conflict"

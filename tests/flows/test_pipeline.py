@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from billing.store.catalog_versions import save_catalog
 from billing.store.invoice_records import load_invoices
-from billing.store.models import QuarantinedEvent
+from billing.store.models import IngestRun, QuarantinedEvent
 from tests.conftest import FIXTURES
 
 pytestmark = [pytest.mark.flow, pytest.mark.usefixtures("prefect_harness")]
@@ -109,6 +109,13 @@ def test_month_of_usage_becomes_emailed_invoices(loaded, tmp_path):
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 5
     again_ingest = ingest_usage(str(FIXTURES / "three_customers_usage.jsonl"))
     assert (again_ingest["accepted"], again_ingest["duplicates"]) == (0, 19)
+    with loaded.connect() as connection:  # each run's counts are kept
+        runs = connection.execute(
+            sa.select(
+                IngestRun.received, IngestRun.accepted, IngestRun.duplicates, IngestRun.quarantined
+            ).order_by(IngestRun.id)
+        ).all()
+    assert [tuple(run) for run in runs] == [(23, 18, 1, 4), (23, 0, 19, 4)]
 
 
 def test_bad_rows_are_quarantined_with_their_reason(loaded):

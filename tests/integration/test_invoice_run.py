@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -139,3 +140,122 @@ def test_dry_run_writes_nothing(engine, event_suite):
         assert connection.scalar(sa.select(sa.func.count()).select_from(InvoiceRow)) == 0
     real = _run(engine, stored, datetime(2026, 4, 3, tzinfo=UTC))
     assert [o.total for o in real.outcomes] == [o.total for o in report.outcomes]
+
+
+def test_a_customer_that_cannot_be_priced_is_reported_and_the_others_are_invoiced(engine, event_suite):
+    catalog = parse_catalog(
+        {
+            "currency": "USD",
+            "metrics": [{"code": "calls", "event_type": "call", "aggregation": "count"}],
+            "plans": [
+                {
+                    "code": "huge",
+                    "interval": "monthly",
+                    "charges": [{"metric": "calls", "model": "per_unit", "unit_price": "999999999999999"}],
+                },
+                {"code": "std", "interval": "monthly", "charges": [{"model": "flat", "amount": "10.00"}]},
+            ],
+            "customers": [
+                {
+                    "id": "big",
+                    "email": "b@x.example",
+                    "contracts": [{"plan": "huge", "starts_on": "2026-03-01"}],
+                },
+                {
+                    "id": "ok",
+                    "email": "o@x.example",
+                    "contracts": [{"plan": "std", "starts_on": "2026-03-01"}],
+                },
+            ],
+        }
+    )
+    with engine.begin() as connection:
+        stored = save_catalog(connection, catalog, "test", datetime(2026, 3, 1, tzinfo=UTC))
+    records = [
+        RawRecord(
+            0,
+            json.dumps(
+                {
+                    "transaction_id": "c1",
+                    "customer_id": "big",
+                    "event_type": "call",
+                    "timestamp": "2026-03-05T00:00:00Z",
+                }
+            ),
+        ),
+        RawRecord(
+            1,
+            json.dumps(
+                {
+                    "transaction_id": "c2",
+                    "customer_id": "big",
+                    "event_type": "call",
+                    "timestamp": "2026-03-06T00:00:00Z",
+                }
+            ),
+        ),
+    ]
+    ingest_records(engine, catalog, event_suite, records, "test", datetime(2026, 4, 5, tzinfo=UTC))
+    as_of = datetime(2026, 4, 5, tzinfo=UTC)
+    report = invoice_customers(engine, stored, ["big", "ok"], as_of, grace=GRACE, due_days=30, now=as_of)
+    assert list(report.failures) == ["big"]
+    assert "beyond what one invoice line can bill" in report.failures["big"]
+    assert [(o.customer_id, o.number) for o in report.outcomes] == [
+        ("ok", "INV-000001"),
+        ("ok", "INV-000002"),
+    ]
+    with Session(engine) as session:  # nothing of big's half-done work stayed behind
+        assert {i.customer_id for i in load_invoices(session)} == {"ok"}
+
+
+def test_two_runs_at_once_issue_each_invoice_once(engine, event_suite):
+    stored = _setup(engine)
+    _ingest(engine, event_suite, stored, [("e1", "2026-03-05T00:00:00Z")], datetime(2026, 4, 1, tzinfo=UTC))
+    as_of = datetime(2026, 6, 3, tzinfo=UTC)
+    barrier = threading.Barrier(2)
+    reports, errors = [], []
+
+    def run():
+        barrier.wait()
+        try:
+            reports.append(_run(engine, stored, as_of))
+        except sa.exc.OperationalError as error:  # SQLite: the second writer may time out waiting
+            errors.append(error)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    issued = _invoices(engine)
+    assert [number for number, *_ in issued] == ["INV-000001", "INV-000002", "INV-000003", "INV-000004"]
+    assert all(status == "finalized" for _, status, *_ in issued)
+    assert sorted(len(r.outcomes) for r in reports) in ([0, 4], [4])
+
+
+def test_an_ended_contract_stops_invoicing_but_late_usage_is_still_billed(engine, event_suite):
+    ended = parse_catalog(
+        CATALOG.model_dump(mode="json")
+        | {
+            "customers": [
+                {
+                    "id": "acme",
+                    "email": "a@acme.example",
+                    "contracts": [{"plan": "std", "starts_on": "2026-03-01", "ends_on": "2026-03-31"}],
+                }
+            ]
+        }
+    )
+    with engine.begin() as connection:
+        stored = save_catalog(connection, ended, "test", datetime(2026, 3, 1, tzinfo=UTC))
+    _ingest(engine, event_suite, stored, [("e1", "2026-03-05T00:00:00Z")], datetime(2026, 4, 1, tzinfo=UTC))
+    first = _run(engine, stored, datetime(2026, 9, 1, tzinfo=UTC))
+    # Mar 1: March's fee; Apr 1: March's call; nothing after the contract ended
+    assert [(o.issued_on.isoformat(), o.total) for o in first.outcomes] == [
+        ("2026-03-01", Decimal("10.00")),
+        ("2026-04-01", Decimal("1.00")),
+    ]
+    _ingest(engine, event_suite, stored, [("e2", "2026-03-20T00:00:00Z")], datetime(2026, 9, 1, tzinfo=UTC))
+    late = _run(engine, stored, datetime(2026, 9, 2, tzinfo=UTC))
+    assert [(o.issued_on.isoformat(), o.total) for o in late.outcomes] == [("2026-05-01", Decimal("1.00"))]
+    assert _run(engine, stored, datetime(2026, 9, 3, tzinfo=UTC)).outcomes == []

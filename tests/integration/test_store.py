@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
@@ -66,7 +67,14 @@ def test_api_keys_are_stored_hashed_and_can_be_revoked(engine):
 
 def _reminder(customer="alpha", period="2026-03-01"):
     email = f"{customer}@x.example"
-    return Reminder(customer, "trial_ending", "contract/2026-02-19", period, email, {"a": 1})
+    context = {
+        "customer_name": customer,
+        "plan_name": "Pro",
+        "trial_ends_on": period,
+        "days_left": 2,
+        "recurring_fee": "$30.00",
+    }
+    return Reminder(customer, "trial_ending", "contract/2026-02-19", period, email, context)
 
 
 def test_the_ledger_takes_each_reminder_once(engine):
@@ -131,3 +139,53 @@ def test_the_same_bad_row_is_held_once(engine):
     with engine.begin() as connection:
         assert insert_quarantined(connection, [row]) == 1
         assert insert_quarantined(connection, [row | {"source": "b.jsonl"}]) == 0
+
+
+def test_a_sending_run_tries_each_email_once_even_when_all_fail(engine):
+    from billing.notify.backends import DeliveryError
+    from billing.notify.delivery import deliver_all
+
+    class Down:
+        attempts = 0
+
+        def send(self, message):
+            Down.attempts += 1
+            raise DeliveryError("HTTP 503 from the provider")
+
+    with engine.begin() as connection:
+        send_ledger.enqueue(connection, [_reminder(period=f"2026-03-0{d}") for d in range(1, 4)], NOW)
+    clock = iter(NOW + timedelta(seconds=s) for s in range(100))
+    report = deliver_all(engine, Down(), "billing@x.example", lambda: next(clock), batch=2)
+    assert Down.attempts == 3 and len(report.failed) == 3 and report.sent == []
+    again = deliver_all(engine, Down(), "billing@x.example", lambda: next(clock), batch=2)
+    assert Down.attempts == 6 and len(again.failed) == 3  # the next run retries each, once
+
+
+def test_a_catalog_whose_numeric_metric_meets_text_in_stored_events_is_refused(engine):
+    from billing.catalog import parse_catalog
+    from billing.events import UsageEvent
+    from billing.store.metering_sql import unmeterable_events
+    from billing.store.usage_events import insert_events
+
+    def catalog(aggregation: str):
+        return parse_catalog(
+            {
+                "currency": "USD",
+                "metrics": [{"code": "m", "event_type": "e", "aggregation": aggregation, "field": "v"}],
+                "plans": [
+                    {"code": "p", "interval": "monthly", "charges": [{"model": "flat", "amount": "1"}]}
+                ],
+            }
+        )
+
+    events = [
+        UsageEvent("ok", "c", "e", NOW, {"v": Decimal("1.5")}),
+        UsageEvent("no-field", "c", "e", NOW, {}),
+        UsageEvent("text", "c", "e", NOW, {"v": "ten"}),
+    ]
+    with engine.begin() as connection:
+        insert_events(connection, events, set(), NOW)
+    with engine.connect() as connection:
+        assert unmeterable_events(connection, catalog("unique_count")) == []  # text is fine to count
+        (problem,) = unmeterable_events(connection, catalog("sum"))
+    assert "'v' that is not a number (transaction_id 'text'" in problem

@@ -705,3 +705,29 @@ def test_stored_document_that_went_bad_is_refused() -> None:
     document["currency"] = "XYZ"
     with pytest.raises(CatalogError, match=r"^stored catalog: currency: .*XYZ"):
         catalog_from_document(json.dumps(document))
+
+
+def test_a_key_written_twice_is_refused(tmp_path: Path) -> None:
+    file, message = refusal(tmp_path, mutate("currency: USD", "currency: USD\ncurrency: EUR"))
+    assert message == f"{file}: not valid YAML: the key 'currency' is written twice (line 2, column 1)"
+
+
+def test_an_impossible_date_is_reported_at_its_path(tmp_path: Path) -> None:
+    file, message = refusal(tmp_path, mutate("starts_on: 2026-01-15", "starts_on: 2026-02-30"))
+    assert message.startswith(f"{file}: customers[0].contracts[0].starts_on: ")
+    assert "(got '2026-02-30')" in message
+
+
+@pytest.mark.parametrize(
+    ("price", "fragment"),
+    [
+        ('"1.0000000000001"', "has more than 12 decimals"),
+        ('"1.00000000000000000000000000001"', "has more than 12 decimals"),  # beyond 28 digits too
+        ('"1e999999999"', "must be less than 1,000,000,000,000,000"),
+    ],
+)
+def test_prices_are_refused_beyond_12_decimals_or_a_quadrillion(
+    tmp_path: Path, price: str, fragment: str
+) -> None:
+    file, message = refusal(tmp_path, mutate('unit_price: "7.00"', f"unit_price: {price}"))
+    assert message.startswith(f"{file}: plans[0].charges[1].tiers[0].unit_price: {fragment}"), message

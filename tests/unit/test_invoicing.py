@@ -184,7 +184,7 @@ def test_first_invoice_carries_only_the_in_advance_flat_charges(catalog: Catalog
     invoice = draft(catalog, s, 0, {}, Ledger())
     # period 0 = [2026-01-01, 2026-02-01): only the platform fee, billed in advance, in full
     (line,) = invoice.lines
-    assert line.key == "2026-01-01/2026-01-01/0"
+    assert line.key == "2026-01-01/2026-01-01/flat:fee"
     assert (line.kind, line.timing, line.metric) == ("flat", "in_advance", None)
     assert line.amount == D("30.00")
     assert line.description.startswith("Platform fee: $30.00")
@@ -207,10 +207,10 @@ def test_invoice_at_a_boundary_closes_the_last_period_and_opens_the_next(catalog
     #           charges 30.00 + 50.00 + 10.00 = 90.00 < minimum 100.00 -> true-up 10.00
     # period 1: platform fee 30.00 in advance
     assert amounts(invoice) == {
-        "2026-01-01/2026-01-01/1": D("50.00"),
-        "2026-01-01/2026-01-01/2": D("10.00"),
+        "2026-01-01/2026-01-01/per_unit:api_calls": D("50.00"),
+        "2026-01-01/2026-01-01/flat:fee:1": D("10.00"),
         "2026-01-01/2026-01-01/minimum": D("10.00"),
-        "2026-01-01/2026-02-01/0": D("30.00"),
+        "2026-01-01/2026-02-01/flat:fee": D("30.00"),
     }
     usage_line, support, minimum, advance = invoice.lines  # closing lines first, true-up last of them
     assert (usage_line.kind, usage_line.metric, usage_line.quantity) == ("usage", "api_calls", D(100))
@@ -230,18 +230,18 @@ def test_no_true_up_when_the_period_reaches_the_minimum(catalog: Catalog) -> Non
     # period 1: usage 300 x 0.50 = 150.00, support 10.00; charges 30 + 150 + 10 = 190.00 >= 100.00
     # period 2: platform fee 30.00
     assert amounts(invoices[2]) == {
-        "2026-01-01/2026-02-01/1": D("150.00"),
-        "2026-01-01/2026-02-01/2": D("10.00"),
-        "2026-01-01/2026-03-01/0": D("30.00"),
+        "2026-01-01/2026-02-01/per_unit:api_calls": D("150.00"),
+        "2026-01-01/2026-02-01/flat:fee:1": D("10.00"),
+        "2026-01-01/2026-03-01/flat:fee": D("30.00"),
     }
     assert invoices[2].total == D("190.00")
     # a month without usage: charges 30 + 0 + 10 = 40.00 -> true-up 60.00 to reach 100.00
     quiet = run(catalog, "steady", {}, until=1)[1]
     assert amounts(quiet) == {
-        "2026-01-01/2026-01-01/1": D("0.00"),
-        "2026-01-01/2026-01-01/2": D("10.00"),
+        "2026-01-01/2026-01-01/per_unit:api_calls": D("0.00"),
+        "2026-01-01/2026-01-01/flat:fee:1": D("10.00"),
         "2026-01-01/2026-01-01/minimum": D("60.00"),
-        "2026-01-01/2026-02-01/0": D("30.00"),
+        "2026-01-01/2026-02-01/flat:fee": D("30.00"),
     }
 
 
@@ -263,7 +263,7 @@ def test_an_invoice_never_finalized_is_caught_up_by_the_next(catalog: Catalog) -
     # billed = due - already billed: without the first invoice, the second also bills period 0's fee
     s = schedule_of(catalog, "steady")
     invoice = draft(catalog, s, 1, {(0, 0): 100}, Ledger())
-    assert amounts(invoice)["2026-01-01/2026-01-01/0"] == D("30.00")
+    assert amounts(invoice)["2026-01-01/2026-01-01/flat:fee"] == D("30.00")
     # 30.00 + 50.00 + 10.00 + 10.00 true-up + 30.00 for period 1
     assert invoice.total == D("130.00")
 
@@ -281,7 +281,10 @@ def test_contract_end_stops_in_advance_charges(catalog: Catalog) -> None:
         ledger.record(draft(catalog, s, boundary, calls, ledger))
     last = draft(catalog, s, 2, {(1, 0): 300}, ledger)
     # period 1 closes: usage 150.00 + support 10.00; no period 2 fee: the contract has ended
-    assert amounts(last) == {"2026-01-01/2026-02-01/1": D("150.00"), "2026-01-01/2026-02-01/2": D("10.00")}
+    assert amounts(last) == {
+        "2026-01-01/2026-02-01/per_unit:api_calls": D("150.00"),
+        "2026-01-01/2026-02-01/flat:fee:1": D("10.00"),
+    }
     ledger.record(last)
     assert usage_segments(s, 3) == []
     assert draft_invoice(catalog, s, 3, {}, ledger.billed, ledger.credits_used) is None
@@ -299,20 +302,24 @@ def test_plan_change_prorates_flat_charges_in_advance(catalog: Catalog) -> None:
     #   basic fee 30.00 x 9/28 = 9.642857... -> 9.64
     #   pro fee 60.00 x 19/28 = 40.714285... -> 40.71
     assert amounts(invoice) == {
-        "2026-01-01/2026-01-01/1": D("50.00"),
-        "2026-01-01/2026-01-01/2": D("10.00"),
+        "2026-01-01/2026-01-01/per_unit:api_calls": D("50.00"),
+        "2026-01-01/2026-01-01/flat:fee:1": D("10.00"),
         "2026-01-01/2026-01-01/minimum": D("10.00"),
-        "2026-01-01/2026-02-01/0": D("9.64"),
-        "2026-02-10/2026-02-01/0": D("40.71"),
+        "2026-01-01/2026-02-01/flat:fee": D("9.64"),
+        "2026-02-10/2026-02-01/flat:fee": D("40.71"),
     }
     # 50.00 + 10.00 + 10.00 + 9.64 + 40.71
     assert invoice.total == D("120.35")
     by_key = {line.key: line for line in invoice.lines}
-    assert by_key["2026-01-01/2026-02-01/0"].description == "Platform fee: $30.00 prorated for 9 of 28 days"
     assert (
-        by_key["2026-02-10/2026-02-01/0"].description == "Pro platform fee: $60.00 prorated for 19 of 28 days"
+        by_key["2026-01-01/2026-02-01/flat:fee"].description
+        == "Platform fee: $30.00 prorated for 9 of 28 days"
     )
-    assert (by_key["2026-02-10/2026-02-01/0"].start, by_key["2026-02-10/2026-02-01/0"].end) == (
+    assert (
+        by_key["2026-02-10/2026-02-01/flat:fee"].description
+        == "Pro platform fee: $60.00 prorated for 19 of 28 days"
+    )
+    assert (by_key["2026-02-10/2026-02-01/flat:fee"].start, by_key["2026-02-10/2026-02-01/flat:fee"].end) == (
         utc(2026, 2, 10),
         utc(2026, 3, 1),
     )
@@ -344,13 +351,13 @@ def test_plan_change_rates_each_segment_alone_with_a_prorated_minimum(catalog: C
     #   true-up 135.71 - 105.71 = 30.00
     # period 2, pro only, whole: fee 60.00
     assert amounts(invoice) == {
-        "2026-01-01/2026-02-01/1": D("10.00"),
-        "2026-01-01/2026-02-01/2": D("3.21"),
+        "2026-01-01/2026-02-01/per_unit:api_calls": D("10.00"),
+        "2026-01-01/2026-02-01/flat:fee:1": D("3.21"),
         "2026-01-01/2026-02-01/minimum": D("9.29"),
-        "2026-02-10/2026-02-01/1": D("40.00"),
-        "2026-02-10/2026-02-01/2": D("25.00"),
+        "2026-02-10/2026-02-01/per_unit:api_calls": D("40.00"),
+        "2026-02-10/2026-02-01/flat:fee:1": D("25.00"),
         "2026-02-10/2026-02-01/minimum": D("30.00"),
-        "2026-02-10/2026-03-01/0": D("60.00"),
+        "2026-02-10/2026-03-01/flat:fee": D("60.00"),
     }
     # 10.00 + 3.21 + 9.29 + 40.00 + 25.00 + 30.00 + 60.00
     assert invoice.total == D("177.50")
@@ -358,9 +365,12 @@ def test_plan_change_rates_each_segment_alone_with_a_prorated_minimum(catalog: C
     assert by_key["2026-01-01/2026-02-01/minimum"].description == (
         "Minimum commitment $100.00 prorated for 9 of 28 days: true-up"
     )
-    assert by_key["2026-01-01/2026-02-01/1"].quantity == D(20)
-    assert by_key["2026-02-10/2026-02-01/1"].quantity == D(100)
-    assert (by_key["2026-01-01/2026-02-01/1"].start, by_key["2026-01-01/2026-02-01/1"].end) == (
+    assert by_key["2026-01-01/2026-02-01/per_unit:api_calls"].quantity == D(20)
+    assert by_key["2026-02-10/2026-02-01/per_unit:api_calls"].quantity == D(100)
+    assert (
+        by_key["2026-01-01/2026-02-01/per_unit:api_calls"].start,
+        by_key["2026-01-01/2026-02-01/per_unit:api_calls"].end,
+    ) == (
         utc(2026, 2, 1),
         utc(2026, 2, 10),
     )
@@ -383,7 +393,7 @@ def test_a_trial_bills_nothing(catalog: Catalog) -> None:
     first = draft(catalog, s, 0, {}, Ledger())
     assert (first.issued_at, first.issued_on) == (utc(2026, 1, 15), date(2026, 1, 15))
     # period 0 = [2026-01-15, 2026-02-15) is whole: the fee is not prorated for the trial
-    assert amounts(first) == {"2026-01-01/2026-01-15/0": D("30.00")}
+    assert amounts(first) == {"2026-01-01/2026-01-15/flat:fee": D("30.00")}
     assert first.lines[0].start == utc(2026, 1, 15)
     # the usage asked for starts with the first period: trial usage is never rated
     ledger = Ledger()
@@ -391,7 +401,10 @@ def test_a_trial_bills_nothing(catalog: Catalog) -> None:
     assert [(seg.start, seg.end) for seg in usage_segments(s, 1)] == [(utc(2026, 1, 15), utc(2026, 2, 15))]
     second = draft(catalog, s, 1, {(0, 0): 10}, ledger)
     # period 0: 10 x 0.50 = 5.00 (no minimum on this plan); period 1 fee 30.00
-    assert amounts(second) == {"2026-01-01/2026-01-15/1": D("5.00"), "2026-01-01/2026-02-15/0": D("30.00")}
+    assert amounts(second) == {
+        "2026-01-01/2026-01-15/per_unit:api_calls": D("5.00"),
+        "2026-01-01/2026-02-15/flat:fee": D("30.00"),
+    }
     assert all(
         line.start is not None and line.start >= utc(2026, 1, 15) for line in first.lines + second.lines
     )
@@ -468,7 +481,7 @@ def test_credits_follow_the_customers_calendar(catalog: Catalog) -> None:
     assert first.issued_on == date(2026, 1, 1)
     assert first.credits == (("2026-01-01/credit/0", D("5.00")),)
     assert first.total == D("25.00")
-    assert first.lines[0].key == "2026-01-01/2026-01-01/0"
+    assert first.lines[0].key == "2026-01-01/2026-01-01/flat:fee"
 
 
 def test_apply_credits_never_takes_a_total_below_zero() -> None:
@@ -567,21 +580,21 @@ def test_late_usage_adjusts_and_reverses_on_the_next_invoice(catalog: Catalog) -
     #   charges 30.00 + 70.00 + 10.00 = 110.00 >= 100.00: the 10.00 true-up is reversed
     # period 1: usage 150.00, support 10.00; period 2 fee 30.00
     assert amounts(invoice) == {
-        "2026-01-01/2026-01-01/1": D("20.00"),
+        "2026-01-01/2026-01-01/per_unit:api_calls": D("20.00"),
         "2026-01-01/2026-01-01/minimum": D("-10.00"),
-        "2026-01-01/2026-02-01/1": D("150.00"),
-        "2026-01-01/2026-02-01/2": D("10.00"),
-        "2026-01-01/2026-03-01/0": D("30.00"),
+        "2026-01-01/2026-02-01/per_unit:api_calls": D("150.00"),
+        "2026-01-01/2026-02-01/flat:fee:1": D("10.00"),
+        "2026-01-01/2026-03-01/flat:fee": D("30.00"),
     }
     # 20.00 - 10.00 + 150.00 + 10.00 + 30.00
     assert invoice.total == D("200.00")
     by_key = {line.key: line for line in invoice.lines}
-    assert by_key["2026-01-01/2026-01-01/1"].kind == "adjustment"
-    assert by_key["2026-01-01/2026-01-01/1"].quantity == D(40)
+    assert by_key["2026-01-01/2026-01-01/per_unit:api_calls"].kind == "adjustment"
+    assert by_key["2026-01-01/2026-01-01/per_unit:api_calls"].quantity == D(40)
     assert by_key["2026-01-01/2026-01-01/minimum"].kind == "adjustment"
     # once finalized, period 0 is settled: re-running the boundary bills nothing more
     ledger.record(invoice)
-    assert ledger.billed["2026-01-01/2026-01-01/1"].amount == D("70.00")
+    assert ledger.billed["2026-01-01/2026-01-01/per_unit:api_calls"].amount == D("70.00")
     assert ledger.billed["2026-01-01/2026-01-01/minimum"].amount == D("0.00")
     again = draft_invoice(catalog, s, 2, usage(s, 2, calls, (0,)), ledger.billed, ledger.credits_used, (0,))
     assert again is None

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 import pytest
 
 from billing.errors import BillingError, MoneyError
 from billing.money import (
+    EXACT,
     Currency,
     Money,
-    exact_arithmetic,
     format_amount,
     plain,
     round_money,
@@ -326,7 +326,7 @@ def test_money_plus_a_bare_number_is_refused(other: object) -> None:
 def test_exact_arithmetic_raises_instead_of_rounding() -> None:
     from decimal import Inexact
 
-    with exact_arithmetic():
+    with localcontext(EXACT):
         assert Decimal("0.000000000001") * Decimal("1000000000000") == Decimal(1)
         with pytest.raises(Inexact):
             Decimal(1) / Decimal(3)
