@@ -57,7 +57,7 @@ def invoice_summary(summary: dict[str, Any]) -> str:
     head = (
         f"as of {summary['as_of']}{' (dry run: nothing written)' if summary['dry_run'] else ''}: "
         f"{summary['customers']} customers, {summary['finalized']} invoices finalized, "
-        f"{summary['drafts']} drafts in their grace period"
+        f"{summary['drafts']} still in their grace period (drafts)"
     )
     if not summary["dry_run"]:
         emails = summary["emails"]
