@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from billing.errors import BillingError
-from billing.settings import get_settings
 
 
 class _Parser(argparse.ArgumentParser):
@@ -89,6 +88,8 @@ def run(args: argparse.Namespace) -> str | None:
         if command == "db":
             return admin.db_upgrade()
         if command == "catalog":
+            from billing.settings import get_settings
+
             path = args.file or str(get_settings().catalog)
             return admin.catalog_check(path) if args.action == "check" else admin.catalog_load(path)
         if command == "api-key":
