@@ -20,7 +20,7 @@ from billing.catalog import Catalog, Customer
 from billing.documents import draft_view
 from billing.errors import BillingError
 from billing.gc_pause import cyclic_gc_paused
-from billing.invoicing import InvoiceDraft, draft_invoice, usage_segments
+from billing.invoicing import InvoiceDraft, draft_invoice, due_segments
 from billing.lifecycle import invoice_issued
 from billing.money import format_amount
 from billing.periods import Schedule
@@ -153,12 +153,12 @@ def invoice_customers(
         for cid in customer_ids:
             late = late_periods(schedules[cid], states[cid])
             plans[cid] = (_due_boundaries(schedules[cid], states[cid], as_of, late), late)
-        keys: list[SegmentKey] = []
-        for cid, (boundaries, late) in plans.items():
-            for position, boundary in enumerate(boundaries):
-                for segment in usage_segments(schedules[cid], boundary, late if position == 0 else ()):
-                    keys.append((cid, segment.start, segment.end))
-        usage = meter_segments(connection, catalog, list(dict.fromkeys(keys)))
+        keys: list[SegmentKey] = [
+            (cid, segment.start, segment.end)
+            for cid, (boundaries, late) in plans.items()
+            for segment in due_segments(schedules[cid], boundaries, late)
+        ]
+        usage = meter_segments(connection, catalog, keys)
         by_customer: dict[str, dict[Any, Any]] = defaultdict(dict)
         for (cid, start, end), metered in usage.items():
             by_customer[cid][(start, end)] = metered
@@ -221,22 +221,12 @@ def _store(
     if not run.dry_run:
         invoice_id = records.write_invoice(run.connection, draft, run.version_id, run.now, existing)
         if final:
+            due_on = draft.issued_on + timedelta(days=run.due_days)
             number = records.finalize_invoice(
-                run.connection,
-                invoice_id,
-                draft.customer_id,
-                run.now,
-                run.due_days,
-                draft.issued_on,
-                state.late_max_id,
+                run.connection, invoice_id, draft.customer_id, run.now, due_on, state.late_max_id
             )
             # queued with the invoice itself: a final invoice always has its email
-            view = replace(
-                draft_view(draft),
-                status="finalized",
-                number=number,
-                due_on=draft.issued_on + timedelta(days=run.due_days),
-            )
+            view = replace(draft_view(draft), status="finalized", number=number, due_on=due_on)
             send_ledger.enqueue(run.connection, [invoice_issued(view, customer)], run.now)
     return InvoiceOutcome(
         customer_id=draft.customer_id,

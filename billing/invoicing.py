@@ -13,7 +13,7 @@ adjustment line for the difference. So re-runs change nothing and late usage is 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -142,6 +142,17 @@ def closing_periods(schedule: Schedule, boundary: int, late: Iterable[int] = ())
 def usage_segments(schedule: Schedule, boundary: int, late: Iterable[int] = ()) -> list[Segment]:
     """The segments whose metered usage `draft_invoice` needs for this boundary."""
     return [s for p in closing_periods(schedule, boundary, late) for s in schedule.segments(p)]
+
+
+def due_segments(schedule: Schedule, boundaries: Sequence[int], late: Iterable[int] = ()) -> list[Segment]:
+    """The segments the invoices at these boundaries need metered, each once; late periods
+    go on the first of them, as invoice runs and previews both bill them."""
+    late = list(late)
+    found: dict[tuple[datetime, datetime], Segment] = {}
+    for position, boundary in enumerate(boundaries):
+        for segment in usage_segments(schedule, boundary, late if position == 0 else ()):
+            found.setdefault((segment.start, segment.end), segment)
+    return list(found.values())
 
 
 def draft_invoice(

@@ -17,7 +17,7 @@ from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from billing.catalog import Catalog, Contract, Customer, Plan
-from billing.pricing import ChargeModel
+from billing.pricing import ChargeModel, charge_names
 from billing.pricing.base import Coverage
 
 
@@ -70,6 +70,7 @@ class ContractTerm:
     charges: tuple[ChargeModel, ...]
     bills_from: date  # first billed day (after the trial for a first contract)
     bills_until: date | None  # exclusive; None for open-ended or auto-renewing
+    charge_names: tuple[str, ...]  # what each charge's lines are keyed by (pricing.charge_names)
 
     @property
     def key(self) -> str:
@@ -121,15 +122,17 @@ class Schedule:
     def _terms(catalog: Catalog, customer: Customer) -> Iterator[ContractTerm]:
         for index, contract in enumerate(customer.contracts):
             plan = catalog.plan(contract.plan)
+            charges = catalog.contract_charges(customer.id, index)
             trial = plan.trial_days if index == 0 else 0
             last = contract.last_day
             yield ContractTerm(
                 index=index,
                 contract=contract,
                 plan=plan,
-                charges=catalog.contract_charges(customer.id, index),
+                charges=charges,
                 bills_from=contract.starts_on + timedelta(days=trial),
                 bills_until=None if last is None else last + timedelta(days=1),
+                charge_names=charge_names(charges),
             )
 
     @property

@@ -19,7 +19,7 @@ from billing.documents import InvoiceView, draft_view, invoice_document
 from billing.errors import InvalidUsage
 from billing.events import EventRejected, UsageEvent, parse_event
 from billing.invoice_run import late_periods
-from billing.invoicing import draft_invoice, rating_fingerprint, usage_segments
+from billing.invoicing import draft_invoice, due_segments, rating_fingerprint
 from billing.metering import Meter, event_property_problem
 from billing.money import ZERO, format_amount
 from billing.periods import Period, Schedule, Segment
@@ -159,13 +159,7 @@ def preview(
         late = late_periods(schedule, state)
         # The invoices still open before this one come first, as the invoice run will issue them.
         due = [*range(max(state.last_finalized + 1, 0), boundary), boundary]
-        segments = list(
-            {
-                (s.start, s.end): s
-                for position, b in enumerate(due)
-                for s in usage_segments(schedule, b, late if position == 0 else ())
-            }.values()
-        )
+        segments = due_segments(schedule, due, late)
         stored_events = [e for s in segments for e in fetch_events(connection, customer_id, s.start, s.end)]
     added = _new_events(added, stored_events)
     before_usage = _meter(catalog, segments, stored_events)

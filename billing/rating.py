@@ -7,7 +7,7 @@ true-up line when the period's charges fall below the prorated minimum commitmen
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -17,7 +17,7 @@ from billing.catalog import Catalog, Metric
 from billing.errors import InvalidUsage
 from billing.money import ZERO, Currency, display_amount, round_money, round_ratio
 from billing.periods import Segment
-from billing.pricing import ChargeModel, price_charge
+from billing.pricing import ChargeModel, charge_names, price_charge
 from billing.pricing.base import FULL_COVERAGE, MAX_AMOUNT, NO_USAGE, Coverage, MeteredUsage, TierAmount
 
 LineKind = Literal["usage", "flat", "minimum", "adjustment"]
@@ -132,20 +132,6 @@ def _price_line(
     return line
 
 
-def charge_names(charges: tuple[ChargeModel, ...]) -> list[str]:
-    """What each charge's lines are keyed by: its model and metric ("graduated:api_calls",
-    "flat:fee", then "flat:fee:1" for a second one), not its position, so that reordering a
-    plan's charges does not pair what was billed with another charge."""
-    seen: dict[str, int] = {}
-    names = []
-    for charge in charges:
-        base = f"{charge.model}:{charge.metric_code or 'fee'}"
-        count = seen.get(base, 0)
-        seen[base] = count + 1
-        names.append(base if count == 0 else f"{base}:{count}")
-    return names
-
-
 def rate_charges(
     charges: tuple[ChargeModel, ...],
     usage: Mapping[str, MeteredUsage],
@@ -159,13 +145,15 @@ def rate_charges(
     start: datetime | None = None,
     end: datetime | None = None,
     memo: PricedLines | None = None,
+    names: Sequence[str] | None = None,
 ) -> PeriodCharges:
     """Price a plan's charges for one period (or the part `coverage` says a contract covers).
 
-    `memo` shares identical priced lines across the calls of one run."""
+    `memo` shares identical priced lines across the calls of one run; `names` are the
+    charges' `charge_names`, when the caller has them already."""
     lines = []
     total = ZERO
-    for charge, name in zip(charges, charge_names(charges), strict=True):
+    for charge, name in zip(charges, names or charge_names(charges), strict=True):
         code = charge.metric_code
         metered = usage.get(code, NO_USAGE) if code is not None else NO_USAGE
         p = _price_line(charge, metered, coverage, metrics, currency, plan_label, memo)
@@ -228,6 +216,7 @@ def rate_segment(
         start=segment.start,
         end=segment.end,
         memo=memo,
+        names=term.charge_names,
     )
 
 

@@ -56,4 +56,18 @@ def price_charge(charge: ChargeModel, usage: MeteredUsage, coverage: Coverage) -
         ) from None
 
 
-__all__ = ["CHARGE_MODELS", "AnyCharge", "ChargeModel", "charge_adapter", "price_charge"]
+def charge_names(charges: tuple[ChargeModel, ...]) -> tuple[str, ...]:
+    """What each charge's lines are keyed by: its model and metric ("graduated:api_calls",
+    "flat:fee", then "flat:fee:1" for a second one), not its position, so that reordering a
+    plan's charges does not pair what was billed with another charge."""
+    seen: dict[str, int] = {}
+    names = []
+    for charge in charges:
+        base = f"{charge.model}:{charge.metric_code or 'fee'}"
+        count = seen.get(base, 0)
+        seen[base] = count + 1
+        names.append(base if count == 0 else f"{base}:{count}")
+    return tuple(names)
+
+
+__all__ = ["CHARGE_MODELS", "AnyCharge", "ChargeModel", "charge_adapter", "charge_names", "price_charge"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -207,8 +207,7 @@ def finalize_invoice(
     invoice_id: int,
     customer_id: str,
     now: datetime,
-    due_days: int,
-    issued_on: date,
+    due_on: date,
     late_max_id: int,
 ) -> str:
     """Number a draft and freeze it; the late usage it adjusted is no longer pending.
@@ -217,9 +216,7 @@ def finalize_invoice(
     frozen = connection.execute(
         sa.update(InvoiceRow)
         .where(InvoiceRow.id == invoice_id, InvoiceRow.status == "draft")
-        .values(
-            status="finalized", finalized_at=now, due_on=issued_on + timedelta(days=due_days), updated_at=now
-        )
+        .values(status="finalized", finalized_at=now, due_on=due_on, updated_at=now)
     )
     if frozen.rowcount != 1:
         raise InvoiceChanged(f"invoice {invoice_id} of {customer_id!r} is no longer a draft")
