@@ -26,6 +26,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check billing flows tasks tests benchmarks
 	$(BIN)/ruff format --check billing flows tasks tests benchmarks
 	$(BIN)/mypy billing flows tasks
+	$(BIN)/lint-imports
 
 test: $(STAMP) lint
 	$(BIN)/pytest -q

@@ -27,7 +27,7 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import bench_database, best_of, drop_bench_database, peak_rss_mb, report
-from billing.catalog import Catalog, parse_catalog
+from billing.core.catalog import Catalog, parse_catalog
 from billing.current_period import rate_current_periods
 from billing.store.database import create_engine, upgrade
 from tests.bulk import bulk_load_events

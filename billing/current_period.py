@@ -15,11 +15,11 @@ from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
-from billing.catalog import Catalog
+from billing.core.catalog import Catalog
+from billing.core.periods import Period, Schedule, Segment
+from billing.core.pricing.base import MeteredUsage
+from billing.core.rating import PeriodCharges, PricedLines, rate_segment
 from billing.gc_pause import cyclic_gc_paused
-from billing.periods import Period, Schedule, Segment
-from billing.pricing.base import MeteredUsage
-from billing.rating import PeriodCharges, PricedLines, rate_segment
 from billing.store.metering_sql import stream_segment_usage
 
 DEFAULT_CONNECTIONS = 2

@@ -7,10 +7,10 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.utilities.annotations import quote
 
-from billing import resources
-from billing.ingest import IngestReport
-from billing.reports import ingest_rows, reason_rows
-from billing.sources import DEFAULT_CHUNK_SIZE, check_readable, expand, read_chunks
+from billing.runtime import resources
+from billing.services.ingest import IngestReport
+from billing.views.tables import ingest_rows, reason_rows
+from billing.sources.usage_files import DEFAULT_CHUNK_SIZE, check_readable, expand, read_chunks
 from tasks.artifacts import publish_summary
 from tasks.ingest import ingest_chunk, record_run
 

@@ -7,11 +7,11 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from billing import resources
-from billing.clock import as_of_instant, check_issuable
-from billing.errors import BillingError, UnknownCustomer
-from billing.invoice_run import InvoiceRunReport
-from billing.reports import invoice_rows
+from billing.runtime import resources
+from billing.core.as_of import as_of_instant, check_issuable
+from billing.core.errors import BillingError, UnknownCustomer
+from billing.services.invoice_run import InvoiceRunReport
+from billing.views.tables import invoice_rows
 from tasks.artifacts import publish_summary
 from tasks.invoices import invoice_chunk
 from tasks.notifications import send_pending_emails

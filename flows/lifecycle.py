@@ -7,7 +7,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from billing import resources
+from billing.runtime import resources
 from tasks.artifacts import publish_summary
 from tasks.notifications import queue_due_reminders, send_pending_emails
 

@@ -6,7 +6,7 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from billing.reports import markdown_table
+from billing.views.tables import markdown_table
 
 
 @task(name="publish-summary", cache_policy=NO_CACHE)

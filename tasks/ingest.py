@@ -8,9 +8,9 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from billing import resources
-from billing.ingest import IngestReport, ingest_records
-from billing.sources import RawRecord
+from billing.runtime import resources
+from billing.services.ingest import IngestReport, ingest_records
+from billing.sources.usage_files import RawRecord
 from billing.store.usage_events import record_ingest_run
 
 

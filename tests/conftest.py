@@ -25,8 +25,8 @@ for _name in [n for n in os.environ if n.startswith("BILLING_") and n != "BILLIN
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
-from billing import resources  # noqa: E402
-from billing.settings import get_settings  # noqa: E402
+from billing.runtime import resources  # noqa: E402
+from billing.runtime.settings import get_settings  # noqa: E402
 from billing.store.database import create_engine, upgrade  # noqa: E402
 from billing.store.models import Base  # noqa: E402
 

@@ -11,9 +11,9 @@ from sqlalchemy.engine import Engine
 
 from billing.api import dependencies as deps
 from billing.api.errors import install_error_handlers
-from billing.errors import InvalidUsage
-from billing.preview import preview
-from billing.settings import Settings, get_settings
+from billing.core.errors import InvalidUsage
+from billing.runtime.settings import Settings, get_settings
+from billing.services.preview import preview
 from billing.store.catalog_versions import StoredCatalog
 from billing.store.database import create_engine
 

@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, HTTPException, Request
 from sqlalchemy.engine import Engine
 
-from billing.errors import InvalidUsage
-from billing.events import loads
-from billing.settings import Settings
+from billing.core.errors import InvalidUsage
+from billing.core.events import loads
+from billing.runtime.settings import Settings
 from billing.store.api_keys import key_owner
 from billing.store.catalog_versions import StoredCatalog, active_catalog
 

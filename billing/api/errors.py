@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from billing.errors import BillingError, DatabaseNotReady, UnknownCustomer, UnknownMetric, UnknownPlan
+from billing.core.errors import BillingError, DatabaseNotReady, UnknownCustomer, UnknownMetric, UnknownPlan
 from billing.store.catalog_versions import NoCatalog
 
 logger = logging.getLogger("billing.api")

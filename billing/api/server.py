@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from billing import resources
+from billing.runtime import resources
 
 
 def serve(host: str, port: int) -> None:

@@ -20,12 +20,9 @@ from __future__ import annotations
 import email.utils
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-from billing.errors import BillingError
-
-if TYPE_CHECKING:
-    from billing.settings import Settings
+from billing.core.errors import BillingError
 
 KEY_HEADER = "X-Billing-Key"
 """The header carrying a message's idempotency key (outbox files and SendGrid alike)."""
@@ -135,22 +132,3 @@ def checked(message: EmailMessage, default_sender: str | None = None) -> EmailMe
         key=key,
         attachments=message.attachments,
     )
-
-
-def backend_from_settings(settings: Settings) -> EmailBackend:
-    """The backend `settings.email_backend` names: the outbox directory, or SendGrid."""
-    if settings.email_backend == "outbox":
-        from billing.notify.outbox import OutboxBackend
-
-        return OutboxBackend(settings.outbox_dir)
-    if settings.email_backend == "sendgrid":
-        key = settings.sendgrid_api_key.get_secret_value() if settings.sendgrid_api_key else ""
-        if not key.strip():
-            raise BillingError(
-                "BILLING_EMAIL_BACKEND is 'sendgrid' but no API key is set: "
-                "set BILLING_SENDGRID_API_KEY (or SENDGRID_API_KEY)"
-            )
-        from billing.notify.sendgrid_mail import SendGridBackend
-
-        return SendGridBackend(key, settings.email_from, settings.sendgrid_host)
-    raise BillingError(f"unknown email backend {settings.email_backend!r}: choose 'outbox' or 'sendgrid'")

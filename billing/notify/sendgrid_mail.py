@@ -26,7 +26,7 @@ from sendgrid.helpers.mail import (
 )
 from sendgrid.helpers.mail.exceptions import SendGridException
 
-from billing.errors import BillingError
+from billing.core.errors import BillingError
 from billing.notify.backends import KEY_CUSTOM_ARG, KEY_HEADER, DeliveryError, EmailMessage, checked
 
 _SNIPPET_CHARS = 300

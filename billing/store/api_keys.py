@@ -8,7 +8,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from billing.errors import BillingError
+from billing.core.errors import BillingError
 from billing.store.models import ApiKey
 
 PREFIX = "bk_"

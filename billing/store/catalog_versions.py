@@ -8,8 +8,8 @@ from functools import lru_cache
 
 import sqlalchemy as sa
 
-from billing.catalog import Catalog, catalog_from_document
-from billing.errors import BillingError
+from billing.core.catalog import Catalog, catalog_from_document
+from billing.core.errors import BillingError
 from billing.store.models import CatalogVersion, ContractRow, CustomerRow
 
 

@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from billing.errors import DatabaseNotReady
-from billing.events import dumps, loads
-from billing.metering import LatestAccumulator, MaxAccumulator, SumAccumulator
+from billing.core.errors import DatabaseNotReady
+from billing.core.events import dumps, loads
+from billing.core.metering import LatestAccumulator, MaxAccumulator, SumAccumulator
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 BILLING_LOCK = 0x62696C6C  # "bill": the advisory lock key shared by ingest and invoice runs

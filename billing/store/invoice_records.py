@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -11,12 +10,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
-from billing.documents import InvoiceView
-from billing.errors import BillingError
-from billing.invoicing import NOTHING_BILLED, Billed, InvoiceDraft
-from billing.money import ZERO, Currency
-from billing.pricing.base import TierAmount
-from billing.rating import InvoiceLine
+from billing.core.errors import BillingError
+from billing.core.invoice_plan import BillingState
+from billing.core.invoicing import NOTHING_BILLED, Invoice, InvoiceDraft
+from billing.core.line_keys import LineKey
+from billing.core.money import ZERO, Currency
+from billing.core.pricing.base import TierAmount
+from billing.core.rating import InvoiceLine
 from billing.store.database import dialect_insert
 from billing.store.models import Counter, Event, InvoiceLineRow, InvoiceRow
 from billing.store.usage_events import FINALIZED_STATUSES, _batches
@@ -26,28 +26,6 @@ class InvoiceChanged(BillingError):
     """Another run finalized the invoice this run was about to write."""
 
     code = "invoice_changed"
-
-
-@dataclass
-class BillingState:
-    """What a customer's finalized invoices already billed, and what is still open."""
-
-    last_finalized: int = -1  # boundary index of the latest finalized invoice
-    billed: dict[str, Billed] = field(default_factory=dict)
-    credits_used: dict[str, Decimal] = field(default_factory=dict)
-    drafts: dict[int, int] = field(default_factory=dict)  # boundary -> invoice id
-    late_first: datetime | None = None  # earliest usage awaiting an adjustment
-    late_last: datetime | None = None
-    late_max_id: int = 0
-
-    def record(self, draft: InvoiceDraft) -> None:
-        """Fold a finalized invoice into the state, as the next invoice must see it."""
-        for line in draft.lines:
-            self.billed[line.key] = self.billed.get(line.key, NOTHING_BILLED).plus(line)
-        for key, amount in draft.credits:
-            self.credits_used[key] = self.credits_used.get(key, ZERO) + amount
-        self.last_finalized = draft.boundary
-        self.late_first = self.late_last = None
 
 
 def billing_states(connection: sa.Connection, customer_ids: Iterable[str]) -> dict[str, BillingState]:
@@ -74,7 +52,9 @@ def billing_states(connection: sa.Connection, customer_ids: Iterable[str]) -> di
         lines = connection.execute(
             sa.select(
                 InvoiceRow.customer_id,
-                InvoiceLineRow.key,
+                InvoiceLineRow.line_contract,
+                InvoiceLineRow.line_period,
+                InvoiceLineRow.line_charge,
                 InvoiceLineRow.kind,
                 InvoiceLineRow.description,
                 InvoiceLineRow.metric,
@@ -87,8 +67,8 @@ def billing_states(connection: sa.Connection, customer_ids: Iterable[str]) -> di
             .where(InvoiceRow.customer_id.in_(batch), InvoiceRow.status.in_(FINALIZED_STATUSES))
             .order_by(InvoiceLineRow.id)
         )
-        for customer, *fields in lines:
-            line = InvoiceLine(*fields)
+        for customer, contract, period, charge, *fields in lines:
+            line = InvoiceLine(LineKey(contract, period, charge), *fields)
             billed = states[customer].billed
             billed[line.key] = billed.get(line.key, NOTHING_BILLED).plus(line)
         late = connection.execute(
@@ -107,7 +87,9 @@ def billing_states(connection: sa.Connection, customer_ids: Iterable[str]) -> di
 def _line_row(position: int, line: InvoiceLine) -> dict[str, Any]:
     return {
         "position": position,
-        "key": line.key,
+        "line_contract": line.key.contract,
+        "line_period": line.key.period,
+        "line_charge": line.key.charge,
         "kind": line.kind,
         "description": line.description,
         "metric": line.metric,
@@ -130,7 +112,7 @@ def _line_row(position: int, line: InvoiceLine) -> dict[str, Any]:
 
 def line_from_row(row: InvoiceLineRow) -> InvoiceLine:
     return InvoiceLine(
-        key=row.key,
+        key=LineKey(row.line_contract, row.line_period, row.line_charge),
         kind=row.kind,  # type: ignore[arg-type]
         description=row.description,
         metric=row.metric,
@@ -154,6 +136,7 @@ def write_invoice(
         "customer_id": draft.customer_id,
         "status": "draft",
         "currency": draft.currency.code,
+        "timezone": draft.timezone,
         "boundary": draft.boundary,
         "issued_at": draft.issued_at,
         "issued_on": draft.issued_on,
@@ -235,11 +218,12 @@ def finalize_invoice(
     return number
 
 
-def _view(row: InvoiceRow) -> InvoiceView:
-    return InvoiceView(
+def _view(row: InvoiceRow) -> Invoice:
+    return Invoice(
         customer_id=row.customer_id,
         status=row.status,
         currency=Currency.of(row.currency),
+        timezone=row.timezone,
         period_start=row.period_start,
         period_end=row.period_end,
         lines=tuple(line_from_row(line) for line in row.lines),
@@ -259,7 +243,7 @@ def load_invoices(
     number: str | None = None,
     customer_id: str | None = None,
     ids: Iterable[int] | None = None,
-) -> list[InvoiceView]:
+) -> list[Invoice]:
     """Invoices with their lines, oldest first, selected by number, customer or ids."""
     query = sa.select(InvoiceRow).options(selectinload(InvoiceRow.lines))
     if number is not None:

@@ -2,7 +2,7 @@
 
 One statement scans the events of all requested segments once and computes each metric with a
 `FILTER`ed aggregate, so rating a period for ten thousand customers is one query, not ten
-thousand. Each aggregate is the SQL twin of a definition in `billing.metering`, and the tests
+thousand. Each aggregate is the SQL twin of a definition in `billing.core.metering`, and the tests
 hold them equal on the same events:
 
 - PostgreSQL: exact `numeric` arithmetic on `jsonb`; `latest` orders by (timestamp,
@@ -23,10 +23,10 @@ from typing import Any
 import sqlalchemy as sa
 from psycopg import sql
 
-from billing.catalog import Catalog, Metric
-from billing.events import dumps
-from billing.metering import NUMERIC_AGGREGATIONS
-from billing.pricing.base import MeteredUsage
+from billing.core.catalog import Catalog, Metric
+from billing.core.events import dumps
+from billing.core.metering import NUMERIC_AGGREGATIONS
+from billing.core.pricing.base import MeteredUsage
 
 STREAM_BATCH = 256  # rows per network batch while streaming results from PostgreSQL
 SegmentKey = tuple[str, datetime, datetime]  # customer, start, end (UTC, half-open)

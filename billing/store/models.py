@@ -122,6 +122,7 @@ class InvoiceRow(Base):
     customer_id: Mapped[str] = mapped_column(sa.String(255), index=True)
     status: Mapped[str] = mapped_column(sa.String(16))
     currency: Mapped[str] = mapped_column(sa.String(3))
+    timezone: Mapped[str] = mapped_column(sa.String(64))  # the customer's, when it was rated
     boundary: Mapped[int] = mapped_column(sa.Integer)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
     issued_on: Mapped[date] = mapped_column(sa.Date)
@@ -150,7 +151,10 @@ class InvoiceLineRow(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoices.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(sa.Integer)
-    key: Mapped[str] = mapped_column(sa.String(255))
+    # what it bills (billing.core.line_keys.LineKey): contract start, period start, charge name
+    line_contract: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
+    line_period: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
+    line_charge: Mapped[str] = mapped_column(sa.String(128))
     kind: Mapped[str] = mapped_column(sa.String(16))
     description: Mapped[str] = mapped_column(sa.Text)
     metric: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)

@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from billing.lifecycle import Reminder
+from billing.core.lifecycle import Reminder
 from billing.store.database import dialect_insert
 from billing.store.models import Notification
 

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from billing.events import UsageEvent
+from billing.core.events import UsageEvent
 from billing.store.database import dialect_insert
 from billing.store.models import CustomerRow, Event, IngestRun, InvoiceRow, QuarantinedEvent
 

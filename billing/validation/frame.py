@@ -1,6 +1,6 @@
 """A chunk of raw records as a typed table that the expectation suite validates.
 
-Each record is parsed on its own (`billing.events.parse_event`) into typed columns; what cannot
+Each record is parsed on its own (`billing.core.events.parse_event`) into typed columns; what cannot
 be parsed is recorded as a problem in the row instead of stopping the chunk. The suite then
 states the rules over these columns, so every row either passes or has a named reason.
 """
@@ -13,10 +13,10 @@ from typing import Any
 
 import pandas as pd
 
-from billing.catalog import Catalog, Metric
-from billing.events import EventRejected, UsageEvent, loads, parse_event
-from billing.metering import event_property_problem
-from billing.sources import RawRecord
+from billing.core.catalog import Catalog, Metric
+from billing.core.events import EventRejected, UsageEvent, loads, parse_event
+from billing.core.metering import event_property_problem
+from billing.sources.usage_files import RawRecord
 
 
 @dataclass

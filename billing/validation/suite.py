@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from billing.events import FUTURE_TOLERANCE, format_timestamp
+from billing.core.events import FUTURE_TOLERANCE, format_timestamp
 
 
 @dataclass(frozen=True, slots=True)

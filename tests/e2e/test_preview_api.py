@@ -10,15 +10,15 @@ from fastapi.testclient import TestClient
 
 from billing.api import dependencies as deps
 from billing.api.app import create_app
-from billing.catalog import load_catalog
-from billing.documents import invoice_document
-from billing.ingest import ingest_records
-from billing.invoice_run import invoice_customers
-from billing.settings import Settings
-from billing.sources import read_chunks
+from billing.runtime.settings import Settings
+from billing.services.ingest import ingest_records
+from billing.services.invoice_run import invoice_customers
+from billing.sources.catalog_file import load_catalog
+from billing.sources.usage_files import read_chunks
 from billing.store.api_keys import create_key, revoke_key
 from billing.store.catalog_versions import active_catalog, save_catalog
 from billing.store.models import Event, InvoiceRow
+from billing.views.documents import invoice_document
 from tests.conftest import FIXTURES
 
 MID_MARCH = datetime(2026, 3, 20, 12, tzinfo=UTC)
@@ -89,9 +89,8 @@ def test_preview_equals_the_invoice_line_for_line(api, engine, customer):
 
 
 def _dry_run_document(engine, stored, customer):
-    from billing.documents import draft_view
-    from billing.invoicing import draft_invoice, usage_segments
-    from billing.periods import Schedule
+    from billing.core.invoicing import draft_invoice, usage_segments
+    from billing.core.periods import Schedule
     from billing.store.invoice_records import billing_states
     from billing.store.metering_sql import meter_segments
 
@@ -102,7 +101,7 @@ def _dry_run_document(engine, stored, customer):
         usage = meter_segments(connection, stored.catalog, [(customer, s.start, s.end) for s in segments])
     by_segment = {(s, e): u for (_, s, e), u in usage.items()}
     draft = draft_invoice(stored.catalog, schedule, 1, by_segment, state.billed, state.credits_used)
-    return invoice_document(draft_view(draft), with_number=False)
+    return invoice_document(draft.as_invoice(), with_number=False)
 
 
 def test_merge_adds_events_and_replace_prices_them_alone(api):

@@ -26,8 +26,8 @@ pytestmark = [pytest.mark.flow, pytest.mark.usefixtures("prefect_harness")]
 
 @pytest.fixture
 def loaded(configured):
-    from billing.catalog import load_catalog
-    from billing.resources import utc_now
+    from billing.runtime.resources import utc_now
+    from billing.sources.catalog_file import load_catalog
 
     with configured.begin() as connection:
         save_catalog(connection, load_catalog(FIXTURES / "three_customers.yaml"), "fixture", utc_now())
@@ -172,9 +172,9 @@ def test_a_glob_ingests_every_matching_file_and_an_empty_inbox_is_no_error(loade
 def test_a_periods_invoiced_charges_equal_its_quote(loaded):
     """What the invoices bill for March (in-advance fee on one, usage and true-up on the next)
     is what `billing quote` prices for the same usage."""
-    from billing.catalog import load_catalog
-    from billing.pricing.base import MeteredUsage
-    from billing.rating import quote
+    from billing.core.pricing.base import MeteredUsage
+    from billing.core.rating import quote
+    from billing.sources.catalog_file import load_catalog
     from flows.ingest import ingest_usage
     from flows.invoices import run_invoices
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from billing.errors import BillingError
+from billing.core.errors import BillingError
 from billing.notify.backends import (
     KEY_CUSTOM_ARG,
     KEY_HEADER,
@@ -29,11 +29,11 @@ from billing.notify.backends import (
     DeliveryError,
     EmailBackend,
     EmailMessage,
-    backend_from_settings,
 )
 from billing.notify.outbox import OutboxBackend
 from billing.notify.sendgrid_mail import SendGridBackend
-from billing.settings import Settings
+from billing.runtime.resources import mailer as backend_from_settings
+from billing.runtime.settings import Settings
 
 API_KEY = "SG.test-only-key.DoNotLeakThis123"
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\nfake invoice bytes\x00\x01\x02"

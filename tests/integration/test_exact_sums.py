@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from billing.catalog import parse_catalog
+from billing.core.catalog import parse_catalog
 from billing.store.metering_sql import meter_segments
 from tests.bulk import bulk_load_events
 

@@ -10,10 +10,10 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from billing.catalog import parse_catalog
-from billing.ingest import ingest_records
-from billing.invoice_run import invoice_customers
-from billing.sources import RawRecord
+from billing.core.catalog import parse_catalog
+from billing.services.ingest import ingest_records
+from billing.services.invoice_run import invoice_customers
+from billing.sources.usage_files import RawRecord
 from billing.store.catalog_versions import active_catalog, save_catalog
 from billing.store.invoice_records import load_invoices
 from billing.store.models import Event, InvoiceRow

@@ -1,4 +1,4 @@
-"""Every SQL aggregation equals the core's definition (billing.metering) on the same events.
+"""Every SQL aggregation equals the core's definition (billing.core.metering) on the same events.
 
 Runs on SQLite and PostgreSQL: random events over several customers and segments, with the
 awkward cases placed on purpose (ties on `latest`, numbers written differently, filters on
@@ -13,9 +13,9 @@ from decimal import Decimal
 
 import pytest
 
-from billing.catalog import parse_catalog
-from billing.events import UsageEvent
-from billing.metering import measure
+from billing.core.catalog import parse_catalog
+from billing.core.events import UsageEvent
+from billing.core.metering import measure
 from billing.store.metering_sql import meter_segments
 from billing.store.usage_events import insert_events
 

@@ -9,9 +9,9 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from billing.catalog import load_catalog
-from billing.errors import BillingError
-from billing.lifecycle import Reminder
+from billing.core.errors import BillingError
+from billing.core.lifecycle import Reminder
+from billing.sources.catalog_file import load_catalog
 from billing.store import send_ledger
 from billing.store.api_keys import create_key, key_owner, revoke_key
 from billing.store.catalog_versions import NoCatalog, active_catalog, save_catalog
@@ -143,7 +143,7 @@ def test_the_same_bad_row_is_held_once(engine):
 
 def test_a_sending_run_tries_each_email_once_even_when_all_fail(engine):
     from billing.notify.backends import DeliveryError
-    from billing.notify.delivery import deliver_all
+    from billing.services.email_delivery import deliver_all
 
     class Down:
         attempts = 0
@@ -162,8 +162,8 @@ def test_a_sending_run_tries_each_email_once_even_when_all_fail(engine):
 
 
 def test_a_catalog_whose_numeric_metric_meets_text_in_stored_events_is_refused(engine):
-    from billing.catalog import parse_catalog
-    from billing.events import UsageEvent
+    from billing.core.catalog import parse_catalog
+    from billing.core.events import UsageEvent
     from billing.store.metering_sql import unmeterable_events
     from billing.store.usage_events import insert_events
 

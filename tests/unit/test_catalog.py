@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from billing.catalog import Catalog, catalog_from_document, load_catalog, parse_catalog
-from billing.catalog_yaml import load_yaml
-from billing.errors import CatalogError
-from billing.pricing.flat import FlatCharge
-from billing.pricing.graduated import GraduatedCharge
-from billing.pricing.tiers import Tier
+from billing.core.catalog import Catalog, catalog_from_document, parse_catalog
+from billing.core.catalog.yaml_text import load_yaml
+from billing.core.errors import CatalogError
+from billing.core.pricing.flat import FlatCharge
+from billing.core.pricing.graduated import GraduatedCharge
+from billing.core.pricing.tiers import Tier
+from billing.sources.catalog_file import load_catalog
 
 # SPEC §4, verbatim.
 SPEC_YAML = """\

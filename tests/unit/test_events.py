@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from billing.events import EventRejected, dumps, loads, parse_event, quantity_problem
+from billing.core.events import EventRejected, dumps, loads, parse_event, quantity_problem
 
 EVENT = {
     "transaction_id": "t1",

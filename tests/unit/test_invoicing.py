@@ -9,23 +9,22 @@ from decimal import Decimal
 
 import pytest
 
-from billing.catalog import Catalog, parse_catalog
-from billing.catalog_yaml import load_yaml
-from billing.invoicing import (
+from billing.core.catalog import Catalog, parse_catalog
+from billing.core.catalog.yaml_text import load_yaml
+from billing.core.invoicing import (
     Billed,
-    CreditGrant,
     InvoiceDraft,
-    apply_credits,
     closing_periods,
-    credit_grants,
     draft_invoice,
     settle,
     usage_segments,
 )
-from billing.money import Currency
-from billing.periods import Schedule
-from billing.pricing.base import MeteredUsage
-from billing.rating import InvoiceLine
+from billing.core.credits import CreditGrant, apply_credits, credit_grants
+from billing.core.line_keys import LineKey, SegmentId
+from billing.core.money import Currency
+from billing.core.periods import Schedule
+from billing.core.pricing.base import MeteredUsage
+from billing.core.rating import InvoiceLine
 
 USD = Currency.of("USD")
 D = Decimal
@@ -160,7 +159,7 @@ def draft(
 
 
 def amounts(invoice: InvoiceDraft) -> dict[str, Decimal]:
-    return {line.key: line.amount for line in invoice.lines}
+    return {str(line.key): line.amount for line in invoice.lines}
 
 
 def run(catalog: Catalog, customer: str, calls: dict[tuple[int, int], int], until: int) -> list[InvoiceDraft]:
@@ -184,7 +183,7 @@ def test_first_invoice_carries_only_the_in_advance_flat_charges(catalog: Catalog
     invoice = draft(catalog, s, 0, {}, Ledger())
     # period 0 = [2026-01-01, 2026-02-01): only the platform fee, billed in advance, in full
     (line,) = invoice.lines
-    assert line.key == "2026-01-01/2026-01-01/flat:fee"
+    assert str(line.key) == "2026-01-01/2026-01-01/flat:fee"
     assert (line.kind, line.timing, line.metric) == ("flat", "in_advance", None)
     assert line.amount == D("30.00")
     assert line.description.startswith("Platform fee: $30.00")
@@ -310,7 +309,7 @@ def test_plan_change_prorates_flat_charges_in_advance(catalog: Catalog) -> None:
     }
     # 50.00 + 10.00 + 10.00 + 9.64 + 40.71
     assert invoice.total == D("120.35")
-    by_key = {line.key: line for line in invoice.lines}
+    by_key = {str(line.key): line for line in invoice.lines}
     assert (
         by_key["2026-01-01/2026-02-01/flat:fee"].description
         == "Platform fee: $30.00 prorated for 9 of 28 days"
@@ -361,7 +360,7 @@ def test_plan_change_rates_each_segment_alone_with_a_prorated_minimum(catalog: C
     }
     # 10.00 + 3.21 + 9.29 + 40.00 + 25.00 + 30.00 + 60.00
     assert invoice.total == D("177.50")
-    by_key = {line.key: line for line in invoice.lines}
+    by_key = {str(line.key): line for line in invoice.lines}
     assert by_key["2026-01-01/2026-02-01/minimum"].description == (
         "Minimum commitment $100.00 prorated for 9 of 28 days: true-up"
     )
@@ -481,7 +480,7 @@ def test_credits_follow_the_customers_calendar(catalog: Catalog) -> None:
     assert first.issued_on == date(2026, 1, 1)
     assert first.credits == (("2026-01-01/credit/0", D("5.00")),)
     assert first.total == D("25.00")
-    assert first.lines[0].key == "2026-01-01/2026-01-01/flat:fee"
+    assert str(first.lines[0].key) == "2026-01-01/2026-01-01/flat:fee"
 
 
 def test_apply_credits_never_takes_a_total_below_zero() -> None:
@@ -555,13 +554,15 @@ def test_settle_bills_a_different_amount_as_an_adjustment_for_the_difference() -
 
 
 def test_settle_reverses_a_billed_key_no_longer_due() -> None:
+    p = SegmentId(date(2026, 1, 1), date(2026, 2, 1))
+    q = SegmentId(date(2026, 1, 1), date(2026, 3, 1))
     billed = {
-        "p/minimum": Billed(D("10.00"), D(1), "Minimum commitment $100.00: true-up"),
-        "q/0": Billed(D("30.00"), D(1), "elsewhere"),  # not among the prefixes settled now
-        "p/9": Billed(D("0.00"), D(0), "already reversed"),  # nets to nothing: nothing to reverse
+        LineKey.of(p, "minimum"): Billed(D("10.00"), D(1), "Minimum commitment $100.00: true-up"),
+        LineKey.of(q, "flat:fee"): Billed(D("30.00"), D(1), "elsewhere"),  # not among the segments revised
+        LineKey.of(p, "flat:fee:9"): Billed(D("0.00"), D(0), "already reversed"),  # nets to nothing
     }
-    (reversal,) = settle([line("p/1", "70.00", "140")], billed, ["p/"], USD)[1:]
-    assert reversal.key == "p/minimum"
+    (reversal,) = settle([line(LineKey.of(p, "per_unit:api_calls"), "70.00", "140")], billed, {p}, USD)[1:]
+    assert reversal.key == LineKey.of(p, "minimum")
     assert reversal.kind == "adjustment"
     assert (reversal.amount, reversal.quantity) == (D("-10.00"), D(-1))
     assert reversal.description == "Reversal: Minimum commitment $100.00: true-up (no longer due)"
@@ -588,14 +589,14 @@ def test_late_usage_adjusts_and_reverses_on_the_next_invoice(catalog: Catalog) -
     }
     # 20.00 - 10.00 + 150.00 + 10.00 + 30.00
     assert invoice.total == D("200.00")
-    by_key = {line.key: line for line in invoice.lines}
+    by_key = {str(line.key): line for line in invoice.lines}
     assert by_key["2026-01-01/2026-01-01/per_unit:api_calls"].kind == "adjustment"
     assert by_key["2026-01-01/2026-01-01/per_unit:api_calls"].quantity == D(40)
     assert by_key["2026-01-01/2026-01-01/minimum"].kind == "adjustment"
     # once finalized, period 0 is settled: re-running the boundary bills nothing more
     ledger.record(invoice)
-    assert ledger.billed["2026-01-01/2026-01-01/per_unit:api_calls"].amount == D("70.00")
-    assert ledger.billed["2026-01-01/2026-01-01/minimum"].amount == D("0.00")
+    assert ledger.billed[LineKey.parse("2026-01-01/2026-01-01/per_unit:api_calls")].amount == D("70.00")
+    assert ledger.billed[LineKey.parse("2026-01-01/2026-01-01/minimum")].amount == D("0.00")
     again = draft_invoice(catalog, s, 2, usage(s, 2, calls, (0,)), ledger.billed, ledger.credits_used, (0,))
     assert again is None
 

@@ -6,8 +6,8 @@ from decimal import Decimal, localcontext
 
 import pytest
 
-from billing.errors import BillingError, MoneyError
-from billing.money import (
+from billing.core.errors import BillingError, MoneyError
+from billing.core.money import (
     EXACT,
     Currency,
     Money,

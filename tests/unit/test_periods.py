@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from billing.catalog import Catalog, parse_catalog
-from billing.catalog_yaml import load_yaml
-from billing.periods import Period, Schedule, local_date, local_midnight
-from billing.pricing.base import Coverage
+from billing.core.catalog import Catalog, parse_catalog
+from billing.core.catalog.yaml_text import load_yaml
+from billing.core.periods import Period, Schedule, local_date, local_midnight
+from billing.core.pricing.base import Coverage
 
 NEW_YORK = ZoneInfo("America/New_York")
 

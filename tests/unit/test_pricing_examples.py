@@ -33,13 +33,13 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from billing.catalog import Catalog, Metric, parse_catalog
-from billing.events import UsageEvent
-from billing.metering import measure
-from billing.money import Currency, format_amount
-from billing.pricing import charge_adapter, price_charge
-from billing.pricing.base import FULL_COVERAGE, Coverage, MeteredUsage
-from billing.rating import InvoiceLine, quote, rate_charges
+from billing.core.catalog import Catalog, Metric, parse_catalog
+from billing.core.events import UsageEvent
+from billing.core.metering import measure
+from billing.core.money import Currency, format_amount
+from billing.core.pricing import charge_adapter, price_charge
+from billing.core.pricing.base import FULL_COVERAGE, Coverage, MeteredUsage
+from billing.core.rating import InvoiceLine, quote, rate_charges
 
 USD = Currency.of("USD")
 JPY = Currency.of("JPY")

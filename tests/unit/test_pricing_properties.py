@@ -28,13 +28,13 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from billing.catalog import Catalog, Metric, parse_catalog
-from billing.events import UsageEvent
-from billing.metering import Meter, measure
-from billing.money import Currency, format_amount
-from billing.pricing import charge_adapter, price_charge
-from billing.pricing.base import FULL_COVERAGE, Coverage, MeteredUsage
-from billing.rating import InvoiceLine, PeriodCharges, quote, rate_charges
+from billing.core.catalog import Catalog, Metric, parse_catalog
+from billing.core.events import UsageEvent
+from billing.core.metering import Meter, measure
+from billing.core.money import Currency, format_amount
+from billing.core.pricing import charge_adapter, price_charge
+from billing.core.pricing.base import FULL_COVERAGE, Coverage, MeteredUsage
+from billing.core.rating import InvoiceLine, PeriodCharges, quote, rate_charges
 
 FEW = settings(max_examples=60, deadline=None)
 SOME = settings(max_examples=100, deadline=None)

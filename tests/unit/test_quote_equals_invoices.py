@@ -11,11 +11,11 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from billing.catalog import parse_catalog
-from billing.invoicing import NOTHING_BILLED, draft_invoice, usage_segments
-from billing.periods import Schedule
-from billing.pricing.base import MeteredUsage
-from billing.rating import quote
+from billing.core.catalog import parse_catalog
+from billing.core.invoicing import NOTHING_BILLED, draft_invoice, usage_segments
+from billing.core.periods import Schedule
+from billing.core.pricing.base import MeteredUsage
+from billing.core.rating import quote
 
 prices = st.decimals(min_value=0, max_value=1000, places=2, allow_nan=False, allow_infinity=False)
 unit_prices = st.decimals(min_value=0, max_value=5, places=6, allow_nan=False, allow_infinity=False)

@@ -1,0 +1,1 @@
+"""The `billing` command line: entry point on top of every layer."""

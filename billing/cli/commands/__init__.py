@@ -1,0 +1,1 @@
+"""Implementations of the `billing` subcommands; `billing.cli.main` parses and dispatches."""

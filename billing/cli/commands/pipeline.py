@@ -1,0 +1,106 @@
+"""Commands that do pipeline work: each runs a Prefect flow, so every run shows in the UI.
+
+Everything a user can get wrong (a missing file, an unknown customer, no catalog loaded) is
+checked before a flow starts, so it is reported in one line instead of a failed run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from billing.core.as_of import as_of_instant, check_issuable, parse_as_of
+from billing.core.errors import SourceError, UnknownCustomer
+from billing.runtime import resources
+from billing.sources.usage_files import check_readable, expand
+from billing.views.tables import invoice_rows, text_table
+
+
+def prefect_environment() -> None:
+    """Prefect's home inside `var/`, no analytics: set before Prefect is first imported."""
+    home = Path(os.environ.setdefault("PREFECT_HOME", str(Path("var/prefect").resolve())))
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+
+
+def ingest_summary(summary: dict[str, Any]) -> str:
+    text = (
+        f"{summary['source']}: received {summary['received']} = accepted {summary['accepted']}"
+        f" + duplicates {summary['duplicates']} + quarantined {summary['quarantined']}"
+        f" (late: {summary['late']})"
+    )
+    for reason, count in summary["reasons"].items():
+        text += f"\n  quarantined {count} x {reason}"
+    return text
+
+
+def ingest(sources: Sequence[str]) -> str:
+    for source in sources:
+        files = expand(source)
+        if not files:
+            raise SourceError(f"{source}: no file matches")
+        for path in files:
+            check_readable(path)
+    resources.catalog()
+    prefect_environment()
+    from flows.ingest import ingest_usage
+
+    return "\n".join(ingest_summary(ingest_usage(source)) for source in sources)
+
+
+def invoice_summary(summary: dict[str, Any]) -> str:
+    invoices = summary["invoices"]
+    head = (
+        f"as of {summary['as_of']}{' (dry run: nothing written)' if summary['dry_run'] else ''}: "
+        f"{summary['customers']} customers, {summary['finalized']} invoices finalized, "
+        f"{summary['drafts']} still in their grace period (drafts)"
+    )
+    if not summary["dry_run"]:
+        emails = summary["emails"]
+        head += f"; emails sent {emails['sent']}"
+        if emails["failed"]:
+            head += f", {emails['failed']} failed (kept and retried by the next run)"
+    if not invoices:
+        return head + "\nnothing due"
+    return head + "\n" + text_table(invoice_rows(invoices), right=(4, 5))
+
+
+def invoice(as_of: str | None, customers: Sequence[str], dry_run: bool) -> str:
+    moment: date | datetime | None = parse_as_of(as_of) if as_of else None
+    now = resources.utc_now()
+    check_issuable(as_of_instant(moment, now), now, dry_run)  # before Prefect starts
+    catalog = resources.catalog().catalog
+    unknown = [c for c in customers if c not in catalog.customers_by_id]
+    if unknown:
+        raise UnknownCustomer(f"unknown customer(s): {', '.join(unknown)}")
+    prefect_environment()
+    from flows.invoices import run_invoices
+
+    return invoice_summary(run_invoices(moment, list(customers) or None, dry_run))
+
+
+def lifecycle_summary(summary: dict[str, Any]) -> str:
+    head = f"lifecycle scan for {summary['as_of']}{' (dry run)' if summary['dry_run'] else ''}: "
+    head += f"{len(summary['due'])} reminders due, {summary['new']} new"
+    if not summary["dry_run"]:
+        head += f"; emails sent {summary['sent']}, failed {summary['failed']}"
+    rows = [
+        ["customer", "reminder", "about"],
+        *([d["customer_id"], d["kind"], d["period"]] for d in summary["due"]),
+    ]
+    return head + ("\n" + text_table(rows) if summary["due"] else "")
+
+
+def lifecycle_scan(as_of: str | None, dry_run: bool) -> str:
+    on = parse_as_of(as_of) if as_of else None
+    if isinstance(on, datetime):
+        on = on.date()
+    resources.catalog()
+    prefect_environment()
+    from flows.lifecycle import scan_lifecycle
+
+    return lifecycle_summary(scan_lifecycle(on, dry_run))

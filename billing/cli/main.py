@@ -1,0 +1,144 @@
+"""The `billing` command. Parses arguments and hands over to `billing.cli.commands`.
+
+Imports stay lazy: `billing quote` and the read-only commands load neither Prefect nor Great
+Expectations. A user's mistake is one line on stderr and exit status 1 (2 for bad arguments),
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from billing.core.errors import BillingError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="billing", description="Usage-based billing run as Prefect flows.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+
+    commands.add_parser("demo", help="set up the embedded database and run the whole pipeline on sample data")
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(dest="action", required=True)
+    db.add_parser("upgrade", help="create or migrate the schema to the latest revision")
+
+    catalog = commands.add_parser("catalog", help="check or load a catalog YAML file")
+    catalog_actions = catalog.add_subparsers(dest="action", required=True)
+    for action, text in (("check", "validate without storing"), ("load", "store as a version and activate")):
+        catalog_actions.add_parser(action, help=text).add_argument(
+            "file", nargs="?", help="default: BILLING_CATALOG (config/catalog.example.yaml)"
+        )
+
+    ingest = commands.add_parser("ingest", help="ingest usage files (JSONL; local paths or fsspec URLs)")
+    ingest.add_argument("sources", nargs="+", metavar="PATH_OR_URL")
+
+    invoice = commands.add_parser("invoice", help="draft, finalize and email the invoices due")
+    invoice.add_argument("--as-of", help="YYYY-MM-DD (end of that day, UTC) or an ISO datetime; default now")
+    invoice.add_argument("--customer", action="append", default=[], metavar="ID", help="repeatable")
+    invoice.add_argument("--dry-run", action="store_true", help="compute and show, write nothing")
+
+    lifecycle = commands.add_parser("lifecycle", help="lifecycle reminders")
+    scan = lifecycle.add_subparsers(dest="action", required=True).add_parser(
+        "scan", help="send due reminders"
+    )
+    scan.add_argument("--as-of", help="YYYY-MM-DD; default today (UTC)")
+    scan.add_argument("--dry-run", action="store_true")
+
+    serve = commands.add_parser("serve", help="run the HTTP API (cost previews)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+
+    keys = commands.add_parser("api-key", help="create or revoke an HTTP API key")
+    keys.add_argument("action", choices=["create", "revoke"])
+    keys.add_argument("name")
+
+    invoices = commands.add_parser("invoices", help="read stored invoices")
+    invoice_actions = invoices.add_subparsers(dest="action", required=True)
+    listing = invoice_actions.add_parser("list")
+    listing.add_argument("--customer", metavar="ID")
+    listing.add_argument("--json", action="store_true")
+    show = invoice_actions.add_parser("show")
+    show.add_argument("number")
+    show.add_argument("--json", action="store_true")
+
+    quote = commands.add_parser("quote", help="price usage for one period of a plan (no database)")
+    quote.add_argument("--catalog", required=True, metavar="FILE")
+    quote.add_argument("--plan", required=True, metavar="CODE")
+    quote.add_argument("--usage", nargs="*", default=[], metavar="METRIC=QTY")
+    quote.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    return parser
+
+
+def run(args: argparse.Namespace) -> str | None:
+    command = args.command
+    if command == "quote":
+        from billing.cli.commands.quoting import run_quote
+
+        return run_quote(args.catalog, args.plan, args.usage, args.json)
+    if command in ("db", "catalog", "api-key", "invoices"):
+        from billing.cli.commands import admin
+
+        if command == "db":
+            return admin.db_upgrade()
+        if command == "catalog":
+            from billing.runtime.settings import get_settings
+
+            path = args.file or str(get_settings().catalog)
+            return admin.catalog_check(path) if args.action == "check" else admin.catalog_load(path)
+        if command == "api-key":
+            return admin.api_key(args.action, args.name)
+        if args.action == "list":
+            return admin.invoices_list(args.customer, args.json)
+        return admin.invoices_show(args.number, args.json)
+    if command == "serve":
+        from billing.api.server import serve
+
+        serve(args.host, args.port)
+        return None
+    if command == "demo":
+        from billing.cli.demo import run_demo
+
+        run_demo(print)
+        return None
+    from billing.cli.commands import pipeline
+
+    if command == "ingest":
+        return pipeline.ingest(args.sources)
+    if command == "invoice":
+        return pipeline.invoice(args.as_of, args.customer, args.dry_run)
+    return pipeline.lifecycle_scan(args.as_of, args.dry_run)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        output = run(args)
+    except BillingError as error:
+        for line in str(error).splitlines() or [type(error).__name__]:
+            print(f"billing: {line}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("billing: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        from sqlalchemy.exc import OperationalError
+
+        if not isinstance(error, OperationalError):
+            raise
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        print(f"billing: cannot use the database: {reason}", file=sys.stderr)
+        return 1
+    if output:
+        print(output)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

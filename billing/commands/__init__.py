@@ -1,1 +1,0 @@
-"""Implementations of the `billing` subcommands; `billing.cli` parses and dispatches."""

@@ -1,0 +1,40 @@
+"""Reading "as of" parameters: a date means the end of that day in UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+from billing.core.errors import BillingError
+
+
+def as_of_instant(value: date | datetime | str | None, now: datetime) -> datetime:
+    """None is now; a date is the end of that day (UTC); a datetime must carry its offset."""
+    if value is None:
+        return now
+    if isinstance(value, str):
+        value = parse_as_of(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise BillingError(f"as-of {value.isoformat()} needs a UTC offset, e.g. 2026-11-02T00:00:00Z")
+        return value.astimezone(UTC)
+    return datetime.combine(value + timedelta(days=1), time(), UTC)
+
+
+def parse_as_of(text: str) -> date | datetime:
+    """`2026-11-02` or `2026-11-02T09:00:00+01:00`; a clear error otherwise."""
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text)
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise BillingError(f"not a date: {text!r} (expected YYYY-MM-DD or an ISO 8601 datetime)") from None
+
+
+def check_issuable(as_of: datetime, now: datetime, dry_run: bool) -> None:
+    """Invoices are final: they are issued only for periods that have ended, a dry run aside."""
+    if as_of > now and not dry_run:
+        raise BillingError(
+            f"as-of {as_of.isoformat()} is in the future: invoices can only be issued for periods "
+            "that have ended (add --dry-run to see what they would bill)"
+        )

@@ -1,0 +1,281 @@
+"""What each invoice bills: the pure generator behind invoice runs, backfills and previews.
+
+Invoices are issued at period boundaries. The invoice issued when period P closes (at the start
+of P+1) bills P's usage, P's in-arrears flat charges and P's true-up, plus P+1's in-advance flat
+charges; the first one, at the anchor, bills the first period's in-advance charges.
+
+Billed = to be billed - already billed (Kill Bill's rule): every line has a key naming what it
+bills; a line whose key was billed on a finalized invoice for the same amount is left out, and
+one billed for a different amount (usage that arrived after its period was invoiced) becomes an
+adjustment line for the difference. So re-runs change nothing and late usage is billed once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from billing.core.catalog import Catalog
+from billing.core.credits import apply_credits, credit_grants
+from billing.core.events import dumps, format_timestamp
+from billing.core.line_keys import LineKey, SegmentId
+from billing.core.money import ZERO, Currency, display_amount
+from billing.core.periods import Period, Schedule, Segment, local_date
+from billing.core.pricing.base import MeteredUsage
+from billing.core.rating import InvoiceLine, PricedLines, rate_segment
+
+UsageBySegment = Mapping[tuple[datetime, datetime], Mapping[str, MeteredUsage]]
+
+
+@dataclass(frozen=True, slots=True)
+class Billed:
+    """What finalized invoices billed under one line key, all lines for that key summed;
+    the rest as on the latest of those lines."""
+
+    amount: Decimal
+    quantity: Decimal
+    description: str
+    kind: str = "usage"
+    metric: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def plus(self, line: InvoiceLine) -> Billed:
+        """This key's billing after one more finalized line."""
+        kind = self.kind if line.kind == "adjustment" else line.kind
+        return Billed(
+            self.amount + line.amount,
+            self.quantity + line.quantity,
+            line.description,
+            kind,
+            line.metric,
+            line.start,
+            line.end,
+        )
+
+
+NOTHING_BILLED = Billed(ZERO, ZERO, "")
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceDraft:
+    """An invoice as the generator computes it, before it is stored, numbered or sent."""
+
+    customer_id: str
+    currency: Currency
+    boundary: int  # index of the period whose start issues this invoice
+    issued_at: datetime
+    issued_on: date
+    period_start: datetime
+    period_end: datetime
+    lines: tuple[InvoiceLine, ...]
+    credits: tuple[tuple[str, Decimal], ...]
+    fingerprint: str
+    timezone: str = "UTC"
+
+    @property
+    def subtotal(self) -> Decimal:
+        return sum((line.amount for line in self.lines), self.currency.quantum * 0)
+
+    @property
+    def credits_applied(self) -> Decimal:
+        return sum((amount for _, amount in self.credits), self.currency.quantum * 0)
+
+    @property
+    def total(self) -> Decimal:
+        return self.subtotal - self.credits_applied
+
+    def as_invoice(self) -> Invoice:
+        """The computed invoice as an `Invoice`: a draft, without number."""
+        return Invoice(
+            customer_id=self.customer_id,
+            status="draft",
+            currency=self.currency,
+            timezone=self.timezone,
+            period_start=self.period_start,
+            period_end=self.period_end,
+            lines=self.lines,
+            subtotal=self.subtotal,
+            credits_applied=self.credits_applied,
+            total=self.total,
+            fingerprint=self.fingerprint,
+            issued_at=self.issued_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Invoice:
+    """An invoice, stored (number, status) or only computed (a draft, a preview's side).
+
+    `timezone` is the customer's zone when it was rated: every date a person reads of it
+    (period days, issue date) is a local calendar day in that zone."""
+
+    customer_id: str
+    status: str
+    currency: Currency
+    timezone: str
+    period_start: datetime
+    period_end: datetime
+    lines: tuple[InvoiceLine, ...]
+    subtotal: Decimal
+    credits_applied: Decimal
+    total: Decimal
+    fingerprint: str
+    issued_at: datetime | None
+    due_on: date | None = None
+    number: str | None = None
+
+
+def closing_periods(schedule: Schedule, boundary: int, late: Iterable[int] = ()) -> list[Period]:
+    """The periods whose usage the invoice at `boundary` bills: the one closing, then late ones."""
+    indexes = [boundary - 1] if boundary > 0 else []
+    indexes += sorted({i for i in late if 0 <= i < boundary - 1})
+    found = {}
+    for period in schedule.periods():
+        if period.index > max(indexes, default=-1):
+            break
+        found[period.index] = period
+    return [found[i] for i in indexes]
+
+
+def usage_segments(schedule: Schedule, boundary: int, late: Iterable[int] = ()) -> list[Segment]:
+    """The segments whose metered usage `draft_invoice` needs for this boundary."""
+    return [s for p in closing_periods(schedule, boundary, late) for s in schedule.segments(p)]
+
+
+def draft_invoice(
+    catalog: Catalog,
+    schedule: Schedule,
+    boundary: int,
+    usage: UsageBySegment,
+    billed: Mapping[LineKey, Billed],
+    credits_used: Mapping[str, Decimal],
+    late: Iterable[int] = (),
+    memo: PricedLines | None = None,
+) -> InvoiceDraft | None:
+    """The invoice issued at the start of period `boundary`; None when it would bill nothing.
+
+    `memo` shares identical priced lines across the invoices of one run."""
+    opening = schedule.period(boundary)
+    if opening is None:
+        return None
+    closing = closing_periods(schedule, boundary, late)
+    due: list[InvoiceLine] = []
+    revised: set[SegmentId] = set()
+    inputs: list[object] = []
+    for period in closing:
+        for segment in schedule.segments(period):
+            metered = usage[(segment.start, segment.end)]
+            due += rate_segment(segment, metered, catalog, memo).lines
+            revised.add(segment.id)
+            inputs.append(
+                [format_timestamp(segment.start), {k: [v.quantity, v.events] for k, v in metered.items()}]
+            )
+    for segment in schedule.segments(opening):
+        due += rate_segment(segment, {}, catalog, memo).in_advance
+    lines = settle(due, billed, revised, catalog.currency)
+    if not lines:
+        return None
+    if boundary > 0:
+        shown = schedule.period(boundary - 1)
+        assert shown is not None
+    else:
+        shown = opening
+    grants = credit_grants(schedule)
+    issued_on = local_date(opening.start, schedule.tz)
+    subtotal = sum((line.amount for line in lines), ZERO)
+    credits = apply_credits(subtotal, grants, credits_used, issued_on)
+    fingerprint = rating_fingerprint(
+        catalog.version,
+        schedule.customer.id,
+        boundary,
+        inputs,
+        {str(k): billed[k].amount for k in sorted(billed, key=str)},
+        credits_used,
+    )
+    return InvoiceDraft(
+        customer_id=schedule.customer.id,
+        currency=catalog.currency,
+        boundary=boundary,
+        issued_at=opening.start,
+        issued_on=issued_on,
+        period_start=shown.start,
+        period_end=shown.end,
+        lines=tuple(lines),
+        credits=credits,
+        fingerprint=fingerprint,
+        timezone=schedule.customer.timezone,
+    )
+
+
+def settle(
+    due: Iterable[InvoiceLine],
+    billed: Mapping[LineKey, Billed],
+    revised: Collection[SegmentId],
+    currency: Currency,
+) -> list[InvoiceLine]:
+    """Due lines minus what finalized invoices billed: new lines, adjustments and reversals.
+
+    Only what usage decides is revised (usage lines and true-ups: late usage changes them);
+    a fee once billed stays as billed, whatever the catalog says later.
+    """
+    lines: list[InvoiceLine] = []
+    seen: set[LineKey] = set()
+    for line in due:
+        seen.add(line.key)
+        prior = billed.get(line.key)
+        if prior is None:
+            lines.append(line)
+        elif prior.amount != line.amount and line.kind != "flat" and prior.kind != "flat":
+            lines.append(_adjustment(line, prior, currency))
+    for key, prior in billed.items():
+        if key not in seen and key.segment in revised and prior.amount and prior.kind != "flat":
+            lines.append(
+                InvoiceLine(
+                    key=key,
+                    kind="adjustment",
+                    description=f"Reversal: {prior.description} (no longer due)",
+                    metric=prior.metric,
+                    quantity=-prior.quantity,
+                    amount=-prior.amount,
+                    start=prior.start,
+                    end=prior.end,
+                )
+            )
+    return lines
+
+
+def _adjustment(line: InvoiceLine, prior: Billed, currency: Currency) -> InvoiceLine:
+    return InvoiceLine(
+        key=line.key,
+        kind="adjustment",
+        description=(
+            f"Adjustment for late usage: {line.description} "
+            f"(billed {display_amount(prior.amount, currency)} before)"
+        ),
+        metric=line.metric,
+        quantity=line.quantity - prior.quantity,
+        amount=line.amount - prior.amount,
+        start=line.start,
+        end=line.end,
+    )
+
+
+def rating_fingerprint(*inputs: object) -> str:
+    """A short hash of everything a rating depended on: same inputs, same fingerprint."""
+    return hashlib.sha256(dumps(_jsonable(inputs)).encode()).hexdigest()[:32]
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return format_timestamp(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value

@@ -1,0 +1,69 @@
+"""Which lifecycle reminders are due on a day: pure, so the scan can run as often as it likes.
+
+Each reminder carries the ledger key `(customer, kind, subject, period)`; the send ledger makes
+sure each key is emailed once, however often or concurrently the scan runs. A reminder stays
+due for its whole window (a trial-ending notice from N days before the end until the end), so a
+scan that missed a day still sends it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from billing.core.catalog import Catalog
+from billing.core.money import ZERO, display_amount
+from billing.core.periods import Schedule
+from billing.core.pricing.flat import FlatCharge
+
+TRIAL_ENDING_DAYS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Reminder:
+    customer_id: str
+    kind: str
+    subject: str  # what it is about, e.g. "contract/2026-01-15" or an invoice number
+    period: str  # which occurrence, e.g. the day the trial ends
+    recipient: str
+    context: dict[str, Any] = field(default_factory=dict)  # JSON-able, rendered into the email
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}/{self.customer_id}/{self.subject}/{self.period}"
+
+
+def trial_ending(catalog: Catalog, schedule: Schedule, on: date, days: int) -> list[Reminder]:
+    """A trial ends within `days` days: tell the customer what will be billed and when."""
+    trial = schedule.trial
+    if trial is None or not (trial.end_date - timedelta(days=days) <= on < trial.end_date):
+        return []
+    term = schedule.terms[0]
+    customer = schedule.customer
+    fees = [c.amount for c in term.charges if isinstance(c, FlatCharge)]
+    return [
+        Reminder(
+            customer_id=customer.id,
+            kind="trial_ending",
+            subject=f"contract/{term.key}",
+            period=trial.end_date.isoformat(),
+            recipient=customer.email,
+            context={
+                "customer_name": customer.display_name,
+                "plan_name": term.plan.label,
+                "trial_ends_on": trial.end_date.isoformat(),
+                "days_left": (trial.end_date - on).days,
+                "recurring_fee": display_amount(sum(fees, ZERO), catalog.currency) if fees else None,
+            },
+        )
+    ]
+
+
+def due_reminders(catalog: Catalog, on: date, trial_ending_days: int = TRIAL_ENDING_DAYS) -> list[Reminder]:
+    """Every reminder due on a day (each customer's own calendar day)."""
+    reminders: list[Reminder] = []
+    for customer in catalog.customers:
+        schedule = Schedule(catalog, customer)
+        reminders += trial_ending(catalog, schedule, on, trial_ending_days)
+    return reminders

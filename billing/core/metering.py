@@ -1,0 +1,225 @@
+"""Aggregations over usage events: the one definition every SQL version is tested against.
+
+An event a metric counts but that lacks the metric's field (stored before the metric asked
+for it; ingestion quarantines such events since) adds to the metric's event count, not to its
+sum, maximum, distinct values or latest value.
+
+Each aggregation is a small accumulator with `step` (one event), `merge` (another accumulator
+over other events) and `result`. Rating over stored events uses SQL that is tested equal to
+these; previews and quotes use them directly; SQLite registers them as SQL aggregates. Sums are
+exact: `EXACT` raises rather than round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from billing.core.catalog import Metric
+from billing.core.events import UsageEvent, dumps
+from billing.core.money import EXACT, ZERO
+from billing.core.pricing.base import MeteredUsage
+
+_MISSING = object()
+NUMERIC_AGGREGATIONS = {"sum", "max", "latest"}
+
+
+class Accumulator(Protocol):
+    def step(self, value: Any, timestamp: datetime, transaction_id: str) -> None: ...
+    def merge(self, other: Any) -> None: ...
+    def result(self) -> Decimal: ...
+
+
+class CountAccumulator:
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def step(self, value: Any, timestamp: datetime, transaction_id: str) -> None:
+        self.count += 1
+
+    def merge(self, other: CountAccumulator) -> None:
+        self.count += other.count
+
+    def result(self) -> Decimal:
+        return Decimal(self.count)
+
+
+class SumAccumulator:
+    __slots__ = ("total",)
+
+    def __init__(self) -> None:
+        self.total = ZERO
+
+    def step(self, value: Decimal, timestamp: datetime, transaction_id: str) -> None:
+        self.total = EXACT.add(self.total, value)
+
+    def merge(self, other: SumAccumulator) -> None:
+        self.total = EXACT.add(self.total, other.total)
+
+    def result(self) -> Decimal:
+        return self.total
+
+
+class MaxAccumulator:
+    __slots__ = ("best",)
+
+    def __init__(self) -> None:
+        self.best: Decimal | None = None
+
+    def step(self, value: Decimal, timestamp: datetime, transaction_id: str) -> None:
+        if self.best is None or value > self.best:
+            self.best = value
+
+    def merge(self, other: MaxAccumulator) -> None:
+        if other.best is not None:
+            self.step(other.best, datetime.min, "")
+
+    def result(self) -> Decimal:
+        return ZERO if self.best is None else self.best
+
+
+class UniqueCountAccumulator:
+    """Distinct values, compared in their canonical JSON form ("1" and 1 differ; 1.0 and 1 do not)."""
+
+    __slots__ = ("seen",)
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def step(self, value: Any, timestamp: datetime, transaction_id: str) -> None:
+        self.seen.add(dumps(value))
+
+    def merge(self, other: UniqueCountAccumulator) -> None:
+        self.seen |= other.seen
+
+    def result(self) -> Decimal:
+        return Decimal(len(self.seen))
+
+
+class LatestAccumulator:
+    """The value of the event with the greatest timestamp; ties go to the greatest transaction_id."""
+
+    __slots__ = ("key", "value")
+
+    def __init__(self) -> None:
+        self.key: tuple[datetime, str] | None = None
+        self.value = ZERO
+
+    def step(self, value: Decimal, timestamp: datetime, transaction_id: str) -> None:
+        key = (timestamp, transaction_id)
+        if self.key is None or key > self.key:
+            self.key, self.value = key, value
+
+    def merge(self, other: LatestAccumulator) -> None:
+        if other.key is not None:
+            self.step(other.value, *other.key)
+
+    def result(self) -> Decimal:
+        return self.value
+
+
+ACCUMULATORS: dict[str, type[Any]] = {
+    "count": CountAccumulator,
+    "sum": SumAccumulator,
+    "max": MaxAccumulator,
+    "unique_count": UniqueCountAccumulator,
+    "latest": LatestAccumulator,
+}
+
+
+def same_value(actual: Any, expected: str | bool | Decimal) -> bool:
+    """Filter equality that never takes True for 1 or "1" for 1."""
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return actual is expected
+    if isinstance(expected, Decimal):
+        return isinstance(actual, Decimal) and actual == expected
+    return isinstance(actual, str) and actual == expected
+
+
+def metric_applies(metric: Metric, event_type: str, properties: Mapping[str, Any]) -> bool:
+    """Whether an event counts towards a metric: its type, then each filter."""
+    if event_type != metric.event_type:
+        return False
+    return all(same_value(properties.get(k, _MISSING), v) for k, v in metric.filters.items())
+
+
+def property_problem(metric: Metric, properties: Mapping[str, Any]) -> str | None:
+    """Why an event a metric applies to cannot be aggregated by it, or None."""
+    if metric.field is None:
+        return None
+    value = properties.get(metric.field, _MISSING)
+    if value is _MISSING or value is None:
+        return f"property {metric.field!r} is missing (metric {metric.code!r} needs it)"
+    if metric.aggregation in NUMERIC_AGGREGATIONS:
+        if not isinstance(value, Decimal) or isinstance(value, bool):
+            return (
+                f"property {metric.field!r} must be a number for metric {metric.code!r}, got {dumps(value)}"
+            )
+    elif not isinstance(value, str | Decimal) or isinstance(value, bool):
+        return (
+            f"property {metric.field!r} must be a string or a number for metric {metric.code!r}, "
+            f"got {dumps(value)}"
+        )
+    return None
+
+
+def event_property_problem(metrics: Iterable[Metric], event: UsageEvent) -> str | None:
+    """The first problem any metric that counts this event has with its properties, or None."""
+    for metric in metrics:
+        if metric_applies(metric, event.event_type, event.properties):
+            problem = property_problem(metric, event.properties)
+            if problem:
+                return problem
+    return None
+
+
+class Meter:
+    """Running aggregates of a set of metrics over events fed in any order, in any batches.
+
+    `counted` names the metrics whose number of events is reported (`Catalog.
+    event_counted_metrics`); others report 0 events, as the SQL metering does. None: all.
+    """
+
+    def __init__(self, metrics: Iterable[Metric], counted: Collection[str] | None = None) -> None:
+        self.metrics = tuple(metrics)
+        self.counted = counted
+        self.accumulators = {m.code: ACCUMULATORS[m.aggregation]() for m in self.metrics}
+        self.counts = dict.fromkeys(self.accumulators, 0)
+        self._by_type: dict[str, list[Metric]] = {}
+        for metric in self.metrics:
+            self._by_type.setdefault(metric.event_type, []).append(metric)
+
+    def add(self, events: Iterable[UsageEvent]) -> Meter:
+        for event in events:
+            for metric in self._by_type.get(event.event_type, ()):
+                if metric_applies(metric, event.event_type, event.properties):
+                    self.counts[metric.code] += 1
+                    value = event.properties.get(metric.field) if metric.field else None
+                    if value is None and metric.field:
+                        continue  # no value to aggregate (stored before the metric asked for it)
+                    self.accumulators[metric.code].step(value, event.timestamp, event.transaction_id)
+        return self
+
+    def merge(self, other: Meter) -> Meter:
+        for code, accumulator in other.accumulators.items():
+            self.accumulators[code].merge(accumulator)
+            self.counts[code] += other.counts[code]
+        return self
+
+    def usage(self) -> dict[str, MeteredUsage]:
+        counted = self.counted
+        return {
+            code: MeteredUsage(acc.result(), self.counts[code] if counted is None or code in counted else 0)
+            for code, acc in self.accumulators.items()
+        }
+
+
+def measure(
+    metrics: Iterable[Metric], events: Iterable[UsageEvent], counted: Collection[str] | None = None
+) -> dict[str, MeteredUsage]:
+    """Aggregate events for each metric: the definition of every aggregation."""
+    return Meter(metrics, counted).add(events).usage()

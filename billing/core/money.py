@@ -1,0 +1,225 @@
+"""Money: exact decimals, ISO 4217 currencies and the one rounding rule.
+
+Amounts are `Decimal` from the edge inward. Floats are refused everywhere: a float has already
+lost the cents before we see it. Intermediate results (quantity x unit price, tier sums) are
+computed exactly in `EXACT`, a context that raises rather than round; each invoice line is then
+rounded once, half-up, to the currency's minor units (`round_money`). Proration divides, so it is
+done on exact fractions and rounded once too (`round_ratio`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import (
+    ROUND_HALF_UP,
+    Clamped,
+    Context,
+    Decimal,
+    DivisionByZero,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+)
+from functools import cache
+
+from billing.core.errors import MoneyError
+
+# Catalog prices have at most 15 + 12 digits and metered quantities at most 30 + 30 (both
+# checked where they come in), so exact products and sums of millions of them fit in 200
+# digits; any result that would still need rounding raises `Inexact` instead.
+EXACT = Context(
+    prec=200,
+    rounding=ROUND_HALF_UP,
+    traps=[Inexact, InvalidOperation, DivisionByZero, Overflow, Clamped],
+)
+_ROUNDING = Context(prec=200, rounding=ROUND_HALF_UP, traps=[InvalidOperation, Overflow])
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Currency:
+    """An ISO 4217 currency and its number of minor-unit digits (USD 2, JPY 0, KWD 3)."""
+
+    code: str
+    minor_units: int
+    quantum: Decimal = field(compare=False, repr=False)
+
+    @staticmethod
+    def of(code: str) -> Currency:
+        """The currency for an ISO 4217 code; `MoneyError` for an unknown one."""
+        return _currency(code.upper() if isinstance(code, str) else code)
+
+    @property
+    def symbol(self) -> str:
+        """The symbol an English reader expects ("$", "€", "¥"), else the code."""
+        return _symbol(self.code)
+
+    def __str__(self) -> str:
+        return self.code
+
+
+@cache
+def _currency(code: str) -> Currency:
+    import iso4217
+
+    try:
+        iso = iso4217.Currency(code)
+    except (ValueError, TypeError):
+        raise MoneyError(f"unknown currency {code!r}: expected an ISO 4217 code such as 'USD'") from None
+    if iso.exponent is None:
+        raise MoneyError(f"currency {code!r} has no minor unit in ISO 4217 and cannot be billed")
+    return Currency(code, iso.exponent, Decimal(1).scaleb(-iso.exponent))
+
+
+@cache
+def _symbol(code: str) -> str:
+    from babel.numbers import get_currency_symbol
+
+    return str(get_currency_symbol(code, locale="en_US"))
+
+
+def to_decimal(value: object, what: str = "amount") -> Decimal:
+    """Read a decimal from a string, an int or a Decimal; refuse floats and non-numbers."""
+    if isinstance(value, bool):
+        raise MoneyError(f"{what} must be a decimal number, not the boolean {value!r}")
+    if isinstance(value, float):
+        raise MoneyError(f"{what} must be a decimal string, not the float {value!r}")
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, int):
+        result = Decimal(value)
+    elif isinstance(value, str):
+        try:
+            result = Decimal(value.strip().replace("_", ""))
+        except InvalidOperation:
+            raise MoneyError(f"{what} must be a decimal number, got {value!r}") from None
+    else:
+        raise MoneyError(f"{what} must be a decimal number, got {value!r}")
+    if not result.is_finite():
+        raise MoneyError(f"{what} must be a finite number, got {value!r}")
+    return result
+
+
+def round_money(amount: Decimal, currency: Currency) -> Decimal:
+    """Round half-up (away from zero on a tie) to the currency's minor units."""
+    return amount.quantize(currency.quantum, context=_ROUNDING)
+
+
+def round_ratio(amount: Decimal, numerator: int, denominator: int, currency: Currency) -> Decimal:
+    """`amount x numerator / denominator`, computed exactly and rounded once, half-up."""
+    if not isinstance(amount, Decimal):
+        raise MoneyError(f"amount must be a Decimal, got {amount!r}")
+    top, bottom = amount.as_integer_ratio()  # exact: a Decimal is an integer over a power of ten
+    top *= numerator * 10**currency.minor_units
+    bottom *= denominator
+    units = (2 * abs(top) + bottom) // (2 * bottom)  # half-up on the magnitude: ties away from zero
+    if (top < 0) != (bottom < 0):
+        units = -units
+    return Decimal(units).scaleb(-currency.minor_units, context=_ROUNDING)
+
+
+def format_amount(amount: Decimal, currency: Currency) -> str:
+    """An amount as a string with exactly the currency's minor-unit digits ("2.00", "2", "2.000")."""
+    rounded = round_money(amount, currency)
+    if rounded == 0:
+        rounded = abs(rounded)
+    return f"{rounded:f}"
+
+
+def plain(value: Decimal) -> str:
+    """A decimal as plain text without exponent or trailing zeros ("12.5", "100", "0.000001")."""
+    if value == 0:
+        return "0"
+    return f"{value.normalize(EXACT):f}"
+
+
+def decimal_places(value: Decimal) -> int:
+    """How many digits after the decimal point a value really has (12.500 has 1)."""
+    _, digits, exponent = value.as_tuple()
+    if not value or not isinstance(exponent, int):
+        return 0
+    trailing_zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    return max(0, -(exponent + trailing_zeros))
+
+
+def display_amount(amount: Decimal, currency: Currency, *, exact: bool = False) -> str:
+    """A human amount with the symbol, "$7.00"; `exact` keeps sub-minor digits of a unit price."""
+    magnitude = amount.copy_abs()
+    if exact and amount != round_money(amount, currency):
+        text = plain(magnitude)
+    else:
+        text = format_amount(magnitude, currency)
+    sign = "-" if amount < 0 else ""
+    symbol = currency.symbol
+    if symbol == currency.code:
+        return f"{sign}{text} {symbol}"
+    return f"{sign}{symbol}{text}"
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    """An exact amount in one currency; refuses floats and arithmetic across currencies."""
+
+    amount: Decimal
+    currency: Currency
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.amount, Decimal) or not self.amount.is_finite():
+            raise MoneyError(f"money amount must be a finite Decimal, got {self.amount!r}")
+
+    @classmethod
+    def of(cls, value: object, currency: Currency | str) -> Money:
+        cur = currency if isinstance(currency, Currency) else Currency.of(currency)
+        return cls(to_decimal(value), cur)
+
+    @classmethod
+    def zero(cls, currency: Currency) -> Money:
+        return cls(currency.quantum * 0, currency)
+
+    @classmethod
+    def total(cls, amounts: Iterable[Money], currency: Currency) -> Money:
+        result = cls.zero(currency)
+        for amount in amounts:
+            result = result + amount
+        return result
+
+    def _same(self, other: object) -> Money:
+        if not isinstance(other, Money):
+            raise MoneyError(f"cannot combine money with {other!r}")
+        if other.currency != self.currency:
+            raise MoneyError(f"cannot combine {self.currency} and {other.currency} amounts")
+        return other
+
+    def __add__(self, other: object) -> Money:
+        return Money(self.amount + self._same(other).amount, self.currency)
+
+    def __sub__(self, other: object) -> Money:
+        return Money(self.amount - self._same(other).amount, self.currency)
+
+    def __neg__(self) -> Money:
+        return Money(-self.amount, self.currency)
+
+    def __lt__(self, other: object) -> bool:
+        return self.amount < self._same(other).amount
+
+    def __le__(self, other: object) -> bool:
+        return self.amount <= self._same(other).amount
+
+    def __gt__(self, other: object) -> bool:
+        return self.amount > self._same(other).amount
+
+    def __ge__(self, other: object) -> bool:
+        return self.amount >= self._same(other).amount
+
+    def __mul__(self, other: object) -> Money:
+        if isinstance(other, float | bool) or not isinstance(other, int | Decimal):
+            raise MoneyError(f"money can only be multiplied by an int or a Decimal, not {other!r}")
+        return Money(self.amount * other, self.currency)
+
+    def rounded(self) -> Money:
+        return Money(round_money(self.amount, self.currency), self.currency)
+
+    def __str__(self) -> str:
+        return format_amount(self.amount, self.currency)

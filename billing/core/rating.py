@@ -1,0 +1,246 @@
+"""Usage and contracts into invoice lines: the rating code invoices, previews and quotes share.
+
+`rate_charges` prices one contract's part of one period: every charge of its plan (with the
+contract's overrides) on the period's metered usage, each line rounded once, half-up, and a
+true-up line when the period's charges fall below the prorated minimum commitment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal, NamedTuple
+
+from billing.core.catalog import Catalog, Metric
+from billing.core.errors import InvalidUsage
+from billing.core.line_keys import MINIMUM, LineKey, SegmentId
+from billing.core.money import ZERO, Currency, display_amount, round_money, round_ratio
+from billing.core.periods import Segment
+from billing.core.pricing import ChargeModel, charge_names, price_charge
+from billing.core.pricing.base import FULL_COVERAGE, MAX_AMOUNT, NO_USAGE, Coverage, MeteredUsage, TierAmount
+
+LineKind = Literal["usage", "flat", "minimum", "adjustment"]
+Timing = Literal["in_advance", "in_arrears"]
+
+
+class InvoiceLine(NamedTuple):
+    """One rounded line; `key` names what it bills, stable across re-runs of the same period."""
+
+    key: LineKey
+    kind: LineKind
+    description: str
+    metric: str | None
+    quantity: Decimal
+    amount: Decimal
+    start: datetime | None = None
+    end: datetime | None = None
+    tiers: tuple[TierAmount, ...] = ()
+    timing: Timing = "in_arrears"
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodCharges:
+    """Everything one contract's part of a period costs, in charge order, true-up last."""
+
+    lines: tuple[InvoiceLine, ...]
+
+    @property
+    def in_advance(self) -> tuple[InvoiceLine, ...]:
+        return tuple(line for line in self.lines if line.timing == "in_advance")
+
+    @property
+    def closing(self) -> tuple[InvoiceLine, ...]:
+        """What the invoice issued when the period closes bills of it."""
+        return tuple(line for line in self.lines if line.timing == "in_arrears")
+
+    @property
+    def subtotal(self) -> Decimal:
+        return sum((line.amount for line in self.lines), ZERO)
+
+
+class _PricedLine(NamedTuple):
+    """The part of a line that depends only on the charge, its usage and the days covered."""
+
+    kind: LineKind
+    description: str
+    metric: str | None
+    quantity: Decimal
+    amount: Decimal
+    tiers: tuple[TierAmount, ...]
+    timing: Timing
+
+
+class PricedLines:
+    """A memo of priced lines for one run: many lines repeat across customers (every flat fee,
+    small counts such as seats or users) and pricing is pure, so identical inputs reuse the
+    priced line. Keyed by the charge's identity; each entry keeps its charge alive so that the
+    identity cannot be reused while the entry exists."""
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self.limit = limit
+        self._lines: dict[tuple[object, ...], tuple[ChargeModel, _PricedLine]] = {}
+
+    def get(self, key: tuple[object, ...], charge: ChargeModel) -> _PricedLine | None:
+        hit = self._lines.get(key)
+        return hit[1] if hit is not None and hit[0] is charge else None
+
+    def put(self, key: tuple[object, ...], charge: ChargeModel, line: _PricedLine) -> None:
+        if len(self._lines) >= self.limit:
+            self._lines.clear()
+        self._lines[key] = (charge, line)
+
+
+def _price_line(
+    charge: ChargeModel,
+    usage: MeteredUsage,
+    coverage: Coverage,
+    metrics: Mapping[str, Metric],
+    currency: Currency,
+    plan_label: str,
+    memo: PricedLines | None,
+) -> _PricedLine:
+    memo_key = (id(charge), usage, coverage.days, coverage.period_days, currency.code, plan_label)
+    if memo is not None:
+        hit = memo.get(memo_key, charge)
+        if hit is not None:
+            return hit
+    priced = price_charge(charge, usage, coverage)
+    if priced.prorated is not None:
+        days = priced.prorated
+        amount = round_ratio(priced.amount, days.days, days.period_days, currency)
+    else:
+        amount = round_money(priced.amount, currency)
+    if amount.copy_abs() >= MAX_AMOUNT:
+        # Lines stay below 10^15 so that invoice totals are exact in ordinary Decimal sums.
+        raise InvalidUsage(
+            f"a {charge.model} line of {display_amount(amount, currency)} is beyond what one invoice line "
+            f"can bill (less than 1,000,000,000,000,000)"
+        )
+    code = charge.metric_code
+    if code is None:
+        label = charge.description or f"{plan_label} plan".strip()
+        timing: Timing = getattr(charge, "timing", "in_arrears")
+        kind: LineKind = "flat"
+    else:
+        label = charge.description or metrics[code].label
+        timing, kind = "in_arrears", "usage"
+    explanation = charge.explain(priced, currency)
+    line = _PricedLine(kind, f"{label}: {explanation}", code, priced.quantity, amount, priced.tiers, timing)
+    if memo is not None:
+        memo.put(memo_key, charge, line)
+    return line
+
+
+def rate_charges(
+    charges: tuple[ChargeModel, ...],
+    usage: Mapping[str, MeteredUsage],
+    *,
+    metrics: Mapping[str, Metric],
+    currency: Currency,
+    coverage: Coverage = FULL_COVERAGE,
+    minimum: Decimal | None = None,
+    plan_label: str = "",
+    segment: SegmentId | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    memo: PricedLines | None = None,
+    names: Sequence[str] | None = None,
+) -> PeriodCharges:
+    """Price a plan's charges for one period (or the part `coverage` says a contract covers).
+
+    `memo` shares identical priced lines across the calls of one run; `names` are the
+    charges' `charge_names`, when the caller has them already."""
+    lines = []
+    total = ZERO
+    for charge, name in zip(charges, names or charge_names(charges), strict=True):
+        code = charge.metric_code
+        metered = usage.get(code, NO_USAGE) if code is not None else NO_USAGE
+        p = _price_line(charge, metered, coverage, metrics, currency, plan_label, memo)
+        total += p.amount
+        lines.append(
+            InvoiceLine(
+                LineKey.of(segment, name),
+                p.kind,
+                p.description,
+                p.metric,
+                p.quantity,
+                p.amount,
+                start,
+                end,
+                p.tiers,
+                p.timing,
+            )
+        )
+    if minimum is not None:
+        floor = round_ratio(minimum, coverage.days, coverage.period_days, currency)
+        if total < floor:
+            shown = display_amount(minimum, currency)
+            prorated = (
+                "" if coverage.is_full else f" prorated for {coverage.days} of {coverage.period_days} days"
+            )
+            lines.append(
+                InvoiceLine(
+                    key=LineKey.of(segment, MINIMUM),
+                    kind="minimum",
+                    description=f"Minimum commitment {shown}{prorated}: true-up",
+                    metric=None,
+                    quantity=Decimal(1),
+                    amount=floor - total,
+                    start=start,
+                    end=end,
+                )
+            )
+    return PeriodCharges(tuple(lines))
+
+
+def rate_segment(
+    segment: Segment, usage: Mapping[str, MeteredUsage], catalog: Catalog, memo: PricedLines | None = None
+) -> PeriodCharges:
+    """Rate one contract's days of a period on that segment's own usage."""
+    term = segment.term
+    return rate_charges(
+        term.charges,
+        usage,
+        metrics=catalog.metrics_by_code,
+        currency=catalog.currency,
+        coverage=segment.coverage,
+        minimum=term.plan.minimum_commitment,
+        plan_label=term.plan.label,
+        segment=segment.id,
+        start=segment.start,
+        end=segment.end,
+        memo=memo,
+        names=term.charge_names,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    currency: Currency
+    lines: tuple[InvoiceLine, ...]
+
+    @property
+    def subtotal(self) -> Decimal:
+        return sum((line.amount for line in self.lines), ZERO)
+
+    @property
+    def total(self) -> Decimal:
+        return self.subtotal
+
+
+def quote(catalog: Catalog, plan_code: str, usage: Mapping[str, MeteredUsage]) -> Quote:
+    """One whole period of a plan as if a contract covered all of it (SPEC §6 `billing quote`)."""
+    plan = catalog.plan(plan_code)
+    for code in usage:
+        catalog.metric(code)  # an unknown metric is an error, not a silent zero
+    charges = rate_charges(
+        plan.charges,
+        usage,
+        metrics=catalog.metrics_by_code,
+        currency=catalog.currency,
+        minimum=plan.minimum_commitment,
+        plan_label=plan.label,
+    )
+    return Quote(catalog.currency, charges.lines)

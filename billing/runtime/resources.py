@@ -1,0 +1,68 @@
+"""The process's long-lived resources, built once from settings: engine, catalog, suite, mailer."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import Engine
+
+from billing.core.errors import BillingError
+from billing.runtime.settings import Settings, get_settings
+from billing.store.catalog_versions import StoredCatalog, active_catalog
+from billing.store.database import create_engine, ensure_ready
+
+if TYPE_CHECKING:
+    from billing.notify.backends import EmailBackend
+    from billing.validation.suite import EventSuite
+
+
+@lru_cache(maxsize=4)
+def engine_for(url: str) -> Engine:
+    return create_engine(url)
+
+
+def engine(settings: Settings | None = None) -> Engine:
+    """The engine of the configured database, checked to be migrated."""
+    url = (settings or get_settings()).database_url
+    result = engine_for(url)
+    ensure_ready(result)
+    return result
+
+
+def catalog(settings: Settings | None = None) -> StoredCatalog:
+    """The active catalog version."""
+    with engine(settings).connect() as connection:
+        return active_catalog(connection)
+
+
+@lru_cache(maxsize=1)
+def event_suite() -> EventSuite:
+    from billing.validation.suite import EventSuite
+
+    return EventSuite()
+
+
+def mailer(settings: Settings | None = None) -> EmailBackend:
+    """The backend `BILLING_EMAIL_BACKEND` names: the outbox directory, or SendGrid."""
+    settings = settings or get_settings()
+    if settings.email_backend == "outbox":
+        from billing.notify.outbox import OutboxBackend
+
+        return OutboxBackend(settings.outbox_dir)
+    if settings.email_backend == "sendgrid":
+        key = settings.sendgrid_api_key.get_secret_value() if settings.sendgrid_api_key else ""
+        if not key.strip():
+            raise BillingError(
+                "BILLING_EMAIL_BACKEND is 'sendgrid' but no API key is set: "
+                "set BILLING_SENDGRID_API_KEY (or SENDGRID_API_KEY)"
+            )
+        from billing.notify.sendgrid_mail import SendGridBackend
+
+        return SendGridBackend(key, settings.email_from, settings.sendgrid_host)
+    raise BillingError(f"unknown email backend {settings.email_backend!r}: choose 'outbox' or 'sendgrid'")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

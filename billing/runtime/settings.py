@@ -1,0 +1,56 @@
+"""Configuration: one `Settings` object read from `BILLING_*` variables and an optional `.env`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from billing.core.errors import BillingError
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="BILLING_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = "sqlite:///var/billing.db"
+    catalog: Path = Path("config/catalog.example.yaml")
+    email_backend: Literal["outbox", "sendgrid"] = "outbox"
+    outbox_dir: Path = Path("var/outbox")
+    sendgrid_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("BILLING_SENDGRID_API_KEY", "SENDGRID_API_KEY")
+    )
+    sendgrid_host: str = "https://api.sendgrid.com"
+    email_from: str = "billing@example.com"
+    console_secret: SecretStr = SecretStr("change-me-console-secret")
+    console_ttl_minutes: int = Field(default=30, ge=1, le=60)
+    console_frame_ancestors: str = "'self'"
+    public_url: str = "http://127.0.0.1:8000"
+    invoice_grace_hours: int = Field(default=24, ge=0)
+    invoice_due_days: int = Field(default=30, ge=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            value = "postgresql+psycopg://" + value.split("://", 1)[1]
+        return value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once; a bad value is a `BillingError` naming the variable."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = [
+            f"BILLING_{str(item['loc'][0]).upper()}: {item['msg']} (got {item.get('input')!r})"
+            for item in error.errors(include_url=False)
+        ]
+        raise BillingError("\n".join(problems)) from None

@@ -1,0 +1,201 @@
+"""Ingestion: raw records to stored events and quarantined rows, losing none.
+
+For each chunk: parse and validate every row (the expectation suite), check customers exist,
+tell duplicates (same transaction id, same payload) from conflicts (same id, other payload),
+mark usage for already-invoiced periods as late, then store. Every chunk reports
+`received = accepted + duplicates + quarantined`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from billing.core.catalog import Catalog
+from billing.core.events import UsageEvent, dumps
+from billing.sources.usage_files import RawRecord
+from billing.store import usage_events as store
+from billing.store.database import lock_billing
+from billing.validation.frame import build_frame
+from billing.validation.suite import EventSuite
+
+MAX_REJECTIONS_KEPT = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    position: int
+    reason: str
+    detail: str
+    transaction_id: str | None = None
+
+
+@dataclass
+class IngestReport:
+    source: str
+    received: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    late: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    rejections: list[Rejection] = field(default_factory=list)  # the first ones, for display
+
+    def add(self, other: IngestReport) -> IngestReport:
+        self.received += other.received
+        self.accepted += other.accepted
+        self.duplicates += other.duplicates
+        self.quarantined += other.quarantined
+        self.late += other.late
+        self.reasons.update(other.reasons)
+        room = MAX_REJECTIONS_KEPT - len(self.rejections)
+        self.rejections.extend(other.rejections[: max(room, 0)])
+        return self
+
+    @property
+    def balanced(self) -> bool:
+        return self.received == self.accepted + self.duplicates + self.quarantined
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "received": self.received,
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "quarantined": self.quarantined,
+            "late": self.late,
+            "reasons": dict(sorted(self.reasons.items())),
+        }
+
+
+class _Chunk:
+    """Bookkeeping of one chunk: every record ends accepted, duplicate or quarantined."""
+
+    def __init__(self, records: Sequence[RawRecord], objects: list[Any], source: str, now: datetime):
+        self.records = records
+        self.objects = objects
+        self.source = source
+        self.now = now
+        self.report = IngestReport(source, received=len(records))
+        self.quarantine_rows: list[dict[str, Any]] = []
+
+    def reject(self, index: int, reason: str, detail: str, event: UsageEvent | None = None) -> None:
+        record = self.records[index]
+        payload = record.text if record.text is not None else dumps(self.objects[index])
+        obj = self.objects[index] if isinstance(self.objects[index], dict) else {}
+        txid = event.transaction_id if event else _text(obj.get("transaction_id"))
+        customer = event.customer_id if event else _text(obj.get("customer_id"))
+        self.report.quarantined += 1
+        self.report.reasons[reason] += 1
+        if len(self.report.rejections) < MAX_REJECTIONS_KEPT:
+            self.report.rejections.append(Rejection(record.position, reason, detail, txid))
+        self.quarantine_rows.append(
+            {
+                "fingerprint": store.quarantine_fingerprint(reason, payload),
+                "transaction_id": txid,
+                "customer_id": customer,
+                "reason": reason,
+                "detail": detail,
+                "payload": payload,
+                "source": self.source,
+                "line": record.position,
+                "status": "held",
+                "received_at": self.now,
+            }
+        )
+
+
+def _text(value: Any) -> str | None:
+    return value[:255] if isinstance(value, str) else None
+
+
+def ingest_records(
+    engine: Engine,
+    catalog: Catalog,
+    suite: EventSuite,
+    records: Sequence[RawRecord],
+    source: str,
+    now: datetime,
+) -> IngestReport:
+    """Validate and store one chunk of records in one transaction."""
+    frame = build_frame(records, catalog)
+    chunk = _Chunk(records, frame.objects, source, now)
+    failures = suite.failures(frame.table, now)
+    candidates: list[tuple[int, UsageEvent]] = []
+    for index, event in enumerate(frame.events):
+        failure = failures.get(index)
+        if failure is not None or event is None:
+            reason, detail = (
+                (failure.reason, failure.detail) if failure else ("malformed_field", "unreadable")
+            )
+            chunk.reject(index, reason, detail, event)
+        else:
+            candidates.append((index, event))
+    with engine.begin() as connection:
+        lock_billing(connection)  # lateness must be decided against invoices that cannot move
+        known = store.known_customers(connection, (e.customer_id for _, e in candidates))
+        fresh = _first_of_each(chunk, [(i, e) for i, e in candidates if _known(chunk, known, i, e)])
+        stored = store.stored_hashes(connection, (e.transaction_id for _, e in fresh))
+        new = [(i, e) for i, e in fresh if _not_stored(chunk, stored, i, e)]
+        invoiced = store.finalized_until(connection, (e.customer_id for _, e in new))
+        late = {
+            e.transaction_id
+            for _, e in new
+            if e.customer_id in invoiced and e.timestamp < invoiced[e.customer_id]
+        }
+        inserted = store.insert_events(connection, [e for _, e in new], late, now)
+        if len(inserted) < len(new):  # stored by a concurrent ingest since the lookup
+            raced = [(i, e) for i, e in new if e.transaction_id not in inserted]
+            stored = store.stored_hashes(connection, (e.transaction_id for _, e in raced))
+            for index, event in raced:
+                _not_stored(chunk, stored, index, event)
+        chunk.report.accepted += len(inserted)
+        chunk.report.late += len(late & inserted)
+        store.insert_quarantined(connection, chunk.quarantine_rows)
+    return chunk.report
+
+
+def _known(chunk: _Chunk, known: set[str], index: int, event: UsageEvent) -> bool:
+    if event.customer_id in known:
+        return True
+    chunk.reject(index, "unknown_customer", f"customer {event.customer_id!r} is not in the catalog", event)
+    return False
+
+
+def _first_of_each(chunk: _Chunk, candidates: list[tuple[int, UsageEvent]]) -> list[tuple[int, UsageEvent]]:
+    """Keep the first event of each transaction id in the chunk; the rest are repeats."""
+    first: dict[str, UsageEvent] = {}
+    kept = []
+    for index, event in candidates:
+        original = first.get(event.transaction_id)
+        if original is None:
+            first[event.transaction_id] = event
+            kept.append((index, event))
+        elif original.payload_hash == event.payload_hash:
+            chunk.report.duplicates += 1
+        else:
+            chunk.reject(index, "conflict", _conflict(event), event)
+    return kept
+
+
+def _not_stored(chunk: _Chunk, stored: dict[str, str], index: int, event: UsageEvent) -> bool:
+    digest = stored.get(event.transaction_id)
+    if digest is None:
+        return True
+    if digest == event.payload_hash:
+        chunk.report.duplicates += 1
+    else:
+        chunk.reject(index, "conflict", _conflict(event), event)
+    return False
+
+
+def _conflict(event: UsageEvent) -> str:
+    return (
+        f"transaction_id {event.transaction_id!r} was already received with a different "
+        "payload; the original is kept"
+    )

@@ -1,0 +1,210 @@
+"""Invoice runs: for a chunk of customers, rate what is due as of an instant and store it.
+
+Every boundary up to `as_of` that no finalized invoice covers yet gets a draft; a draft whose
+grace period has passed is finalized and numbered. Usage for every segment of the chunk is
+metered in one query. A dry run computes the same invoices and writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from billing.core.catalog import Catalog, Customer
+from billing.core.errors import BillingError
+from billing.core.invoice_plan import BillingState, InvoicePlan, draft_invoices, plan_invoices
+from billing.core.invoicing import Invoice, InvoiceDraft, UsageBySegment
+from billing.core.lifecycle import Reminder
+from billing.core.money import format_amount
+from billing.core.periods import Schedule
+from billing.core.rating import PricedLines
+from billing.gc_pause import cyclic_gc_paused
+from billing.store import invoice_records as records
+from billing.store import send_ledger
+from billing.store.catalog_versions import StoredCatalog
+from billing.store.database import lock_billing
+from billing.store.metering_sql import SegmentKey, meter_segments
+from billing.views.documents import invoice_document
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceOutcome:
+    customer_id: str
+    issued_at: datetime
+    issued_on: date  # in the customer's time zone
+    status: str  # draft | finalized
+    total: Decimal
+    currency: str
+    lines: int
+    number: str | None = None
+    invoice_id: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        from billing.core.money import Currency
+
+        return {
+            "customer_id": self.customer_id,
+            "issued_at": self.issued_at.isoformat(),
+            "issued_on": self.issued_on.isoformat(),
+            "status": self.status,
+            "number": self.number,
+            "total": format_amount(self.total, Currency.of(self.currency)),
+            "currency": self.currency,
+            "lines": self.lines,
+        }
+
+
+@dataclass
+class InvoiceRunReport:
+    dry_run: bool
+    customers: int = 0
+    outcomes: list[InvoiceOutcome] = field(default_factory=list)
+    failures: dict[str, str] = field(default_factory=dict)  # customer -> why it was not invoiced
+
+    def add(self, other: InvoiceRunReport) -> InvoiceRunReport:
+        self.customers += other.customers
+        self.outcomes.extend(other.outcomes)
+        self.failures.update(other.failures)
+        return self
+
+    @property
+    def finalized(self) -> list[InvoiceOutcome]:
+        return [o for o in self.outcomes if o.status == "finalized"]
+
+    @property
+    def drafts(self) -> list[InvoiceOutcome]:
+        return [o for o in self.outcomes if o.status == "draft"]
+
+    def totals(self) -> dict[str, Decimal]:
+        sums: dict[str, Decimal] = defaultdict(Decimal)
+        for outcome in self.outcomes:
+            sums[outcome.currency] += outcome.total
+        return dict(sums)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every invoice of one run shares."""
+
+    connection: Any
+    catalog: Catalog
+    version_id: int
+    as_of: datetime
+    grace: timedelta
+    due_days: int
+    now: datetime
+    dry_run: bool
+    memo: PricedLines = field(default_factory=PricedLines)
+
+
+def invoice_customers(
+    engine: Engine,
+    stored: StoredCatalog,
+    customer_ids: Sequence[str],
+    as_of: datetime,
+    *,
+    grace: timedelta,
+    due_days: int,
+    now: datetime,
+    dry_run: bool = False,
+) -> InvoiceRunReport:
+    """Draft, and past the grace period finalize, every invoice due for these customers."""
+    catalog = stored.catalog
+    schedules = {cid: Schedule.of(catalog, cid) for cid in customer_ids}
+    report = InvoiceRunReport(dry_run, customers=len(customer_ids))
+    with cyclic_gc_paused(), engine.begin() as connection:
+        lock_billing(connection)  # no ingest may add usage or lateness while this decides
+        run = _Run(connection, catalog, stored.id, as_of, grace, due_days, now, dry_run)
+        states = records.billing_states(connection, customer_ids)
+        plans = {cid: plan_invoices(schedules[cid], states[cid], as_of) for cid in customer_ids}
+        keys: list[SegmentKey] = [
+            (cid, segment.start, segment.end)
+            for cid, plan in plans.items()
+            for segment in plan.segments(schedules[cid])
+        ]
+        usage = meter_segments(connection, catalog, keys)
+        by_customer: dict[str, dict[Any, Any]] = defaultdict(dict)
+        for (cid, start, end), metered in usage.items():
+            by_customer[cid][(start, end)] = metered
+        for cid in customer_ids:
+            try:
+                with connection.begin_nested():  # one customer's failure undoes only its own work
+                    report.outcomes += _invoice_one(
+                        run, schedules[cid], states[cid], plans[cid], by_customer[cid]
+                    )
+            except BillingError as error:
+                report.failures[cid] = str(error)
+        if dry_run:
+            connection.rollback()
+    return report
+
+
+def _invoice_one(
+    run: _Run, schedule: Schedule, state: BillingState, plan: InvoicePlan, usage: UsageBySegment
+) -> list[InvoiceOutcome]:
+    outcomes = []
+
+    def final(draft: InvoiceDraft) -> bool:
+        return run.as_of >= draft.issued_at + run.grace
+
+    for boundary, draft in draft_invoices(
+        run.catalog, schedule, plan, usage, state, final=final, memo=run.memo
+    ):
+        existing = state.drafts.get(boundary)
+        if draft is None:
+            if existing is not None and not run.dry_run:
+                records.delete_draft(run.connection, existing)
+            continue
+        outcomes.append(_store(run, schedule.customer, draft, existing, final(draft), state))
+    return outcomes
+
+
+def _store(
+    run: _Run,
+    customer: Customer,
+    draft: InvoiceDraft,
+    existing: int | None,
+    final: bool,
+    state: BillingState,
+) -> InvoiceOutcome:
+    number = invoice_id = None
+    if not run.dry_run:
+        invoice_id = records.write_invoice(run.connection, draft, run.version_id, run.now, existing)
+        if final:
+            due_on = draft.issued_on + timedelta(days=run.due_days)
+            number = records.finalize_invoice(
+                run.connection, invoice_id, draft.customer_id, run.now, due_on, state.late_max_id
+            )
+            # queued with the invoice itself: a final invoice always has its email
+            issued = replace(draft.as_invoice(), status="finalized", number=number, due_on=due_on)
+            send_ledger.enqueue(run.connection, [invoice_issued(issued, customer)], run.now)
+    return InvoiceOutcome(
+        customer_id=draft.customer_id,
+        issued_at=draft.issued_at,
+        issued_on=draft.issued_on,
+        status="finalized" if final else "draft",
+        total=draft.total,
+        currency=draft.currency.code,
+        lines=len(draft.lines),
+        number=number,
+        invoice_id=invoice_id,
+    )
+
+
+def invoice_issued(invoice: Invoice, customer: Customer) -> Reminder:
+    """The email that carries a finalized invoice, once per invoice number."""
+    assert invoice.number is not None and invoice.issued_at is not None
+    return Reminder(
+        customer_id=customer.id,
+        kind="invoice_issued",
+        subject=invoice.number,
+        period=invoice.issued_at.date().isoformat(),
+        recipient=customer.email,
+        context={"invoice": invoice_document(invoice), "customer_name": customer.display_name},
+    )

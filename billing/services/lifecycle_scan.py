@@ -1,0 +1,32 @@
+"""Putting the lifecycle reminders due on a day into the send ledger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy.engine import Engine
+
+from billing.core.catalog import Catalog
+from billing.core.lifecycle import Reminder, due_reminders
+from billing.store import send_ledger
+
+
+@dataclass
+class ScanReport:
+    on: date
+    due: list[Reminder] = field(default_factory=list)
+    new: int = 0  # reminders the ledger did not hold yet
+    dry_run: bool = False
+
+
+def scan_reminders(engine: Engine, catalog: Catalog, on: date, now: datetime, dry_run: bool) -> ScanReport:
+    """Enqueue every reminder due on `on`; a dry run only tells which ones would be new."""
+    due = due_reminders(catalog, on)
+    report = ScanReport(on, due, dry_run=dry_run)
+    with engine.begin() as connection:
+        if dry_run:
+            report.new = len(due) - len(send_ledger.already_recorded(connection, due))
+        else:
+            report.new = send_ledger.enqueue(connection, due, now)
+    return report

@@ -1,0 +1,89 @@
+"""The JSON shapes of lines, invoices and quotes (SPEC §8), shared by the API and the CLI.
+
+Money is a decimal string with exactly the currency's minor-unit digits; quantities and unit
+prices are plain decimal strings; instants are ISO 8601 with their offset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from billing.core.invoicing import Invoice
+from billing.core.money import Currency, format_amount, plain, round_money
+from billing.core.pricing.base import TierAmount
+from billing.core.rating import InvoiceLine, Quote
+
+
+def _instant(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def tier_amounts(tiers: Iterable[TierAmount], currency: Currency) -> list[Decimal]:
+    """Each tier's amount as shown: rounded so that they add up to the line, which is rounded
+    once from their exact sum (a tier shows its running total rounded, less the tiers before)."""
+    shown: list[Decimal] = []
+    exact = shown_so_far = currency.quantum * 0
+    for tier in tiers:
+        exact += tier.amount
+        running = round_money(exact, currency)
+        shown.append(running - shown_so_far)
+        shown_so_far = running
+    return shown
+
+
+def line_document(line: InvoiceLine, currency: Currency) -> dict[str, Any]:
+    return {
+        "description": line.description,
+        "metric": line.metric,
+        "quantity": plain(line.quantity),
+        "amount": format_amount(line.amount, currency),
+        "period": None if line.start is None else {"start": _instant(line.start), "end": _instant(line.end)},
+        "tiers": [
+            {
+                "quantity": plain(tier.quantity),
+                "unit_price": plain(tier.unit_price),
+                "flat_fee": format_amount(tier.flat_fee, currency),
+                "amount": format_amount(amount, currency),
+            }
+            for tier, amount in zip(line.tiers, tier_amounts(line.tiers, currency), strict=True)
+        ],
+    }
+
+
+def lines_document(lines: Iterable[InvoiceLine], currency: Currency) -> list[dict[str, Any]]:
+    return [line_document(line, currency) for line in lines]
+
+
+def invoice_document(invoice: Invoice, *, with_number: bool = True) -> dict[str, Any]:
+    """SPEC §8 invoice; a preview's `before`/`after` leave out `number`."""
+    currency = invoice.currency
+    document: dict[str, Any] = {"number": invoice.number} if with_number else {}
+    document.update(
+        {
+            "customer_id": invoice.customer_id,
+            "status": invoice.status,
+            "currency": currency.code,
+            "period": {"start": _instant(invoice.period_start), "end": _instant(invoice.period_end)},
+            "lines": lines_document(invoice.lines, currency),
+            "subtotal": format_amount(invoice.subtotal, currency),
+            "credits_applied": format_amount(invoice.credits_applied, currency),
+            "total": format_amount(invoice.total, currency),
+            "fingerprint": invoice.fingerprint,
+            "issued_at": _instant(invoice.issued_at),
+            "due_on": None if invoice.due_on is None else invoice.due_on.isoformat(),
+        }
+    )
+    return document
+
+
+def quote_document(quote: Quote) -> dict[str, Any]:
+    """`billing quote --json`: currency, lines with `period` null, subtotal and total."""
+    return {
+        "currency": quote.currency.code,
+        "lines": lines_document(quote.lines, quote.currency),
+        "subtotal": format_amount(quote.subtotal, quote.currency),
+        "total": format_amount(quote.total, quote.currency),
+    }
