@@ -9,8 +9,8 @@ from prefect.utilities.annotations import quote
 
 from billing.runtime import resources
 from billing.services.ingest import IngestReport
-from billing.views.tables import ingest_rows, reason_rows
 from billing.sources.usage_files import DEFAULT_CHUNK_SIZE, check_readable, expand, read_chunks
+from billing.views.tables import ingest_rows, reason_rows
 from tasks.artifacts import publish_summary
 from tasks.ingest import ingest_chunk, record_run
 

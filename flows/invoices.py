@@ -7,9 +7,9 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from billing.runtime import resources
 from billing.core.as_of import as_of_instant, check_issuable
 from billing.core.errors import BillingError, UnknownCustomer
+from billing.runtime import resources
 from billing.services.invoice_run import InvoiceRunReport
 from billing.views.tables import invoice_rows
 from tasks.artifacts import publish_summary

@@ -8,8 +8,8 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from billing.runtime import resources
-from billing.services.invoice_run import InvoiceRunReport, invoice_customers
 from billing.runtime.settings import get_settings
+from billing.services.invoice_run import InvoiceRunReport, invoice_customers
 
 
 @task(name="invoice-customers", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)

@@ -8,9 +8,9 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from billing.runtime import resources
+from billing.runtime.settings import get_settings
 from billing.services.email_delivery import DeliveryReport, deliver_all
 from billing.services.lifecycle_scan import ScanReport, scan_reminders
-from billing.runtime.settings import get_settings
 
 
 @task(name="queue-due-reminders", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)

@@ -11,6 +11,7 @@ import pytest
 
 from billing.core.catalog import Catalog, parse_catalog
 from billing.core.catalog.yaml_text import load_yaml
+from billing.core.credits import CreditGrant, apply_credits, credit_grants
 from billing.core.invoicing import (
     Billed,
     InvoiceDraft,
@@ -19,7 +20,6 @@ from billing.core.invoicing import (
     settle,
     usage_segments,
 )
-from billing.core.credits import CreditGrant, apply_credits, credit_grants
 from billing.core.line_keys import LineKey, SegmentId
 from billing.core.money import Currency
 from billing.core.periods import Schedule
