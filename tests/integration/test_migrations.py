@@ -1,0 +1,95 @@
+"""Migrations carry stored data forward: what a stored line billed keeps its identity."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from billing.store.database import create_engine, upgrade
+from tests.conftest import POSTGRES_URL
+
+NOW = datetime(2026, 11, 2, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A database with no schema at all, to migrate step by step."""
+    if request.param == "sqlite":
+        engine = create_engine(f"sqlite:///{tmp_path / 'm.db'}")
+        yield engine
+        engine.dispose()
+        return
+    request.applymarker(pytest.mark.postgres)
+    if not POSTGRES_URL:
+        pytest.skip("BILLING_TEST_DATABASE_URL is not set")
+    url = sa.engine.make_url(POSTGRES_URL).set(drivername="postgresql+psycopg")
+    name = f"{url.database}_migrations"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine = create_engine(url.set(database=name).render_as_string(hide_password=False))
+    yield engine
+    engine.dispose()
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_line_keys_become_typed_columns_and_invoices_keep_their_zone(empty_database: Engine) -> None:
+    upgrade(empty_database, "0001")
+    with empty_database.begin() as c:
+        c.execute(
+            sa.text(
+                "INSERT INTO catalog_versions (id, content_hash, document, source, loaded_at, activated_at) "
+                "VALUES (1, 'h', '{}', 'test', :now, :now)"
+            ),
+            {"now": NOW},
+        )
+        c.execute(
+            sa.text(
+                "INSERT INTO customers (id, name, email, timezone, catalog_version_id) "
+                "VALUES ('paris', 'Paris', 'p@example.com', 'Europe/Paris', 1)"
+            )
+        )
+        c.execute(
+            sa.text(
+                "INSERT INTO invoices (id, number, customer_id, status, currency, boundary, issued_at, "
+                "issued_on, period_start, period_end, subtotal, credits_applied, total, credits, "
+                "fingerprint, catalog_version_id, due_on, finalized_at, updated_at) VALUES "
+                "(1, 'INV-000001', 'paris', 'finalized', 'EUR', 1, :now, :day, :now, :now, '12.00', "
+                "'0.00', '12.00', '[]', 'f', 1, :day, :now, :now)"
+            ),
+            {"now": NOW, "day": date(2026, 11, 1)},
+        )
+        for position, key in enumerate(["2026-01-15/2026-10-15/graduated:api_calls", "2026-01-15/2026-11-15/minimum"]):
+            c.execute(
+                sa.text(
+                    "INSERT INTO invoice_lines (invoice_id, position, key, kind, description, metric, "
+                    "quantity, amount, tiers) VALUES (1, :p, :k, 'usage', 'd', NULL, '1', '6.00', '[]')"
+                ),
+                {"p": position, "k": key},
+            )
+    upgrade(empty_database, "0002")
+    with empty_database.connect() as c:
+        rows = c.execute(
+            sa.text("SELECT line_contract, line_period, line_charge FROM invoice_lines ORDER BY position")
+        ).all()
+        zone = c.execute(sa.text("SELECT timezone FROM invoices")).scalar_one()
+        columns = {col["name"] for col in sa.inspect(c).get_columns("invoice_lines")}
+    as_dates = [(_day(a), _day(b), charge) for a, b, charge in rows]
+    assert as_dates == [
+        (date(2026, 1, 15), date(2026, 10, 15), "graduated:api_calls"),
+        (date(2026, 1, 15), date(2026, 11, 15), "minimum"),
+    ]
+    assert zone == "Europe/Paris"
+    assert "key" not in columns
+
+
+def _day(value: object) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
