@@ -67,7 +67,9 @@ def test_line_keys_become_typed_columns_and_invoices_keep_their_zone(empty_datab
             ),
             {"now": NOW, "day": date(2026, 11, 1)},
         )
-        for position, key in enumerate(["2026-01-15/2026-10-15/graduated:api_calls", "2026-01-15/2026-11-15/minimum"]):
+        for position, key in enumerate(
+            ["2026-01-15/2026-10-15/graduated:api_calls", "2026-01-15/2026-11-15/minimum"]
+        ):
             c.execute(
                 sa.text(
                     "INSERT INTO invoice_lines (invoice_id, position, key, kind, description, metric, "

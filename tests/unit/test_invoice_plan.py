@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from billing.core.catalog import Catalog
+import pytest
+
+from billing.core.catalog import Catalog, parse_catalog
+from billing.core.catalog.yaml_text import load_yaml
 from billing.core.invoice_plan import (
     BillingState,
     InvoicePlan,
@@ -16,9 +19,14 @@ from billing.core.invoice_plan import (
 )
 from billing.core.invoicing import InvoiceDraft
 from billing.core.pricing.base import MeteredUsage
-from tests.unit.test_invoicing import catalog, schedule_of  # noqa: F401 - the fixture
+from tests.unit.test_invoicing import CATALOG, schedule_of
 
 D = Decimal
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return parse_catalog(load_yaml(CATALOG), "test-catalog")
 
 
 def utc(*args: int) -> datetime:

@@ -10,7 +10,9 @@ from hypothesis import strategies as st
 
 from billing.core.line_keys import LineKey, SegmentId
 
-charges = st.text(st.characters(blacklist_characters="/", blacklist_categories=("Cs",)), min_size=1, max_size=40)
+charges = st.text(
+    st.characters(blacklist_characters="/", blacklist_categories=("Cs",)), min_size=1, max_size=40
+)
 days = st.dates(min_value=date(1, 1, 1), max_value=date(9999, 12, 31))
 
 
@@ -34,7 +36,9 @@ def test_the_stored_form_is_contract_period_charge() -> None:
     assert str(key) == "2026-01-15/2026-10-15/graduated:api_calls"
 
 
-@pytest.mark.parametrize("text", ["", "quote/", "2026-01-15/graduated", "2026-01-15/2026-13-01/x", "a/b/c/d", "x/y/"])
+@pytest.mark.parametrize(
+    "text", ["", "quote/", "2026-01-15/graduated", "2026-01-15/2026-13-01/x", "a/b/c/d", "x/y/"]
+)
 def test_anything_else_is_not_a_key(text: str) -> None:
     with pytest.raises(ValueError):
         LineKey.parse(text)
