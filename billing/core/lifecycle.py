@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from billing.core.catalog import Catalog, Customer
-from billing.core.local_days import local_day
+from billing.core.local_days import day_before
 from billing.core.money import ZERO, display_amount
 from billing.core.periods import Schedule
 from billing.core.pricing.flat import FlatCharge
@@ -73,7 +73,7 @@ def customer_day(customer: Customer, as_of: datetime) -> date:
     An as-of is an end, as everywhere (a date means the end of that day, UTC): the day is the
     one in progress just before the instant, so `--as-of 2026-03-10` is 10 March for a UTC
     customer, 11 March in Kolkata (05:29 there) and 10 March in Los Angeles (15:59)."""
-    return local_day(as_of - timedelta(microseconds=1), customer.tz)
+    return day_before(as_of, customer.tz)
 
 
 def due_reminders(

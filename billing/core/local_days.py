@@ -12,7 +12,7 @@ table and the API never disagree on which day a period starts or ends.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from billing.core.errors import BillingError
@@ -44,13 +44,20 @@ def local_day(instant: datetime, tz: ZoneInfo) -> date:
     return local_instant(instant, tz).date()
 
 
+def day_before(instant: datetime, tz: ZoneInfo) -> date:
+    """The local day of the last moment before an instant: the day an end (exclusive) closes.
+
+    The step back is taken in absolute time, never on a local clock, where a skipped midnight
+    (Santiago, Havana) would land it inside the next day."""
+    return local_day(local_instant(instant, tz).astimezone(UTC) - timedelta(microseconds=1), tz)
+
+
 def local_days(start: datetime, end: datetime, tz: ZoneInfo) -> LocalDays:
     """The local days of a half-open period `[start, end)`: the day `start` falls on, and the
     day holding the last instant before `end` (a period ending at local midnight ends on the
     day before)."""
     first = local_day(start, tz)
-    last = local_day(end - timedelta(microseconds=1), tz)  # stepped back in absolute time, not
-    # on the local clock, where a skipped midnight would land the step inside the next day
+    last = day_before(end, tz)
     if last < first:
         raise BillingError(f"period {start.isoformat()} .. {end.isoformat()} holds no day")
     return LocalDays(first, last)

@@ -76,6 +76,12 @@ def test_local_days_across_offsets_and_clock_changes(tz, start, end, first, last
     assert (days.first, days.last) == (first, last)
 
 
+def test_an_end_written_with_a_local_offset_closes_the_same_day():
+    santiago = ZoneInfo("America/Santiago")
+    end = utc(2000, 10, 15, 4).astimezone(santiago)  # 01:00 local: midnight was skipped
+    assert local_days(utc(2000, 10, 14, 4), end, santiago).last == date(2000, 10, 14)
+
+
 def test_the_instants_keep_the_customers_offset():
     assert local_instant(utc(2026, 9, 30, 22), PARIS).isoformat() == "2026-10-01T00:00:00+02:00"
     assert local_instant(utc(2026, 10, 31, 23), PARIS).isoformat() == "2026-11-01T00:00:00+01:00"
