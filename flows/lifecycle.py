@@ -1,27 +1,38 @@
-"""`scan_lifecycle`: queue the reminders due on a day and send what the ledger holds."""
+"""`scan_lifecycle`: queue the reminders due at an instant and send what the ledger holds."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from prefect import flow, get_run_logger
 
+from billing.core.as_of import as_of_instant
+from billing.core.local_days import format_day
 from billing.runtime import resources
 from tasks.artifacts import publish_summary
 from tasks.notifications import queue_due_reminders, send_pending_emails
 
 
 @flow(name="scan-lifecycle")
-def scan_lifecycle(as_of: date | None = None, dry_run: bool = False) -> dict[str, Any]:
-    """Trials ending soon and other reminders due on `as_of` (default: today, UTC)."""
+def scan_lifecycle(as_of: date | datetime | None = None, dry_run: bool = False) -> dict[str, Any]:
+    """Trials ending soon and other reminders due at `as_of` (a date means the end of that
+    day, UTC; none: now), each customer judged on its own local day at that instant."""
     logger = get_run_logger()
-    on = as_of or resources.utc_now().date()
-    scan = queue_due_reminders(on, dry_run)
+    instant = as_of_instant(as_of, resources.utc_now())
+    scan = queue_due_reminders(instant, dry_run)
     summary: dict[str, Any] = {
-        "as_of": on.isoformat(),
+        "as_of": instant.isoformat(),
         "dry_run": dry_run,
-        "due": [{"customer_id": r.customer_id, "kind": r.kind, "period": r.period} for r in scan.due],
+        "due": [
+            {
+                "customer_id": r.customer_id,
+                "kind": r.kind,
+                "day": None if r.on is None else r.on.isoformat(),
+                "period": r.period,
+            }
+            for r in scan.due
+        ],
         "new": scan.new,
         "sent": 0,
         "failed": 0,
@@ -31,9 +42,10 @@ def scan_lifecycle(as_of: date | None = None, dry_run: bool = False) -> dict[str
         summary["sent"], summary["failed"] = len(delivery.sent), len(delivery.failed)
         for key, error in delivery.failed.items():
             logger.warning("not sent, will retry: %s: %s", key, error)
-    rows = [
-        ["customer", "kind", "period"],
-        *([d["customer_id"], d["kind"], d["period"]] for d in summary["due"]),
-    ]
-    publish_summary("scan-lifecycle", f"Lifecycle scan for {on.isoformat()}", {"Due reminders": rows})
+    rows = [["customer", "kind", "customer's day", "about"]]
+    for due in summary["due"]:
+        day = format_day(due["day"]) if due["day"] else ""
+        rows.append([due["customer_id"], due["kind"], day, due["period"]])
+    title = f"Lifecycle scan as of {instant.isoformat()}"
+    publish_summary("scan-lifecycle", title, {"Due reminders": rows})
     return summary

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import datetime
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -14,8 +14,9 @@ from billing.services.lifecycle_scan import ScanReport, scan_reminders
 
 
 @task(name="queue-due-reminders", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
-def queue_due_reminders(on: date, dry_run: bool) -> ScanReport:
-    return scan_reminders(resources.engine(), resources.catalog().catalog, on, resources.utc_now(), dry_run)
+def queue_due_reminders(as_of: datetime, dry_run: bool) -> ScanReport:
+    catalog = resources.catalog().catalog
+    return scan_reminders(resources.engine(), catalog, as_of, resources.utc_now(), dry_run)
 
 
 @task(name="send-pending-emails", cache_policy=NO_CACHE)

@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     scan = lifecycle.add_subparsers(dest="action", required=True).add_parser(
         "scan", help="send due reminders"
     )
-    scan.add_argument("--as-of", help="YYYY-MM-DD; default today (UTC)")
+    scan.add_argument("--as-of", help="YYYY-MM-DD (end of that day, UTC) or an ISO datetime; default now")
     scan.add_argument("--dry-run", action="store_true")
 
     serve = commands.add_parser("serve", help="run the HTTP API (cost previews)")

@@ -2,6 +2,9 @@
 
 Templates live in `billing/notify/templates` as `<kind>.subject.txt`, `<kind>.txt` and
 `<kind>.html`; HTML is autoescaped and a missing variable is an error, never a blank.
+Contexts hold dates as ISO text (they are stored in the send ledger and sent as webhook data);
+templates print them for people with two filters: `day` ("1 Oct 2026") and `days` (a period's
+local days, first and last inclusive: "1 Oct 2026 – 31 Oct 2026").
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from billing.core.local_days import format_day, format_days
+
 
 @dataclass(frozen=True, slots=True)
 class RenderedEmail:
@@ -20,9 +25,14 @@ class RenderedEmail:
     html: str
 
 
+def period_days(period: dict[str, Any]) -> str:
+    """A document's period (SPEC §8, with `first_day` and `last_day`) as a person reads it."""
+    return format_days(period["first_day"], period["last_day"])
+
+
 @lru_cache(maxsize=1)
 def environment() -> Environment:
-    return Environment(
+    env = Environment(
         loader=PackageLoader("billing.notify", "templates"),
         autoescape=select_autoescape(["html"]),
         undefined=StrictUndefined,
@@ -30,6 +40,9 @@ def environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.filters["day"] = format_day
+    env.filters["days"] = period_days
+    return env
 
 
 def render_email(kind: str, context: dict[str, Any]) -> RenderedEmail:

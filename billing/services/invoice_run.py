@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
@@ -21,6 +22,7 @@ from billing.core.errors import BillingError
 from billing.core.invoice_plan import BillingState, InvoicePlan, draft_invoices, plan_invoices
 from billing.core.invoicing import Invoice, InvoiceDraft, UsageBySegment
 from billing.core.lifecycle import Reminder
+from billing.core.local_days import local_day
 from billing.core.money import format_amount
 from billing.core.periods import Schedule
 from billing.core.rating import PricedLines
@@ -204,7 +206,7 @@ def invoice_issued(invoice: Invoice, customer: Customer) -> Reminder:
         customer_id=customer.id,
         kind="invoice_issued",
         subject=invoice.number,
-        period=invoice.issued_at.date().isoformat(),
+        period=local_day(invoice.issued_at, ZoneInfo(invoice.timezone)).isoformat(),  # the local issue date
         recipient=customer.email,
         context={"invoice": invoice_document(invoice), "customer_name": customer.display_name},
     )

@@ -1,9 +1,9 @@
-"""Putting the lifecycle reminders due on a day into the send ledger."""
+"""Putting the lifecycle reminders due at an instant into the send ledger."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
@@ -14,16 +14,18 @@ from billing.store import send_ledger
 
 @dataclass
 class ScanReport:
-    on: date
+    as_of: datetime  # each customer was judged on its own local day at this instant
     due: list[Reminder] = field(default_factory=list)
     new: int = 0  # reminders the ledger did not hold yet
     dry_run: bool = False
 
 
-def scan_reminders(engine: Engine, catalog: Catalog, on: date, now: datetime, dry_run: bool) -> ScanReport:
-    """Enqueue every reminder due on `on`; a dry run only tells which ones would be new."""
-    due = due_reminders(catalog, on)
-    report = ScanReport(on, due, dry_run=dry_run)
+def scan_reminders(
+    engine: Engine, catalog: Catalog, as_of: datetime, now: datetime, dry_run: bool
+) -> ScanReport:
+    """Enqueue every reminder due at `as_of`; a dry run only tells which ones would be new."""
+    due = due_reminders(catalog, as_of)
+    report = ScanReport(as_of, due, dry_run=dry_run)
     with engine.begin() as connection:
         if dry_run:
             report.new = len(due) - len(send_ledger.already_recorded(connection, due))

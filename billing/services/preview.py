@@ -25,7 +25,7 @@ from billing.core.periods import Period, Schedule, Segment
 from billing.store import invoice_records
 from billing.store.catalog_versions import StoredCatalog
 from billing.store.usage_events import fetch_events
-from billing.views.documents import invoice_document
+from billing.views.documents import invoice_document, period_document
 
 Mode = Literal["merge", "replace"]
 
@@ -185,7 +185,7 @@ def preview(
         "customer_id": customer_id,
         "mode": mode,
         "currency": catalog.currency.code,
-        "period": {"start": shown.start.isoformat(), "end": shown.end.isoformat()},
+        "period": period_document(shown.start, shown.end, schedule.tz),
         "before": invoice_document(before_view, with_number=False),
         "after": invoice_document(after_view, with_number=False),
         "cost": format_amount(cost, catalog.currency),

@@ -1,7 +1,10 @@
 """The JSON shapes of lines, invoices and quotes (SPEC §8), shared by the API and the CLI.
 
 Money is a decimal string with exactly the currency's minor-unit digits; quantities and unit
-prices are plain decimal strings; instants are ISO 8601 with their offset.
+prices are plain decimal strings; instants are ISO 8601 written with the customer's offset
+("2026-10-01T00:00:00+02:00"). Each period also names its local days, first and last inclusive
+(`first_day`, `last_day`), and an invoice its local issue date (`issued_on`): what documents
+for people print.
 """
 
 from __future__ import annotations
@@ -10,15 +13,30 @@ from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from billing.core.invoicing import Invoice
+from billing.core.local_days import local_day, local_days, local_instant
 from billing.core.money import Currency, format_amount, plain, round_money
 from billing.core.pricing.base import TierAmount
 from billing.core.rating import InvoiceLine, Quote
 
+UTC_ZONE = ZoneInfo("UTC")
 
-def _instant(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
+
+def _instant(value: datetime | None, tz: ZoneInfo) -> str | None:
+    return None if value is None else local_instant(value, tz).isoformat()
+
+
+def period_document(start: datetime, end: datetime, tz: ZoneInfo) -> dict[str, str]:
+    """A period `[start, end)`: its instants with the customer's offset, and its local days."""
+    days = local_days(start, end, tz)
+    return {
+        "start": local_instant(start, tz).isoformat(),
+        "end": local_instant(end, tz).isoformat(),
+        "first_day": days.first.isoformat(),
+        "last_day": days.last.isoformat(),
+    }
 
 
 def tier_amounts(tiers: Iterable[TierAmount], currency: Currency) -> list[Decimal]:
@@ -34,13 +52,19 @@ def tier_amounts(tiers: Iterable[TierAmount], currency: Currency) -> list[Decima
     return shown
 
 
-def line_document(line: InvoiceLine, currency: Currency) -> dict[str, Any]:
+def _line_period(line: InvoiceLine, tz: ZoneInfo) -> dict[str, str] | None:
+    if line.start is None or line.end is None:
+        return None
+    return period_document(line.start, line.end, tz)
+
+
+def line_document(line: InvoiceLine, currency: Currency, tz: ZoneInfo = UTC_ZONE) -> dict[str, Any]:
     return {
         "description": line.description,
         "metric": line.metric,
         "quantity": plain(line.quantity),
         "amount": format_amount(line.amount, currency),
-        "period": None if line.start is None else {"start": _instant(line.start), "end": _instant(line.end)},
+        "period": _line_period(line, tz),
         "tiers": [
             {
                 "quantity": plain(tier.quantity),
@@ -53,26 +77,30 @@ def line_document(line: InvoiceLine, currency: Currency) -> dict[str, Any]:
     }
 
 
-def lines_document(lines: Iterable[InvoiceLine], currency: Currency) -> list[dict[str, Any]]:
-    return [line_document(line, currency) for line in lines]
+def lines_document(
+    lines: Iterable[InvoiceLine], currency: Currency, tz: ZoneInfo = UTC_ZONE
+) -> list[dict[str, Any]]:
+    return [line_document(line, currency, tz) for line in lines]
 
 
 def invoice_document(invoice: Invoice, *, with_number: bool = True) -> dict[str, Any]:
     """SPEC §8 invoice; a preview's `before`/`after` leave out `number`."""
     currency = invoice.currency
+    tz = ZoneInfo(invoice.timezone)
     document: dict[str, Any] = {"number": invoice.number} if with_number else {}
     document.update(
         {
             "customer_id": invoice.customer_id,
             "status": invoice.status,
             "currency": currency.code,
-            "period": {"start": _instant(invoice.period_start), "end": _instant(invoice.period_end)},
-            "lines": lines_document(invoice.lines, currency),
+            "period": period_document(invoice.period_start, invoice.period_end, tz),
+            "lines": lines_document(invoice.lines, currency, tz),
             "subtotal": format_amount(invoice.subtotal, currency),
             "credits_applied": format_amount(invoice.credits_applied, currency),
             "total": format_amount(invoice.total, currency),
             "fingerprint": invoice.fingerprint,
-            "issued_at": _instant(invoice.issued_at),
+            "issued_at": _instant(invoice.issued_at, tz),
+            "issued_on": None if invoice.issued_at is None else local_day(invoice.issued_at, tz).isoformat(),
             "due_on": None if invoice.due_on is None else invoice.due_on.isoformat(),
         }
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from billing.core.local_days import format_day
+
 
 def markdown_table(rows: Sequence[Sequence[Any]]) -> str:
     header, *body = rows
@@ -40,5 +42,6 @@ def invoice_rows(outcomes: Sequence[dict[str, Any]]) -> list[list[str]]:
     for o in outcomes:
         number = o["number"] or "-"
         total = f"{o['total']} {o['currency']}"
-        rows.append([number, o["customer_id"], o["issued_on"], o["status"], str(o["lines"]), total])
+        issued = format_day(o["issued_on"])  # the customer's local issue date
+        rows.append([number, o["customer_id"], issued, o["status"], str(o["lines"]), total])
     return rows

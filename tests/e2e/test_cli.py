@@ -236,9 +236,21 @@ def test_invoice_show_prints_lines_and_json_in_the_api_shape(configured, tmp_pat
         "total",
         "fingerprint",
         "issued_at",
+        "issued_on",
         "due_on",
     }
-    assert document["period"] == {"start": "2026-03-01T05:00:00+00:00", "end": "2026-04-01T04:00:00+00:00"}
+    # bravo is in New York: March starts at 00:00 EST and ends at 00:00 EDT
+    assert document["period"] == {
+        "start": "2026-03-01T00:00:00-05:00",
+        "end": "2026-04-01T00:00:00-04:00",
+        "first_day": "2026-03-01",
+        "last_day": "2026-03-31",
+    }
+    assert (document["issued_at"], document["issued_on"]) == ("2026-04-01T00:00:00-04:00", "2026-04-01")
+    assert (
+        "period 1 Mar 2026 – 31 Mar 2026 (America/New_York), issued 1 Apr 2026, due 1 May 2026"
+        in shown.stdout
+    )
     assert sum(Decimal(line["amount"]) for line in document["lines"]) == Decimal(document["subtotal"])
     listed = billing("invoices", "list", "--customer", "bravo", env=env)
     assert "INV-000001  bravo" in listed.stdout

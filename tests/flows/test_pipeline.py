@@ -93,13 +93,14 @@ def test_month_of_usage_becomes_emailed_invoices(loaded, tmp_path):
 
     mails = _outbox(tmp_path)
     assert len(mails) == 5
-    alpha = mails["Invoice INV-000002: 10.70 USD due 2026-05-01"]
+    alpha = mails["Invoice INV-000002: 10.70 USD due 1 May 2026"]
     assert alpha["To"] == "ap@alpha.example"
     assert alpha["From"] == "billing@vendor.example"
     text = alpha.get_body(("plain",)).get_content()
     assert "Hello Alpha GmbH" in text
-    assert "API calls: 7 at $0.10: 0.70 USD" in text
-    assert "Total due: 10.70 USD by 2026-05-01" in text
+    assert "for 1 Mar 2026 – 31 Mar 2026, issued 1 Apr 2026, is ready" in text
+    assert "API calls: 7 at $0.10 (1 Mar 2026 – 31 Mar 2026): 0.70 USD" in text
+    assert "Total due: 10.70 USD by 1 May 2026" in text
     html = alpha.get_body(("html",)).get_content()
     assert "INV-000002" in html and "10.70" in html
 
@@ -143,15 +144,18 @@ def test_bad_rows_are_quarantined_with_their_reason(loaded):
 def test_trial_ending_reminder_is_sent_once(loaded, tmp_path):
     from flows.lifecycle import scan_lifecycle
 
-    first = scan_lifecycle(date(2026, 2, 27))  # charlie's trial ends Mar 1: 2 days left
-    second = scan_lifecycle(date(2026, 2, 28))
-    assert [d["customer_id"] for d in first["due"]] == ["charlie"]
+    # charlie (Berlin) ends its trial on Mar 1: at the end of Feb 26 UTC it is 00:59 on Feb 27
+    # in Berlin, 2 days before
+    first = scan_lifecycle(date(2026, 2, 26))
+    second = scan_lifecycle(date(2026, 2, 27))
+    assert [(d["customer_id"], d["day"]) for d in first["due"]] == [("charlie", "2026-02-27")]
+    assert [(d["customer_id"], d["day"]) for d in second["due"]] == [("charlie", "2026-02-28")]
     assert (first["new"], first["sent"]) == (1, 1)
     assert (second["new"], second["sent"]) == (0, 0)
     mails = _outbox(tmp_path)
     assert list(mails) == ["Your Tokens trial ends in 2 days"]
     body = mails["Your Tokens trial ends in 2 days"].get_body(("plain",)).get_content()
-    assert "ends on 2026-03-01" in body and "$5.00 per period" in body
+    assert "ends on 1 Mar 2026" in body and "$5.00 per period" in body
 
 
 def test_a_glob_ingests_every_matching_file_and_an_empty_inbox_is_no_error(loaded, tmp_path):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
 from billing.core.catalog import Catalog
 from billing.core.errors import BillingError, CatalogError
+from billing.core.local_days import format_day, local_day, local_days
 from billing.core.money import format_amount
 from billing.runtime.settings import get_settings
 from billing.sources.catalog_file import load_catalog
@@ -75,7 +77,7 @@ def invoices_list(customer_id: str | None, as_json: bool) -> str:
         return "no invoices"
     rows: list[list[Any]] = [["number", "customer", "period", "status", "total"]]
     for i in invoices:
-        period = f"{i.period_start.date()}..{i.period_end.date()}"
+        period = str(local_days(i.period_start, i.period_end, ZoneInfo(i.timezone)))
         total = f"{format_amount(i.total, i.currency)} {i.currency.code}"
         rows.append([i.number or "(draft)", i.customer_id, period, i.status, total])
     return text_table(rows, right=(4,))
@@ -94,14 +96,19 @@ def invoices_show(number: str, as_json: bool) -> str:
     if as_json:
         return json.dumps(document)
     currency = invoice.currency
-    rows: list[list[Any]] = [["description", "quantity", "amount"]]
-    rows += [[line["description"], line["quantity"], line["amount"]] for line in document["lines"]]
-    rows.append(["subtotal", "", document["subtotal"]])
-    rows.append(["credits applied", "", format_amount(-invoice.credits_applied, currency)])
-    rows.append(["total", "", f"{document['total']} {currency.code}"])
+    tz = ZoneInfo(invoice.timezone)
+    rows: list[list[Any]] = [["description", "period", "quantity", "amount"]]
+    for line, shown in zip(invoice.lines, document["lines"], strict=True):
+        days = "" if line.start is None or line.end is None else str(local_days(line.start, line.end, tz))
+        rows.append([shown["description"], days, shown["quantity"], shown["amount"]])
+    rows.append(["subtotal", "", "", document["subtotal"]])
+    rows.append(["credits applied", "", "", format_amount(-invoice.credits_applied, currency)])
+    rows.append(["total", "", "", f"{document['total']} {currency.code}"])
+    issued = "-" if invoice.issued_at is None else format_day(local_day(invoice.issued_at, tz))
+    due = "-" if invoice.due_on is None else format_day(invoice.due_on)
     head = (
         f"Invoice {invoice.number} for {invoice.customer_id} ({invoice.status})\n"
-        f"period {document['period']['start']} .. {document['period']['end']}, "
-        f"issued {document['issued_at']}, due {document['due_on']}\n"
+        f"period {local_days(invoice.period_start, invoice.period_end, tz)} ({invoice.timezone}), "
+        f"issued {issued}, due {due}\n"
     )
-    return head + text_table(rows, right=(1, 2))
+    return head + text_table(rows, right=(2, 3))

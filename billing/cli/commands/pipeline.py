@@ -14,6 +14,7 @@ from typing import Any
 
 from billing.core.as_of import as_of_instant, check_issuable, parse_as_of
 from billing.core.errors import SourceError, UnknownCustomer
+from billing.core.local_days import format_day
 from billing.runtime import resources
 from billing.sources.usage_files import check_readable, expand
 from billing.views.tables import invoice_rows, text_table
@@ -84,23 +85,25 @@ def invoice(as_of: str | None, customers: Sequence[str], dry_run: bool) -> str:
 
 
 def lifecycle_summary(summary: dict[str, Any]) -> str:
-    head = f"lifecycle scan for {summary['as_of']}{' (dry run)' if summary['dry_run'] else ''}: "
+    head = f"lifecycle scan as of {summary['as_of']}{' (dry run)' if summary['dry_run'] else ''}: "
     head += f"{len(summary['due'])} reminders due, {summary['new']} new"
     if not summary["dry_run"]:
         head += f"; emails sent {summary['sent']}, failed {summary['failed']}"
     rows = [
-        ["customer", "reminder", "about"],
-        *([d["customer_id"], d["kind"], d["period"]] for d in summary["due"]),
+        ["customer", "reminder", "customer's day", "about"],
+        *(
+            [d["customer_id"], d["kind"], format_day(d["day"]) if d["day"] else "", d["period"]]
+            for d in summary["due"]
+        ),
     ]
     return head + ("\n" + text_table(rows) if summary["due"] else "")
 
 
 def lifecycle_scan(as_of: str | None, dry_run: bool) -> str:
-    on = parse_as_of(as_of) if as_of else None
-    if isinstance(on, datetime):
-        on = on.date()
+    moment: date | datetime | None = parse_as_of(as_of) if as_of else None
+    as_of_instant(moment, resources.utc_now())  # a datetime without offset: refused before Prefect
     resources.catalog()
     prefect_environment()
     from flows.lifecycle import scan_lifecycle
 
-    return lifecycle_summary(scan_lifecycle(on, dry_run))
+    return lifecycle_summary(scan_lifecycle(moment, dry_run))
