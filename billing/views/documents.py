@@ -1,7 +1,9 @@
 """The JSON shapes of lines, invoices and quotes (SPEC §8), shared by the API and the CLI.
 
-Money is a decimal string with exactly the currency's minor-unit digits; quantities and unit
-prices are plain decimal strings; instants are ISO 8601 with their offset.
+Money is a decimal string with exactly the currency's minor-unit digits, formatted as it was
+billed (an amount not at minor units is refused, never rounded here: lines and their tiers are
+rounded once, in `billing.core.rating`); quantities and unit prices are plain decimal strings;
+instants are ISO 8601 with their offset.
 """
 
 from __future__ import annotations
@@ -12,8 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from billing.core.invoicing import Invoice
-from billing.core.money import Currency, format_amount, plain, round_money
-from billing.core.pricing.base import TierAmount
+from billing.core.money import Currency, at_minor_units, format_amount, plain
 from billing.core.rating import InvoiceLine, Quote
 
 
@@ -21,17 +22,10 @@ def _instant(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def tier_amounts(tiers: Iterable[TierAmount], currency: Currency) -> list[Decimal]:
-    """Each tier's amount as shown: rounded so that they add up to the line, which is rounded
-    once from their exact sum (a tier shows its running total rounded, less the tiers before)."""
-    shown: list[Decimal] = []
-    exact = shown_so_far = currency.quantum * 0
-    for tier in tiers:
-        exact += tier.amount
-        running = round_money(exact, currency)
-        shown.append(running - shown_so_far)
-        shown_so_far = running
-    return shown
+def price_text(price: Decimal, currency: Currency) -> str:
+    """A price (unit price, tier fee) as written: the currency's digits at least, and any
+    sub-minor digits it has ("5.00", "0.005"); prices are not amounts and are never rounded."""
+    return format_amount(price, currency) if at_minor_units(price, currency) else plain(price)
 
 
 def line_document(line: InvoiceLine, currency: Currency) -> dict[str, Any]:
@@ -45,10 +39,10 @@ def line_document(line: InvoiceLine, currency: Currency) -> dict[str, Any]:
             {
                 "quantity": plain(tier.quantity),
                 "unit_price": plain(tier.unit_price),
-                "flat_fee": format_amount(tier.flat_fee, currency),
-                "amount": format_amount(amount, currency),
+                "flat_fee": price_text(tier.flat_fee, currency),
+                "amount": format_amount(tier.amount, currency),
             }
-            for tier, amount in zip(line.tiers, tier_amounts(line.tiers, currency), strict=True)
+            for tier in line.tiers
         ],
     }
 
