@@ -183,15 +183,15 @@ def write_invoice(
 def _require_minor_units(draft: InvoiceDraft) -> None:
     currency = draft.currency
     whose = f"invoice of {draft.customer_id!r} issued {draft.issued_at.isoformat()}:"
+    for line in draft.lines:  # the parts first: the message names the one that is off
+        for tier in line.tiers:
+            require_minor_units(tier.amount, currency, f"{whose} a tier of line {line.key}")
+        require_minor_units(line.amount, currency, f"{whose} line {line.key}")
+    for grant, amount in draft.credits:
+        require_minor_units(amount, currency, f"{whose} credit {grant}")
     require_minor_units(draft.subtotal, currency, f"{whose} subtotal")
     require_minor_units(draft.credits_applied, currency, f"{whose} credits applied")
     require_minor_units(draft.total, currency, f"{whose} total")
-    for grant, amount in draft.credits:
-        require_minor_units(amount, currency, f"{whose} credit {grant}")
-    for line in draft.lines:
-        require_minor_units(line.amount, currency, f"{whose} line {line.key}")
-        for tier in line.tiers:
-            require_minor_units(tier.amount, currency, f"{whose} a tier of line {line.key}")
 
 
 def delete_draft(connection: sa.Connection, invoice_id: int) -> None:
