@@ -309,3 +309,57 @@ def test_nothing_missing_lets_the_run_go_on(finalized: sa.Engine) -> None:
         assert records.missing_invoice_numbers(connection, ["acme"]) == []
     report = _run(finalized, _stored(finalized), datetime(2026, 5, 2, 1, tzinfo=UTC))
     assert [o.number for o in report.finalized] == ["INV-000003"]
+
+
+# -- the migration -------------------------------------------------------------------------------
+
+
+def test_migration_0003_rounds_stored_tiers_and_its_downgrade_drops_the_triggers(tmp_path: Path) -> None:
+    from billing.store.database import alembic_config, create_engine, upgrade
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    assert upgrade(engine, "0002") == "0002"
+    at = "2026-04-01 00:00:00.000000"
+    tiers = '[{"quantity": 1, "unit_price": 0.333, "flat_fee": 0, "amount": 0.333, "bounded": true},'
+    tiers += ' {"quantity": 1, "unit_price": 0.333, "flat_fee": 0, "amount": 0.333, "bounded": false}]'
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO catalog_versions (id, content_hash, document, source, loaded_at, activated_at)"
+                " VALUES (1, 'h', '{}', 's', :at, :at)"
+            ),
+            {"at": at},
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO invoices (id, number, customer_id, status, currency, timezone, boundary, issued_at,"
+                " issued_on, period_start, period_end, subtotal, credits_applied, total, credits, fingerprint,"
+                " catalog_version_id, due_on, finalized_at, updated_at) VALUES (1, 'INV-000001', 'acme',"
+                " 'finalized', 'USD', 'UTC', 1, :at, '2026-04-01', :at, :at, '0.67', '0.00', '0.67', '[]', 'f',"
+                " 1, '2026-05-01', :at, :at)"
+            ),
+            {"at": at},
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO invoice_lines (invoice_id, position, line_charge, kind, description, quantity,"
+                " amount, tiers) VALUES (1, 0, 'graduated:calls', 'usage', 'Calls', '2', '0.67', :tiers)"
+            ),
+            {"tiers": tiers},
+        )
+    assert upgrade(engine) != "0002"
+    with Session(engine) as session:
+        (invoice,) = load_invoices(session)
+    # each tier its share of the rounded line: 0.33 (0.333 rounded), then 0.67 - 0.33
+    assert [t.amount for t in invoice.lines[0].tiers] == [Decimal("0.33"), Decimal("0.34")]
+    with pytest.raises(sa.exc.IntegrityError):
+        _execute(engine, "UPDATE invoices SET total = 0 WHERE id = 1")
+
+    from alembic import command
+
+    with engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "0002")
+    assert _execute(engine, "UPDATE invoices SET total = 0 WHERE id = 1") == 1
+    with engine.connect() as connection:
+        assert connection.scalar(sa.text("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'")) == 0
+    engine.dispose()
