@@ -330,16 +330,16 @@ def test_migration_0003_rounds_stored_tiers_and_its_downgrade_drops_the_triggers
             ),
             {"at": at},
         )
-        connection.execute(
-            sa.text(
-                "INSERT INTO invoices (id, number, customer_id, status, currency, timezone, boundary, issued_at,"
-                " issued_on, period_start, period_end, subtotal, credits_applied, total, credits, fingerprint,"
-                " catalog_version_id, due_on, finalized_at, updated_at) VALUES (1, 'INV-000001', 'acme',"
-                " 'finalized', 'USD', 'UTC', 1, :at, '2026-04-01', :at, :at, '0.67', '0.00', '0.67', '[]', 'f',"
-                " 1, '2026-05-01', :at, :at)"
-            ),
-            {"at": at},
+        columns = (
+            "id, number, customer_id, status, currency, timezone, boundary, issued_at, issued_on,"
+            " period_start, period_end, subtotal, credits_applied, total, credits, fingerprint,"
+            " catalog_version_id, due_on, finalized_at, updated_at"
         )
+        values = (
+            "1, 'INV-000001', 'acme', 'finalized', 'USD', 'UTC', 1, :at, '2026-04-01', :at, :at,"
+            " '0.67', '0.00', '0.67', '[]', 'f', 1, '2026-05-01', :at, :at"
+        )
+        connection.execute(sa.text(f"INSERT INTO invoices ({columns}) VALUES ({values})"), {"at": at})
         connection.execute(
             sa.text(
                 "INSERT INTO invoice_lines (invoice_id, position, line_charge, kind, description, quantity,"
