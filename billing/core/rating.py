@@ -16,7 +16,7 @@ from typing import Literal, NamedTuple
 from billing.core.catalog import Catalog, Metric
 from billing.core.errors import InvalidUsage
 from billing.core.line_keys import MINIMUM, LineKey, SegmentId
-from billing.core.money import ZERO, Currency, display_amount, round_money, round_ratio
+from billing.core.money import EXACT, ZERO, Currency, display_amount, round_money, round_ratio
 from billing.core.periods import Segment
 from billing.core.pricing import ChargeModel, charge_names, price_charge
 from billing.core.pricing.base import (
@@ -109,11 +109,11 @@ def shown_tiers(tiers: tuple[TierAmount, ...], currency: Currency) -> tuple[Tier
     rounded, less the tiers before it. Decided here, when the line is made, so documents only
     format it and every stored tier amount is at minor units."""
     shown = []
-    exact = so_far = currency.quantum * 0
-    for tier in tiers:
-        exact += tier.amount
+    exact = so_far = ZERO
+    for quantity, unit_price, flat_fee, amount, bounded in tiers:
+        exact = EXACT.add(exact, amount)  # exact: a tier sum can exceed 28 digits
         running = round_money(exact, currency)
-        shown.append(tier._replace(amount=running - so_far))
+        shown.append(TierAmount(quantity, unit_price, flat_fee, running - so_far, bounded))
         so_far = running
     return tuple(shown)
 
