@@ -64,9 +64,17 @@ def _empty(engine: Engine) -> None:
         if engine.dialect.name == "postgresql":
             names = ", ".join(t.name for t in Base.metadata.sorted_tables)
             connection.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
+        else:  # the triggers refuse to delete finalized invoices: set them aside meanwhile
+            triggers = connection.execute(
+                sa.text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+            )
+            saved = triggers.all()
+            for name, _ in saved:
+                connection.exec_driver_sql(f'DROP TRIGGER "{name}"')
             for table in reversed(Base.metadata.sorted_tables):
                 connection.execute(table.delete())
+            for _, sql in saved:
+                connection.exec_driver_sql(sql)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

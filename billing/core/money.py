@@ -4,12 +4,13 @@ Amounts are `Decimal` from the edge inward. Floats are refused everywhere: a flo
 lost the cents before we see it. Intermediate results (quantity x unit price, tier sums) are
 computed exactly in `EXACT`, a context that raises rather than round; each invoice line is then
 rounded once, half-up, to the currency's minor units (`round_money`). Proration divides, so it is
-done on exact fractions and rounded once too (`round_ratio`).
+done on exact fractions and rounded once too (`round_ratio`). Nothing after that rounds: what is
+shown, stored or burned as credit must already be at minor units (`require_minor_units`), so a
+document can only show what was billed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import (
     ROUND_HALF_UP,
@@ -120,12 +121,30 @@ def round_ratio(amount: Decimal, numerator: int, denominator: int, currency: Cur
     return Decimal(units).scaleb(-currency.minor_units, context=_ROUNDING)
 
 
+def at_minor_units(amount: Decimal, currency: Currency) -> bool:
+    """Whether an amount needs no rounding in its currency (6.67 USD does, 6.665 does not)."""
+    return amount.is_finite() and decimal_places(amount) <= currency.minor_units
+
+
+def require_minor_units(amount: Decimal, currency: Currency, what: str = "amount") -> Decimal:
+    """The amount itself, or `MoneyError` when it carries more digits than the currency's minor
+    units: an amount shown, stored or burned is billed as it is, never rounded on the way."""
+    if not isinstance(amount, Decimal) or not at_minor_units(amount, currency):
+        shown = f"{amount:f}" if isinstance(amount, Decimal) else repr(amount)
+        raise MoneyError(
+            f"{what} {shown} is not at {currency.code}'s {currency.minor_units} minor-unit digits: "
+            "amounts are rounded once, when their line is priced"
+        )
+    return amount
+
+
 def format_amount(amount: Decimal, currency: Currency) -> str:
-    """An amount as a string with exactly the currency's minor-unit digits ("2.00", "2", "2.000")."""
-    rounded = round_money(amount, currency)
-    if rounded == 0:
-        rounded = abs(rounded)
-    return f"{rounded:f}"
+    """An amount as a string with exactly the currency's minor-unit digits ("2.00", "2", "2.000").
+
+    Refuses (`MoneyError`) an amount that is not already at minor units: what a document shows
+    is what was billed, so it never rounds."""
+    text = f"{require_minor_units(amount, currency).quantize(currency.quantum, context=_ROUNDING):f}"
+    return text.removeprefix("-") if amount == 0 else text
 
 
 def plain(value: Decimal) -> str:
@@ -145,9 +164,11 @@ def decimal_places(value: Decimal) -> int:
 
 
 def display_amount(amount: Decimal, currency: Currency, *, exact: bool = False) -> str:
-    """A human amount with the symbol, "$7.00"; `exact` keeps sub-minor digits of a unit price."""
+    """A human amount with the symbol, "$7.00"; `exact` is for unit prices, which are not
+    amounts: they keep their sub-minor digits ("$0.005"). Without `exact`, an amount that is
+    not at minor units is refused, as in `format_amount`."""
     magnitude = amount.copy_abs()
-    if exact and amount != round_money(amount, currency):
+    if exact and not at_minor_units(amount, currency):
         text = plain(magnitude)
     else:
         text = format_amount(magnitude, currency)
@@ -156,70 +177,3 @@ def display_amount(amount: Decimal, currency: Currency, *, exact: bool = False) 
     if symbol == currency.code:
         return f"{sign}{text} {symbol}"
     return f"{sign}{symbol}{text}"
-
-
-@dataclass(frozen=True, slots=True)
-class Money:
-    """An exact amount in one currency; refuses floats and arithmetic across currencies."""
-
-    amount: Decimal
-    currency: Currency
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.amount, Decimal) or not self.amount.is_finite():
-            raise MoneyError(f"money amount must be a finite Decimal, got {self.amount!r}")
-
-    @classmethod
-    def of(cls, value: object, currency: Currency | str) -> Money:
-        cur = currency if isinstance(currency, Currency) else Currency.of(currency)
-        return cls(to_decimal(value), cur)
-
-    @classmethod
-    def zero(cls, currency: Currency) -> Money:
-        return cls(currency.quantum * 0, currency)
-
-    @classmethod
-    def total(cls, amounts: Iterable[Money], currency: Currency) -> Money:
-        result = cls.zero(currency)
-        for amount in amounts:
-            result = result + amount
-        return result
-
-    def _same(self, other: object) -> Money:
-        if not isinstance(other, Money):
-            raise MoneyError(f"cannot combine money with {other!r}")
-        if other.currency != self.currency:
-            raise MoneyError(f"cannot combine {self.currency} and {other.currency} amounts")
-        return other
-
-    def __add__(self, other: object) -> Money:
-        return Money(self.amount + self._same(other).amount, self.currency)
-
-    def __sub__(self, other: object) -> Money:
-        return Money(self.amount - self._same(other).amount, self.currency)
-
-    def __neg__(self) -> Money:
-        return Money(-self.amount, self.currency)
-
-    def __lt__(self, other: object) -> bool:
-        return self.amount < self._same(other).amount
-
-    def __le__(self, other: object) -> bool:
-        return self.amount <= self._same(other).amount
-
-    def __gt__(self, other: object) -> bool:
-        return self.amount > self._same(other).amount
-
-    def __ge__(self, other: object) -> bool:
-        return self.amount >= self._same(other).amount
-
-    def __mul__(self, other: object) -> Money:
-        if isinstance(other, float | bool) or not isinstance(other, int | Decimal):
-            raise MoneyError(f"money can only be multiplied by an int or a Decimal, not {other!r}")
-        return Money(self.amount * other, self.currency)
-
-    def rounded(self) -> Money:
-        return Money(round_money(self.amount, self.currency), self.currency)
-
-    def __str__(self) -> str:
-        return format_amount(self.amount, self.currency)

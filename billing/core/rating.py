@@ -16,17 +16,27 @@ from typing import Literal, NamedTuple
 from billing.core.catalog import Catalog, Metric
 from billing.core.errors import InvalidUsage
 from billing.core.line_keys import MINIMUM, LineKey, SegmentId
-from billing.core.money import ZERO, Currency, display_amount, round_money, round_ratio
+from billing.core.money import EXACT, ZERO, Currency, display_amount, round_money, round_ratio
 from billing.core.periods import Segment
 from billing.core.pricing import ChargeModel, charge_names, price_charge
-from billing.core.pricing.base import FULL_COVERAGE, MAX_AMOUNT, NO_USAGE, Coverage, MeteredUsage, TierAmount
+from billing.core.pricing.base import (
+    FULL_COVERAGE,
+    MAX_AMOUNT,
+    NO_USAGE,
+    Coverage,
+    MeteredUsage,
+    TierAmount,
+    money_text,
+)
 
 LineKind = Literal["usage", "flat", "minimum", "adjustment"]
 Timing = Literal["in_advance", "in_arrears"]
 
 
 class InvoiceLine(NamedTuple):
-    """One rounded line; `key` names what it bills, stable across re-runs of the same period."""
+    """One rounded line; `key` names what it bills, stable across re-runs of the same period.
+
+    `tiers` carry each tier's share of the rounded `amount`, at minor units (`shown_tiers`)."""
 
     key: LineKey
     kind: LineKind
@@ -92,6 +102,22 @@ class PricedLines:
         self._lines[key] = (charge, line)
 
 
+def shown_tiers(tiers: tuple[TierAmount, ...], currency: Currency) -> tuple[TierAmount, ...]:
+    """Each tier's amount as the line shows it, at minor units and adding up to the line.
+
+    The line is rounded once from the tiers' exact sum; each tier shows its running total
+    rounded, less the tiers before it. Decided here, when the line is made, so documents only
+    format it and every stored tier amount is at minor units."""
+    shown = []
+    exact = so_far = ZERO
+    for quantity, unit_price, flat_fee, amount, bounded in tiers:
+        exact = EXACT.add(exact, amount)  # exact: a tier sum can exceed 28 digits
+        running = round_money(exact, currency)
+        shown.append(TierAmount(quantity, unit_price, flat_fee, running - so_far, bounded))
+        so_far = running
+    return tuple(shown)
+
+
 def _price_line(
     charge: ChargeModel,
     usage: MeteredUsage,
@@ -127,7 +153,8 @@ def _price_line(
         label = charge.description or metrics[code].label
         timing, kind = "in_arrears", "usage"
     explanation = charge.explain(priced, currency)
-    line = _PricedLine(kind, f"{label}: {explanation}", code, priced.quantity, amount, priced.tiers, timing)
+    tiers = shown_tiers(priced.tiers, currency)
+    line = _PricedLine(kind, f"{label}: {explanation}", code, priced.quantity, amount, tiers, timing)
     if memo is not None:
         memo.put(memo_key, charge, line)
     return line
@@ -176,7 +203,7 @@ def rate_charges(
     if minimum is not None:
         floor = round_ratio(minimum, coverage.days, coverage.period_days, currency)
         if total < floor:
-            shown = display_amount(minimum, currency)
+            shown = money_text(minimum, currency)  # as the catalog writes it
             prorated = (
                 "" if coverage.is_full else f" prorated for {coverage.days} of {coverage.period_days} days"
             )

@@ -116,12 +116,15 @@ def invoice_customers(
     now: datetime,
     dry_run: bool = False,
 ) -> InvoiceRunReport:
-    """Draft, and past the grace period finalize, every invoice due for these customers."""
+    """Draft, and past the grace period finalize, every invoice due for these customers.
+
+    Refuses to write anything (`InvoiceMissing`) while an invoice issued earlier is missing."""
     catalog = stored.catalog
     schedules = {cid: Schedule.of(catalog, cid) for cid in customer_ids}
     report = InvoiceRunReport(dry_run, customers=len(customer_ids))
     with cyclic_gc_paused(), engine.begin() as connection:
         lock_billing(connection)  # no ingest may add usage or lateness while this decides
+        records.ensure_no_invoice_missing(connection, customer_ids)  # never issued or emailed twice
         run = _Run(connection, catalog, stored.id, as_of, grace, due_days, now, dry_run)
         states = records.billing_states(connection, customer_ids)
         plans = {cid: plan_invoices(schedules[cid], states[cid], as_of) for cid in customer_ids}

@@ -14,11 +14,11 @@ from billing.core.errors import BillingError
 from billing.core.invoice_plan import BillingState
 from billing.core.invoicing import NOTHING_BILLED, Invoice, InvoiceDraft
 from billing.core.line_keys import LineKey
-from billing.core.money import ZERO, Currency
+from billing.core.money import ZERO, Currency, require_minor_units
 from billing.core.pricing.base import TierAmount
 from billing.core.rating import InvoiceLine
 from billing.store.database import dialect_insert
-from billing.store.models import Counter, Event, InvoiceLineRow, InvoiceRow
+from billing.store.models import Counter, Event, InvoiceLineRow, InvoiceRow, Notification
 from billing.store.usage_events import FINALIZED_STATUSES, _batches
 
 
@@ -26,6 +26,12 @@ class InvoiceChanged(BillingError):
     """Another run finalized the invoice this run was about to write."""
 
     code = "invoice_changed"
+
+
+class InvoiceMissing(BillingError):
+    """An invoice that was issued is no longer in the store: it is reported, never re-issued."""
+
+    code = "invoice_missing"
 
 
 def billing_states(connection: sa.Connection, customer_ids: Iterable[str]) -> dict[str, BillingState]:
@@ -131,7 +137,11 @@ def write_invoice(
     now: datetime,
     existing_id: int | None,
 ) -> int:
-    """Create or rewrite a draft invoice and its lines; returns its id."""
+    """Create or rewrite a draft invoice and its lines; returns its id.
+
+    Every amount must already be at the currency's minor units (`MoneyError` otherwise): the
+    store keeps what is billed, it never rounds. The database checks the same (migration 0003)."""
+    _require_minor_units(draft)
     values = {
         "customer_id": draft.customer_id,
         "status": "draft",
@@ -170,6 +180,20 @@ def write_invoice(
     return invoice_id
 
 
+def _require_minor_units(draft: InvoiceDraft) -> None:
+    currency = draft.currency
+    whose = f"invoice of {draft.customer_id!r} issued {draft.issued_at.isoformat()}:"
+    for line in draft.lines:  # the parts first: the message names the one that is off
+        for tier in line.tiers:
+            require_minor_units(tier.amount, currency, f"{whose} a tier of line {line.key}")
+        require_minor_units(line.amount, currency, f"{whose} line {line.key}")
+    for grant, amount in draft.credits:
+        require_minor_units(amount, currency, f"{whose} credit {grant}")
+    require_minor_units(draft.subtotal, currency, f"{whose} subtotal")
+    require_minor_units(draft.credits_applied, currency, f"{whose} credits applied")
+    require_minor_units(draft.total, currency, f"{whose} total")
+
+
 def delete_draft(connection: sa.Connection, invoice_id: int) -> None:
     connection.execute(sa.delete(InvoiceRow).where(InvoiceRow.id == invoice_id, InvoiceRow.status == "draft"))
 
@@ -193,18 +217,21 @@ def finalize_invoice(
     due_on: date,
     late_max_id: int,
 ) -> str:
-    """Number a draft and freeze it; the late usage it adjusted is no longer pending.
+    """Number a draft and freeze it, in one statement; the late usage it adjusted is no longer
+    pending.
 
-    The number is taken only once the draft is frozen, so numbers stay gap-free."""
+    The number is taken inside the caller's transaction, so if the draft is no longer there to
+    freeze, the counter's step is undone with it: numbers stay gap-free. The database refuses
+    a finalized invoice without its number (migration 0003), so status, number, finalized_at
+    and due_on change together."""
+    number = f"INV-{next_number(connection):06d}"
     frozen = connection.execute(
         sa.update(InvoiceRow)
         .where(InvoiceRow.id == invoice_id, InvoiceRow.status == "draft")
-        .values(status="finalized", finalized_at=now, due_on=due_on, updated_at=now)
+        .values(status="finalized", number=number, finalized_at=now, due_on=due_on, updated_at=now)
     )
     if frozen.rowcount != 1:
         raise InvoiceChanged(f"invoice {invoice_id} of {customer_id!r} is no longer a draft")
-    number = f"INV-{next_number(connection):06d}"
-    connection.execute(sa.update(InvoiceRow).where(InvoiceRow.id == invoice_id).values(number=number))
     if late_max_id:
         connection.execute(
             sa.update(Event)
@@ -216,6 +243,45 @@ def finalize_invoice(
             .values(pending_adjustment=False)
         )
     return number
+
+
+def missing_invoice_numbers(connection: sa.Connection, customer_ids: Iterable[str]) -> list[str]:
+    """Invoice numbers that were issued but are no longer stored, lowest first.
+
+    Issued means counted by the invoice counter, or emailed to one of these customers (the send
+    ledger keeps every invoice email): a deletion with the triggers off, a truncated table or
+    a partial restore leaves one of the two behind. Cheap when nothing is missing: one count
+    against the counter, and an anti-join on the customers' invoice emails."""
+    issued = connection.scalar(sa.select(Counter.value).where(Counter.name == "invoice")) or 0
+    invoice_numbers = InvoiceRow.number.like("INV-%")
+    stored = connection.scalar(sa.select(sa.func.count()).select_from(InvoiceRow).where(invoice_numbers))
+    missing: set[str] = set()
+    if stored != issued:
+        present = set(connection.scalars(sa.select(InvoiceRow.number).where(invoice_numbers)))
+        missing.update(n for n in (f"INV-{i:06d}" for i in range(1, issued + 1)) if n not in present)
+    for batch in _batches(sorted(set(customer_ids))):
+        emailed = sa.select(Notification.subject).where(
+            Notification.kind == "invoice_issued",
+            Notification.customer_id.in_(batch),
+            ~sa.exists().where(InvoiceRow.number == Notification.subject),
+        )
+        missing.update(connection.scalars(emailed))
+    return sorted(missing, key=lambda number: (len(number), number))
+
+
+def ensure_no_invoice_missing(connection: sa.Connection, customer_ids: Iterable[str]) -> None:
+    """Refuse to invoice while an issued invoice is missing: re-drafting its period would issue
+    it again under a new number and email the customer twice."""
+    missing = missing_invoice_numbers(connection, customer_ids)
+    if not missing:
+        return
+    shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+    verb = "is" if len(missing) == 1 else "are"
+    noun = "invoice" if len(missing) == 1 else "invoices"
+    raise InvoiceMissing(
+        f"{noun} {shown} {verb} missing from the store: restore {'it' if len(missing) == 1 else 'them'}"
+        " from a backup; nothing was invoiced"
+    )
 
 
 def _view(row: InvoiceRow) -> Invoice:

@@ -114,6 +114,9 @@ class IngestRun(Base):
 
 
 class InvoiceRow(Base):
+    """An invoice. Once finalized the database refuses any change to it or its lines but the
+    status moving forward (finalized to paid or void), and any deletion (migration 0003)."""
+
     __tablename__ = "invoices"
     __table_args__ = (sa.UniqueConstraint("customer_id", "issued_at"),)
 

@@ -1,10 +1,11 @@
 """The JSON shapes of lines, invoices and quotes (SPEC §8), shared by the API and the CLI.
 
-Money is a decimal string with exactly the currency's minor-unit digits; quantities and unit
-prices are plain decimal strings; instants are ISO 8601 written with the customer's offset
-("2026-10-01T00:00:00+02:00"). Each period also names its local days, first and last inclusive
-(`first_day`, `last_day`), and an invoice its local issue date (`issued_on`): what documents
-for people print.
+Money is a decimal string with exactly the currency's minor-unit digits, formatted as it was
+billed (an amount not at minor units is refused, never rounded here: lines and their tiers are
+rounded once, in `billing.core.rating`); quantities and unit prices are plain decimal strings;
+instants are ISO 8601 written with the customer's offset ("2026-10-01T00:00:00+02:00"). Each
+period also names its local days, first and last inclusive (`first_day`, `last_day`), and an
+invoice its local issue date (`issued_on`): what documents for people print.
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ from zoneinfo import ZoneInfo
 
 from billing.core.invoicing import Invoice
 from billing.core.local_days import local_day, local_days, local_instant
-from billing.core.money import Currency, format_amount, plain, round_money
-from billing.core.pricing.base import TierAmount
+from billing.core.money import Currency, at_minor_units, format_amount, plain
 from billing.core.rating import InvoiceLine, Quote
 
 UTC_ZONE = ZoneInfo("UTC")
@@ -39,17 +39,10 @@ def period_document(start: datetime, end: datetime, tz: ZoneInfo) -> dict[str, s
     }
 
 
-def tier_amounts(tiers: Iterable[TierAmount], currency: Currency) -> list[Decimal]:
-    """Each tier's amount as shown: rounded so that they add up to the line, which is rounded
-    once from their exact sum (a tier shows its running total rounded, less the tiers before)."""
-    shown: list[Decimal] = []
-    exact = shown_so_far = currency.quantum * 0
-    for tier in tiers:
-        exact += tier.amount
-        running = round_money(exact, currency)
-        shown.append(running - shown_so_far)
-        shown_so_far = running
-    return shown
+def price_text(price: Decimal, currency: Currency) -> str:
+    """A price (unit price, tier fee) as written: the currency's digits at least, and any
+    sub-minor digits it has ("5.00", "0.005"); prices are not amounts and are never rounded."""
+    return format_amount(price, currency) if at_minor_units(price, currency) else plain(price)
 
 
 def _line_period(line: InvoiceLine, tz: ZoneInfo) -> dict[str, str] | None:
@@ -69,10 +62,10 @@ def line_document(line: InvoiceLine, currency: Currency, tz: ZoneInfo = UTC_ZONE
             {
                 "quantity": plain(tier.quantity),
                 "unit_price": plain(tier.unit_price),
-                "flat_fee": format_amount(tier.flat_fee, currency),
-                "amount": format_amount(amount, currency),
+                "flat_fee": price_text(tier.flat_fee, currency),
+                "amount": format_amount(tier.amount, currency),
             }
-            for tier, amount in zip(line.tiers, tier_amounts(line.tiers, currency), strict=True)
+            for tier in line.tiers
         ],
     }
 

@@ -732,3 +732,66 @@ def test_prices_are_refused_beyond_12_decimals_or_a_quadrillion(
 ) -> None:
     file, message = refusal(tmp_path, mutate('unit_price: "7.00"', f"unit_price: {price}"))
     assert message.startswith(f"{file}: plans[0].charges[1].tiers[0].unit_price: {fragment}"), message
+
+
+# -- amounts billed as written: at most the currency's minor-unit digits (SPEC §4) ----------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "path", "shown"),
+    [
+        pytest.param(
+            'amount: "50.00"',
+            'amount: "3.335"',
+            "customers[0].contracts[0].credits[0].amount",
+            "3.335",
+            id="credit",
+        ),
+        pytest.param(
+            'amount: "30.00"', 'amount: "30.005"', "plans[0].charges[0].amount", "30.005", id="flat"
+        ),
+        pytest.param(
+            'minimum_commitment: "100.00"',
+            'minimum_commitment: "100.001"',
+            "plans[0].minimum_commitment",
+            "100.001",
+            id="minimum",
+        ),
+        pytest.param(
+            '1: {tiers: [{up_to: null, unit_price: "5.00"}]}',
+            '0: {amount: "45.999"}',
+            "customers[0].contracts[0].overrides.0.amount",
+            "45.999",
+            id="flat-override",
+        ),
+    ],
+)
+def test_an_amount_beyond_the_minor_units_is_refused_at_load(
+    tmp_path: Path, old: str, new: str, path: str, shown: str
+) -> None:
+    # A credit of 3.335 USD would make a 10.00 invoice total 6.665, shown as 6.67: refused.
+    file, message = refusal(tmp_path, mutate(old, new))
+    assert message == f"{file}: {path}: has more decimals than USD bills (2 minor-unit digits) (got {shown})"
+
+
+def test_minor_units_are_the_catalog_currency_s(tmp_path: Path) -> None:
+    yen = mutate("currency: USD", "currency: JPY")
+    file, message = refusal(tmp_path, mutate('amount: "50.00"', 'amount: "50.5"', yen))
+    assert message == (
+        f"{file}: customers[0].contracts[0].credits[0].amount: "
+        "has more decimals than JPY bills (0 minor-unit digits) (got 50.5)"
+    )
+    assert load_text(tmp_path, yen).customers[0].contracts[0].credits[0].amount == Decimal("50.00")
+    dinar = mutate("currency: USD", "currency: KWD")
+    credit = load_text(tmp_path, mutate('amount: "50.00"', 'amount: "3.335"', dinar)).customers[0]
+    assert credit.contracts[0].credits[0].amount == Decimal("3.335")
+
+
+def test_prices_summed_into_a_line_keep_their_sub_minor_digits(tmp_path: Path) -> None:
+    # A tier's flat fee, like a unit price, is part of a line rounded once: "0.005" is a price.
+    text = mutate(
+        '{up_to: null, unit_price: "6.00", flat_fee: "0"}',
+        '{up_to: null, unit_price: "6.001", flat_fee: "0.005"}',
+    )
+    tier = load_text(tmp_path, text).plan("pro").charges[1].tiers[2]  # type: ignore[attr-defined]
+    assert (tier.unit_price, tier.flat_fee) == (Decimal("6.001"), Decimal("0.005"))

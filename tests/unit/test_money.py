@@ -1,4 +1,5 @@
-"""Money: ISO 4217 minor units, the one half-up rounding rule, exact proration, no floats."""
+"""Money: ISO 4217 minor units, the one half-up rounding rule, exact proration, no floats, and
+formatting that refuses what is not already rounded."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from billing.core.errors import BillingError, MoneyError
 from billing.core.money import (
     EXACT,
     Currency,
-    Money,
+    display_amount,
     format_amount,
     plain,
+    require_minor_units,
     round_money,
     round_ratio,
     to_decimal,
@@ -167,14 +169,14 @@ def test_round_ratio_prorations_of_a_month_sum_exactly_when_not_rounded() -> Non
         ("2", JPY, "2"),
         ("2", USD, "2.00"),
         ("2", KWD, "2.000"),
-        ("2.5", JPY, "3"),
-        ("2.345", USD, "2.35"),
-        ("1234567.891", USD, "1234567.89"),
+        ("2.50", USD, "2.50"),
+        ("2.500", USD, "2.50"),  # trailing zeros are not digits
+        ("1234567.89", USD, "1234567.89"),
         ("1E+3", USD, "1000.00"),  # never an exponent
         ("0.1", KWD, "0.100"),
         ("-7.5", USD, "-7.50"),
-        ("-0.001", USD, "0.00"),  # rounds to zero: no "-0.00"
-        ("-0.4", JPY, "0"),
+        ("-0.00", USD, "0.00"),  # no "-0.00"
+        ("-0", JPY, "0"),
         ("0", KWD, "0.000"),
     ],
 )
@@ -182,10 +184,55 @@ def test_format_amount_writes_the_currency_digits(amount: str, currency: Currenc
     assert format_amount(Decimal(amount), currency) == text
 
 
-def test_money_str_uses_format_amount() -> None:
-    assert str(Money.of("2", "USD")) == "2.00"
-    assert str(Money.of("2", "JPY")) == "2"
-    assert str(Money.of("1.5", "KWD")) == "1.500"
+@pytest.mark.parametrize(
+    ("amount", "currency"),
+    [
+        ("6.665", USD),  # a 10.00 invoice less a credit of 3.335: never shown as 6.67
+        ("2.5", JPY),
+        ("1234567.891", USD),
+        ("-0.001", USD),
+        ("0.0001", KWD),
+    ],
+)
+def test_format_amount_refuses_an_amount_that_is_not_rounded(amount: str, currency: Currency) -> None:
+    with pytest.raises(
+        MoneyError, match=f"not at {currency.code}'s {currency.minor_units} minor-unit digits"
+    ):
+        format_amount(Decimal(amount), currency)
+    with pytest.raises(MoneyError):
+        display_amount(Decimal(amount), currency)
+
+
+def test_display_amount_shows_unit_prices_exactly_and_amounts_at_minor_units() -> None:
+    assert display_amount(Decimal("7"), USD) == "$7.00"
+    assert display_amount(Decimal("-2.50"), USD) == "-$2.50"
+    assert display_amount(Decimal("0.005"), USD, exact=True) == "$0.005"
+    assert display_amount(Decimal("0.5"), USD, exact=True) == "$0.50"
+    assert display_amount(Decimal("12"), KWD) == "12.000 KWD"
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "ok"),
+    [
+        ("6.67", USD, True),
+        ("6.670", USD, True),
+        ("6.665", USD, False),
+        ("3", JPY, True),
+        ("3.0", JPY, True),
+        ("3.1", JPY, False),
+        ("1.005", KWD, True),
+        ("1.0005", KWD, False),
+    ],
+)
+def test_require_minor_units_returns_the_amount_or_names_it(
+    amount: str, currency: Currency, ok: bool
+) -> None:
+    value = Decimal(amount)
+    if ok:
+        assert require_minor_units(value, currency, "total") is value
+    else:
+        with pytest.raises(MoneyError, match=f"total {amount} is not at"):
+            require_minor_units(value, currency, "total")
 
 
 @pytest.mark.parametrize(
@@ -243,81 +290,6 @@ def test_to_decimal_refuses_non_numbers(value: object) -> None:
 def test_to_decimal_names_what_it_reads() -> None:
     with pytest.raises(MoneyError, match="unit_price"):
         to_decimal(0.5, "unit_price")
-
-
-# -- Money -----------------------------------------------------------------------------------------
-
-
-def test_money_of_reads_strings_ints_and_decimals() -> None:
-    assert Money.of("1.10", "USD") == Money(Decimal("1.10"), USD)
-    assert Money.of(3, USD).amount == Decimal(3)
-    assert Money.of(Decimal("0.001"), "kwd").currency == KWD
-
-
-@pytest.mark.parametrize("value", [0.1, 10.0, True])
-def test_money_of_refuses_floats(value: object) -> None:
-    with pytest.raises(MoneyError):
-        Money.of(value, "USD")
-
-
-def test_money_of_refuses_unknown_currency() -> None:
-    with pytest.raises(MoneyError, match="unknown currency"):
-        Money.of("1.00", "XYZ")
-
-
-@pytest.mark.parametrize("amount", [0.1, 1, "1.00", Decimal("NaN"), Decimal("-Infinity")])
-def test_money_constructor_requires_a_finite_decimal(amount: object) -> None:
-    with pytest.raises(MoneyError):
-        Money(amount, USD)  # type: ignore[arg-type]
-
-
-def test_money_arithmetic_is_exact() -> None:
-    a = Money.of("0.10", USD)
-    b = Money.of("0.20", USD)
-    assert (a + b).amount == Decimal("0.30")  # 0.1 + 0.2 == 0.3, unlike floats
-    assert (b - a).amount == Decimal("0.10")
-    assert (-a).amount == Decimal("-0.10")
-    assert (a * 3).amount == Decimal("0.30")
-    assert (a * Decimal("0.5")).amount == Decimal("0.050")
-    assert Money.total([a, b, a], USD).amount == Decimal("0.40")
-    assert Money.total([], JPY) == Money.zero(JPY)
-    assert a < b and b > a and a <= a and a >= a
-
-
-def test_money_zero_and_rounded() -> None:
-    assert str(Money.zero(USD)) == "0.00"
-    assert Money.zero(KWD).amount.as_tuple().exponent == -3
-    assert Money.of("2.345", USD).rounded() == Money(Decimal("2.35"), USD)
-    assert Money.of("-2.5", JPY).rounded() == Money(Decimal("-3"), JPY)
-
-
-@pytest.mark.parametrize("factor", [1.5, 2.0, True, "2", None])
-def test_money_times_a_float_or_non_number_is_refused(factor: object) -> None:
-    with pytest.raises(MoneyError):
-        Money.of("1.00", USD) * factor  # type: ignore[operator]
-
-
-def test_mixed_currencies_are_refused() -> None:
-    usd = Money.of("1.00", USD)
-    eur = Money.of("1.00", EUR)
-    with pytest.raises(MoneyError, match="USD and EUR"):
-        usd + eur
-    with pytest.raises(MoneyError):
-        usd - eur
-    with pytest.raises(MoneyError):
-        usd < eur
-    with pytest.raises(MoneyError):
-        usd >= eur
-    with pytest.raises(MoneyError):
-        Money.total([usd, eur], USD)
-    with pytest.raises(MoneyError):
-        Money.total([eur], USD)
-
-
-@pytest.mark.parametrize("other", [Decimal("1.00"), 1, 1.0])
-def test_money_plus_a_bare_number_is_refused(other: object) -> None:
-    with pytest.raises(MoneyError):
-        Money.of("1.00", USD) + other  # type: ignore[operator]
 
 
 # -- the exact context -----------------------------------------------------------------------------

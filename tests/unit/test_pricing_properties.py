@@ -410,6 +410,20 @@ def test_lines_are_rounded_once_half_up_to_minor_units(
         assert line.amount == half_up(exact_line_value(charge, usage, coverage), currency)
         text = format_amount(line.amount, currency)
         assert len(text.partition(".")[2]) == currency.minor_units
+        # Each tier shows its share of the rounded line: the running exact total rounded, less
+        # the tiers before; so the tiers are at minor units and add up to the line.
+        exact_tiers = price_charge(
+            charge, usage.get(charge.metric_code or "", MeteredUsage()), coverage
+        ).tiers
+        running = Fraction(0)
+        shown_so_far = Decimal(0)
+        for exact_tier, shown in zip(exact_tiers, line.tiers, strict=True):
+            running += Fraction(exact_tier.amount)
+            assert shown.amount == half_up(running, currency) - shown_so_far
+            assert shown.amount.as_tuple().exponent == -currency.minor_units
+            shown_so_far += shown.amount
+        if line.tiers:
+            assert sum((t.amount for t in line.tiers), Decimal(0)) == line.amount
     assert all(line.amount.as_tuple().exponent == -currency.minor_units for line in rated.lines)
     assert Fraction(rated.subtotal) == sum(Fraction(line.amount) for line in rated.lines)
     assert rated.subtotal.as_tuple().exponent == -currency.minor_units
@@ -440,7 +454,8 @@ def comparable(line: InvoiceLine) -> tuple[Any, ...]:
 @st.composite
 def catalogs(draw: st.DrawFn) -> Catalog:
     currency = draw(st.sampled_from(["USD", "JPY", "KWD"]))
-    minimum = draw(st.none() | _scaled(4, 2))
+    # a minimum commitment is an amount: at most the currency's minor-unit digits (SPEC §4)
+    minimum = draw(st.none() | _scaled(4, min(2, Currency.of(currency).minor_units)))
     plan: dict[str, Any] = {
         "code": "p",
         "name": "Plan",

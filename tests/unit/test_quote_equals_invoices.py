@@ -6,13 +6,14 @@ and true-up on the one issued when it closes; together they are the quote's line
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from billing.core.catalog import parse_catalog
 from billing.core.invoicing import NOTHING_BILLED, draft_invoice, usage_segments
+from billing.core.money import Currency
 from billing.core.periods import Schedule
 from billing.core.pricing.base import MeteredUsage
 from billing.core.rating import quote
@@ -60,9 +61,14 @@ def charges(draw: st.DrawFn) -> list[dict]:
     currency=st.sampled_from(["USD", "JPY", "KWD"]),
 )
 def test_invoices_bill_a_period_as_its_quote_prices_it(plan_charges, minimum, calls, gb, currency):
+    # Flat amounts and minimums are amounts: at most the currency's minor-unit digits (SPEC §4).
+    quantum = Currency.of(currency).quantum
+    for charge in plan_charges:
+        if charge["model"] == "flat":
+            charge["amount"] = str(Decimal(charge["amount"]).quantize(quantum, ROUND_DOWN))
     plan = {"code": "p", "interval": "monthly", "charges": plan_charges}
     if minimum is not None:
-        plan["minimum_commitment"] = str(minimum)
+        plan["minimum_commitment"] = str(minimum.quantize(quantum, ROUND_DOWN))
     catalog = parse_catalog(
         {
             "currency": currency,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from billing.core.catalog.yaml_text import YAMLError
-from billing.core.money import plain
+from billing.core.money import Currency, at_minor_units, plain
 from billing.core.pricing import CHARGE_MODELS, ChargeModel, charge_adapter
 from billing.core.pricing.base import LocatedValueError
 
@@ -97,6 +97,7 @@ def cross_check(catalog: Catalog) -> list[Problem]:
     for p, plan in enumerate(catalog.plans):
         for c, charge in enumerate(plan.charges):
             problems += _check_charge_metric(f"plans[{p}].charges[{c}]", charge, metrics)
+    problems += amounts_beyond_minor_units(catalog)
     for i, customer in enumerate(catalog.customers):
         previous_end: date | None = None
         for j, contract in enumerate(customer.contracts):
@@ -147,6 +148,40 @@ def _check_charge_metric(where: str, charge: ChargeModel, metrics: dict[str, Met
     return []
 
 
+def amounts_beyond_minor_units(catalog: Catalog) -> list[Problem]:
+    """Amounts billed as they are written must fit the currency's minor units: a flat charge's
+    `amount` and a `minimum_commitment` (each its own line) and a credit's `amount` (burned
+    against totals). Prices summed into a line before its one rounding (unit prices, package
+    prices, tier fees, per-transaction fees) may carry up to 12 decimals."""
+    currency = catalog.currency
+    problems: list[Problem] = []
+    for p, plan in enumerate(catalog.plans):
+        minimum = plan.minimum_commitment
+        if minimum is not None and not at_minor_units(minimum, currency):
+            problems.append((f"plans[{p}].minimum_commitment", _too_many_digits(currency), minimum))
+        for c, charge in enumerate(plan.charges):
+            problems += _charge_amount_beyond_minor_units(f"plans[{p}].charges[{c}]", charge, currency)
+    for i, customer in enumerate(catalog.customers):
+        for j, contract in enumerate(customer.contracts):
+            for k, credit in enumerate(contract.credits):
+                if not at_minor_units(credit.amount, currency):
+                    where = f"customers[{i}].contracts[{j}].credits[{k}].amount"
+                    problems.append((where, _too_many_digits(currency), credit.amount))
+    return problems
+
+
+def _charge_amount_beyond_minor_units(where: str, charge: ChargeModel, currency: Currency) -> list[Problem]:
+    amount = getattr(charge, "amount", None) if charge.model == "flat" else None
+    if amount is None or at_minor_units(amount, currency):
+        return []
+    return [(f"{where}.amount", _too_many_digits(currency), amount)]
+
+
+def _too_many_digits(currency: Currency) -> str:
+    digits = f"{currency.minor_units} minor-unit digit{'' if currency.minor_units == 1 else 's'}"
+    return f"has more decimals than {currency.code} bills ({digits})"
+
+
 def _duplicates(section: str, keys: list[str], name: str) -> list[Problem]:
     seen: set[str] = set()
     problems: list[Problem] = []
@@ -178,6 +213,7 @@ def resolve_overrides(
                     ]
                     continue
                 problems += _check_charge_metric(where, charge, metrics)
+                problems += _charge_amount_beyond_minor_units(where, charge, catalog.currency)
                 charges[index] = charge
             resolved[(customer.id, j)] = tuple(charges)
     return resolved, problems
