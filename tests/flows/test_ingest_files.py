@@ -21,11 +21,22 @@ def _line(txid: str) -> bytes:
 
 def test_the_reader_decodes_each_line_on_its_own(tmp_path):
     path = tmp_path / "usage.jsonl"
-    lines = [b"\xef\xbb\xbf" + _line("t1"), b"\xff\xfe not text", b"", _line("t3") + b"\r", b"   ", _line("t6")]
+    lines = [
+        b"\xef\xbb\xbf" + _line("t1"),
+        b"\xff\xfe not text",
+        b"",
+        _line("t3") + b"\r",
+        b"   ",
+        _line("t6"),
+    ]
     path.write_bytes(b"\n".join(lines) + b"\n")
     (records,) = read_chunks(str(path))
     assert [r.position for r in records] == [1, 2, 4, 6]
-    assert [json.loads(r.text)["transaction_id"] for r in records if r.unreadable is None] == ["t1", "t3", "t6"]
+    assert [json.loads(r.text)["transaction_id"] for r in records if r.unreadable is None] == [
+        "t1",
+        "t3",
+        "t6",
+    ]
     (bad,) = [r for r in records if r.unreadable]
     assert bad.unreadable == "the row is not UTF-8 text (invalid start byte at byte 0)"
     assert bad.text == "\\xff\\xfe not text"

@@ -33,7 +33,11 @@ CATALOG = parse_catalog(
             }
         ],
         "customers": [
-            {"id": "acme", "email": "a@acme.example", "contracts": [{"plan": "std", "starts_on": "2026-03-01"}]}
+            {
+                "id": "acme",
+                "email": "a@acme.example",
+                "contracts": [{"plan": "std", "starts_on": "2026-03-01"}],
+            }
         ],
     }
 )
@@ -56,13 +60,31 @@ BAD_LINES = {
     "NUL byte": (_good("b2") + b"\x00", "unreadable_row"),
     "NUL escape": (_escaped(_good("b3", gb=1, note="a\\u0000b")), "unreadable_row"),
     "lone surrogate": (_escaped(_good("b4", gb=1, region="api\\ud800")), "unreadable_row"),
-    "year 1 in UTC": (_good("b5").replace(b"2026-03-05T10:00:00Z", b"0001-01-01T00:00:00+01:00"), "timestamp_out_of_range"),
-    "year 10000 in UTC": (_good("b6").replace(b"2026-03-05T10:00:00Z", b"9999-12-31T23:59:59-01:00"), "timestamp_out_of_range"),
-    "before 2000": (_good("b7").replace(b"2026-03-05T10:00:00Z", b"1999-12-31T23:59:59Z"), "timestamp_out_of_range"),
+    "year 1 in UTC": (
+        _good("b5").replace(b"2026-03-05T10:00:00Z", b"0001-01-01T00:00:00+01:00"),
+        "timestamp_out_of_range",
+    ),
+    "year 10000 in UTC": (
+        _good("b6").replace(b"2026-03-05T10:00:00Z", b"9999-12-31T23:59:59-01:00"),
+        "timestamp_out_of_range",
+    ),
+    "before 2000": (
+        _good("b7").replace(b"2026-03-05T10:00:00Z", b"1999-12-31T23:59:59Z"),
+        "timestamp_out_of_range",
+    ),
     "far future": (_good("b8").replace(b"2026-03-05T10:00:00Z", b"9000-01-01T00:00:00Z"), "future_timestamp"),
-    "nested 100,000 deep": (_good("b9", gb=1)[:-2] + b', "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}", "unreadable_row"),
-    "nested 30,000 deep": (_good("b10", gb=1)[:-2] + b', "x": ' + b"[" * 30_000 + b"]" * 30_000 + b"}}", "unreadable_row"),
-    "nested 40 deep": (_good("b11", gb=1)[:-2] + b', "x": ' + b"[" * 40 + b"]" * 40 + b"}}", "unreadable_row"),
+    "nested 100,000 deep": (
+        _good("b9", gb=1)[:-2] + b', "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}",
+        "unreadable_row",
+    ),
+    "nested 30,000 deep": (
+        _good("b10", gb=1)[:-2] + b', "x": ' + b"[" * 30_000 + b"]" * 30_000 + b"}}",
+        "unreadable_row",
+    ),
+    "nested 40 deep": (
+        _good("b11", gb=1)[:-2] + b', "x": ' + b"[" * 40 + b"]" * 40 + b"}}",
+        "unreadable_row",
+    ),
     "id over 255": (_good("b" * 256), "unreadable_row"),
     "row over 64 KiB": (_good("b13", gb=1, pad="x" * 70_000), "unreadable_row"),
     "unknown event type": (_good("b14").replace(b'"call"', b'"api_call"'), "unknown_event_type"),
@@ -144,7 +166,9 @@ def test_a_row_the_database_refuses_fails_only_itself(stored, event_suite):
         report = _ingest(stored, event_suite, [_good("g1"), _good("refused"), _good("g2")])
     finally:
         with stored.begin() as connection:
-            connection.execute(sa.text("DROP TRIGGER refuse" + (" ON events" if stored.dialect.name == "postgresql" else "")))
+            connection.execute(
+                sa.text("DROP TRIGGER refuse" + (" ON events" if stored.dialect.name == "postgresql" else ""))
+            )
             if stored.dialect.name == "postgresql":
                 connection.execute(sa.text("DROP FUNCTION refuse_row()"))
     assert (report.accepted, dict(report.reasons)) == (2, {"unreadable_row": 1})
@@ -176,7 +200,9 @@ event_like = st.fixed_dictionaries(
         "transaction_id": st.text(max_size=6) | json_values,
         "customer_id": st.sampled_from(["acme", "nobody", ""]) | json_values,
         "event_type": st.sampled_from(["call", "storage", "other"]) | json_values,
-        "timestamp": st.sampled_from(["2026-03-05T10:00:00Z", "0001-01-01T00:00:00+01:00", "2099-01-01T00:00:00Z"])
+        "timestamp": st.sampled_from(
+            ["2026-03-05T10:00:00Z", "0001-01-01T00:00:00+01:00", "2099-01-01T00:00:00Z"]
+        )
         | json_values,
         "properties": st.fixed_dictionaries({}, optional={"gb": json_values}) | json_values,
     },
