@@ -12,10 +12,10 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Context, Decimal, InvalidOperation
 from typing import Any
 
-from billing.core.money import decimal_places, plain
+from billing.core.money import plain
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -26,6 +26,8 @@ MAX_ROW_BYTES = 64 * 1024
 MAX_DEPTH = 32  # objects and arrays inside an event, the event itself being the first
 
 PropertyValue = str | Decimal | bool | None
+_FINEST = Decimal(1).scaleb(-MAX_NUMBER_DIGITS)
+_QUANTIZE = Context(prec=2 * MAX_NUMBER_DIGITS + 2, rounding=ROUND_DOWN, traps=[])
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +71,8 @@ def quantity_problem(value: Decimal) -> str | None:
         return "is not a finite number"
     if value and value.adjusted() >= MAX_NUMBER_DIGITS:
         return f"is too large (at most {MAX_NUMBER_DIGITS} digits before the decimal point)"
-    if decimal_places(value) > MAX_NUMBER_DIGITS:
+    # exact when at most 30 decimals: one C-level quantize, far cheaper than reading the digits
+    if value.quantize(_FINEST, context=_QUANTIZE) != value:
         return f"has too many decimals (at most {MAX_NUMBER_DIGITS})"
     return None
 

@@ -229,3 +229,13 @@ def test_arbitrary_rows_never_stop_the_good_ones(stored, event_suite, data):
     assert report.received == len(lines) == report.accepted + report.duplicates + report.quarantined
     stored_ids = _stored_ids(stored)
     assert {f"good-{example}-{n}" for n in range(len(good))} <= stored_ids
+
+
+def test_decimal_strings_are_metered_exactly_by_the_invoice_run_sql(stored, event_suite):
+    from billing.store.metering_sql import meter_segments
+
+    _ingest(stored, event_suite, [_good(f"d{n}", gb="0.1") for n in range(3)] + [_good("d3", gb=0.2)])
+    segment = ("acme", datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
+    with stored.connect() as connection:
+        usage = meter_segments(connection, CATALOG, [segment])
+    assert usage[segment]["storage"].quantity == Decimal("0.5")
