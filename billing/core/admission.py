@@ -33,6 +33,7 @@ class AdmissionRules:
 
     metrics_by_type: Mapping[str, tuple[Metric, ...]]
     bounds: Mapping[str, Decimal]
+    numeric_by_type: Mapping[str, tuple[Metric, ...]]  # the metrics aggregating a field as numbers
 
     @staticmethod
     def of(catalog: Catalog) -> AdmissionRules:
@@ -47,7 +48,12 @@ class AdmissionRules:
             for customer in catalog.customers:
                 for index in range(len(customer.contracts)):
                     charges.extend(catalog.contract_charges(customer.id, index))
-            rules = catalog.derived[key] = AdmissionRules(by_type, metric_quantity_bounds(charges))
+            numeric = {
+                kind: tuple(m for m in metrics if m.field and m.aggregation in NUMERIC_AGGREGATIONS)
+                for kind, metrics in by_type.items()
+            }
+            rules = AdmissionRules(by_type, metric_quantity_bounds(charges), numeric)
+            catalog.derived[key] = rules
         return rules
 
 
@@ -61,7 +67,7 @@ def admit_event(catalog: Catalog, event: UsageEvent) -> UsageEvent:
             f"no metric of the catalog counts event_type {shown(event.event_type)} "
             f"(known: {', '.join(sorted(rules.metrics_by_type))})",
         )
-    admitted = _numbers_from_text(metrics, event)
+    admitted = _numbers_from_text(rules.numeric_by_type[event.event_type], event)
     problem = event_property_problem(metrics, admitted, rules.bounds)
     if problem:
         raise EventRejected("invalid_property", problem)
@@ -72,9 +78,7 @@ def _numbers_from_text(metrics: tuple[Metric, ...], event: UsageEvent) -> UsageE
     """Decimal strings in fields that numeric metrics aggregate, read as exact numbers."""
     changed: dict[str, Any] | None = None
     for metric in metrics:
-        field = metric.field
-        if field is None or metric.aggregation not in NUMERIC_AGGREGATIONS:
-            continue
+        field = metric.field or ""
         value = event.properties.get(field)
         if not isinstance(value, str) or not metric_applies(metric, event.event_type, event.properties):
             continue
