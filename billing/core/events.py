@@ -253,8 +253,8 @@ def parse_timestamp(value: object) -> datetime:
 
 def _identifier(record: Mapping[str, Any], name: str) -> str:
     value = record.get(name)
-    usual = type(value) is str and 0 < len(value) <= MAX_ID_LENGTH and value.isascii()
-    if usual and "\x00" not in value and value == value.strip():
+    usual = isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH and value.isascii()
+    if usual and isinstance(value, str) and "\x00" not in value and value == value.strip():
         return value  # the usual case, in a few C calls
     if value is None or value == "":
         raise EventRejected("missing_field", f"{name} is missing")
