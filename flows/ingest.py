@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.utilities.annotations import quote
 
+from billing.core.errors import SourceError
 from billing.runtime import resources
 from billing.services.ingest import IngestReport
 from billing.sources.usage_files import DEFAULT_CHUNK_SIZE, check_readable, expand, read_chunks
@@ -19,8 +21,10 @@ from tasks.ingest import ingest_chunk, record_run
 def ingest_usage(source: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> dict[str, Any]:
     """Ingest JSONL usage: a file, an fsspec URL or a glob of them (`var/inbox/*.jsonl`).
 
-    Returns the received / accepted / duplicates / quarantined counts. Files already ingested
-    may be sent again: their events come back as duplicates, nothing is billed twice.
+    Returns the received / accepted / duplicates / quarantined counts, the run's and each
+    file's. Files already ingested may be sent again: their events come back as duplicates,
+    nothing is billed twice. A file that cannot be read fails alone: it is named with the reason
+    in `failed_files`, and the other files are still ingested.
     """
     logger = get_run_logger()
     started = resources.utc_now()
@@ -28,7 +32,28 @@ def ingest_usage(source: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> dict[str,
     if not files:
         logger.info("no file matches %s: nothing to ingest", source)
     report = IngestReport(source)
+    per_file = []
     for path in files:
+        part = _ingest_file(path, chunk_size, logger)
+        _check_balanced(part)
+        report.add(part)
+        per_file.append(part.as_dict())
+    _check_balanced(report)
+    summary = {**report.as_dict(), "files": per_file}
+    record_run(summary, started)
+    tables = {"Counts": ingest_rows(summary), "Quarantined": reason_rows(summary)}
+    if report.failed_files:
+        tables["Files not read"] = [["file and reason"], *([line] for line in report.failed_files)]
+    publish_summary("ingest-usage", f"Ingested {source}", tables)
+    return summary
+
+
+def _ingest_file(
+    path: str, chunk_size: int, logger: logging.Logger | logging.LoggerAdapter[Any]
+) -> IngestReport:
+    """One file's chunks; a file that cannot be read stops here with a one-line reason."""
+    report = IngestReport(path)
+    try:
         check_readable(path)
         for number, records in enumerate(read_chunks(path, chunk_size), start=1):
             # quote(): Prefect need not walk a chunk's records looking for futures
@@ -43,13 +68,12 @@ def ingest_usage(source: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> dict[str,
                 part.duplicates,
                 part.quarantined,
             )
+    except SourceError as error:
+        report.failed_files.append(str(error))
+        logger.warning("%s", error)
+    return report
+
+
+def _check_balanced(report: IngestReport) -> None:
     if not report.balanced:  # a bookkeeping bug must never pass silently
         raise RuntimeError(f"counts do not add up: {report.as_dict()}")
-    summary = report.as_dict()
-    record_run(summary, started)
-    publish_summary(
-        "ingest-usage",
-        f"Ingested {source}",
-        {"Counts": ingest_rows(summary), "Quarantined": reason_rows(summary)},
-    )
-    return summary

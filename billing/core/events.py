@@ -12,17 +12,22 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Context, Decimal, InvalidOperation
 from typing import Any
 
-from billing.core.money import decimal_places, plain
+from billing.core.money import plain
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EARLIEST_TIMESTAMP = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_ID_LENGTH = 255
 MAX_NUMBER_DIGITS = 30
+MAX_ROW_BYTES = 64 * 1024
+MAX_DEPTH = 32  # objects and arrays inside an event, the event itself being the first
 
 PropertyValue = str | Decimal | bool | None
+_FINEST = Decimal(1).scaleb(-MAX_NUMBER_DIGITS)
+_QUANTIZE = Context(prec=2 * MAX_NUMBER_DIGITS + 2, rounding=ROUND_DOWN, traps=[])
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +56,14 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not a number (JSON has no NaN or Infinity)")
 
 
+# one decoder for every row: building one per call costs as much as parsing a short row
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_int=Decimal, parse_constant=_no_constants)
+
+
 def loads(text: str | bytes) -> Any:
     """Parse JSON with every number as an exact `Decimal`; NaN and Infinity are refused."""
+    if isinstance(text, str):
+        return _DECODER.decode(text)
     return json.loads(text, parse_float=Decimal, parse_int=Decimal, parse_constant=_no_constants)
 
 
@@ -66,26 +77,109 @@ def quantity_problem(value: Decimal) -> str | None:
         return "is not a finite number"
     if value and value.adjusted() >= MAX_NUMBER_DIGITS:
         return f"is too large (at most {MAX_NUMBER_DIGITS} digits before the decimal point)"
-    if decimal_places(value) > MAX_NUMBER_DIGITS:
+    # exact when at most 30 decimals: one C-level quantize, far cheaper than reading the digits
+    if value.quantize(_FINEST, context=_QUANTIZE) != value:
         return f"has too many decimals (at most {MAX_NUMBER_DIGITS})"
     return None
 
 
-def _numbers_problem(value: Any, where: str) -> str | None:
-    if isinstance(value, Decimal):
+def _text_problem(text: str) -> str | None:
+    """Why a string cannot be stored as text in every database, or None."""
+    if "\x00" in text:
+        return "contains a NUL character"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as error:
+            return f"contains a lone surrogate ({storable(error.object[error.start : error.end])})"
+    return None
+
+
+def _value_problem(value: Any, where: str, depth: int) -> tuple[str, str] | None:
+    """The first (reason, detail) a value inside an event fails on: an unstorable string, nesting
+    deeper than `MAX_DEPTH`, a number that cannot be metered exactly; None if it has none."""
+    kind = type(value)
+    if kind is str or isinstance(value, str):
+        if value.isascii() and "\x00" not in value:  # the usual case, checked at C speed
+            return None
+        problem = _text_problem(value)
+        return ("unreadable_row", f"{where} {problem}") if problem else None
+    if kind is Decimal or isinstance(value, Decimal):
         problem = quantity_problem(value)
-        return f"{where} {problem}" if problem else None
+        return ("invalid_property", f"{where} {problem}") if problem else None
     if isinstance(value, Mapping):
         items: Any = value.items()
     elif isinstance(value, list):
         items = enumerate(value)
     else:
         return None
+    if depth > MAX_DEPTH:
+        return ("unreadable_row", f"{where} is nested deeper than {MAX_DEPTH} levels")
     for key, item in items:
-        problem = _numbers_problem(item, f"{where}.{key}" if isinstance(key, str) else f"{where}[{key}]")
-        if problem:
-            return problem
+        if type(key) is str and (not key.isascii() or "\x00" in key):
+            problem = _text_problem(key)
+            if problem:
+                return ("unreadable_row", f"a property name in {where} {problem}")
+        kind = type(item)
+        if item is None or kind is bool or (kind is str and item.isascii() and "\x00" not in item):
+            continue
+        if kind is Decimal and quantity_problem(item) is None:
+            continue
+        inner = f"{where}.{storable(key[:80])}" if type(key) is str else f"{where}[{key}]"
+        found = _value_problem(item, inner, depth + 1)
+        if found:
+            return found
     return None
+
+
+def storable(text: str) -> str:
+    """Text any database stores: NUL characters and lone surrogates written as escapes."""
+    if text.isascii() and "\x00" not in text:
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\u0000")
+
+
+def shown(value: Any, limit: int = 80) -> str:
+    """A value as a message shows it: canonical JSON, storable, cut at `limit` characters."""
+    try:
+        text = dumps(value)
+    except (TypeError, ValueError, RecursionError):
+        text = type(value).__name__
+    text = storable(text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def decode_row(line: bytes) -> str:
+    """The text of one received row; `EventRejected("unreadable_row")` for a row over 64 KiB,
+    one that is not UTF-8, or one holding a NUL byte."""
+    if len(line) > MAX_ROW_BYTES:
+        raise EventRejected(
+            "unreadable_row", f"the row is {len(line):,} bytes long, over the limit of {MAX_ROW_BYTES:,}"
+        )
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise EventRejected(
+            "unreadable_row", f"the row is not UTF-8 text ({error.reason} at byte {error.start})"
+        ) from None
+    if "\x00" in text:
+        raise EventRejected("unreadable_row", f"the row holds a NUL byte (at character {text.index(chr(0))})")
+    return text
+
+
+def read_row(text: str) -> Any:
+    """One row's JSON value (RFC 8259, numbers as `Decimal`); `EventRejected` with
+    `malformed_json` for text that is not JSON, `unreadable_row` for a row past the bounds."""
+    if len(text) > MAX_ROW_BYTES // 4 and len(text.encode("utf-8", "surrogatepass")) > MAX_ROW_BYTES:
+        raise EventRejected("unreadable_row", f"the row is over the limit of {MAX_ROW_BYTES:,} bytes")
+    if "\x00" in text:
+        raise EventRejected("unreadable_row", f"the row holds a NUL byte (at character {text.index(chr(0))})")
+    try:
+        return loads(text)
+    except RecursionError:
+        raise EventRejected("unreadable_row", f"the row is nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError as error:
+        raise EventRejected("malformed_json", f"not valid JSON: {storable(str(error))}") from None
 
 
 def dumps(value: Any) -> str:
@@ -123,38 +217,70 @@ def payload_hash(
 
 
 def parse_timestamp(value: object) -> datetime:
-    """An ISO 8601 string with an offset, or Unix seconds, as an aware UTC datetime."""
-    if isinstance(value, Decimal) and not isinstance(value, bool):
+    """An ISO 8601 string with an offset, or Unix seconds, as an aware UTC datetime from
+    2000-01-01 on; `EventRejected` names what is wrong."""
+    if isinstance(value, Decimal):
         try:  # exact to the microsecond: no float on the way
-            return EPOCH + timedelta(microseconds=int(value.scaleb(6)))
+            instant = EPOCH + timedelta(microseconds=int(value.scaleb(6)))
         except (OverflowError, ValueError, InvalidOperation):
-            raise EventRejected("malformed_field", f"timestamp {plain(value)} is out of range") from None
-    if not isinstance(value, str):
-        raise EventRejected("malformed_field", f"timestamp must be an ISO 8601 string, got {value!r}")
-    try:
-        instant = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise EventRejected("malformed_field", f"timestamp {value!r} is not ISO 8601") from None
-    if instant.tzinfo is None:
+            raise EventRejected(
+                "timestamp_out_of_range", f"timestamp {shown(value)} is out of the range of dates"
+            ) from None
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise EventRejected("malformed_field", f"timestamp {shown(value)} is not ISO 8601") from None
+        if parsed.tzinfo is None:
+            raise EventRejected(
+                "malformed_field", f"timestamp {shown(value)} has no UTC offset (write 'Z' or '+00:00')"
+            )
+        try:
+            instant = parsed.astimezone(UTC)
+        except OverflowError:
+            raise EventRejected(
+                "timestamp_out_of_range", f"timestamp {shown(value)} is out of the range of dates in UTC"
+            ) from None
+    else:
+        raise EventRejected("malformed_field", f"timestamp must be an ISO 8601 string, got {shown(value)}")
+    if instant < EARLIEST_TIMESTAMP:
         raise EventRejected(
-            "malformed_field", f"timestamp {value!r} has no UTC offset (write 'Z' or '+00:00')"
+            "timestamp_out_of_range",
+            f"timestamp {shown(value)} is before {format_timestamp(EARLIEST_TIMESTAMP)}",
         )
-    return instant.astimezone(UTC)
+    return instant
 
 
 def _identifier(record: Mapping[str, Any], name: str) -> str:
     value = record.get(name)
+    usual = isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH and value.isascii()
+    if usual and isinstance(value, str) and "\x00" not in value and value == value.strip():
+        return value  # the usual case, in a few C calls
     if value is None or value == "":
         raise EventRejected("missing_field", f"{name} is missing")
     if not isinstance(value, str):
-        raise EventRejected("malformed_field", f"{name} must be a string, got {dumps(value)}")
-    if len(value) > MAX_ID_LENGTH or value != value.strip():
-        raise EventRejected("malformed_field", f"{name} {value[:80]!r} is too long or padded")
+        raise EventRejected("malformed_field", f"{name} must be a string, got {shown(value)}")
+    problem = _text_problem(value)
+    if problem:
+        raise EventRejected("unreadable_row", f"{name} {shown(value)} {problem}")
+    if len(value) > MAX_ID_LENGTH:
+        raise EventRejected(
+            "unreadable_row", f"{name} {shown(value, 40)} is {len(value)} characters, over {MAX_ID_LENGTH}"
+        )
+    if value != value.strip():
+        raise EventRejected("malformed_field", f"{name} {shown(value)} has leading or trailing spaces")
     return value
 
 
+_FIELDS = frozenset({"transaction_id", "customer_id", "event_type", "timestamp", "properties"})
+
+
 def parse_event(record: object) -> UsageEvent:
-    """Check one event's own shape; `EventRejected` names the reason and the field."""
+    """Check one event's own shape and bounds; `EventRejected` names the reason and the field.
+
+    Every way one event can be bad ends here, whatever its source (a file line, an HTTP body):
+    a missing or malformed field, a timestamp out of range, a string no database can store,
+    nesting deeper than `MAX_DEPTH`, a number that cannot be metered exactly."""
     if not isinstance(record, Mapping):
         raise EventRejected("malformed_field", "an event must be a JSON object")
     transaction_id = _identifier(record, "transaction_id")
@@ -163,13 +289,15 @@ def parse_event(record: object) -> UsageEvent:
     if record.get("timestamp") in (None, ""):
         raise EventRejected("missing_field", "timestamp is missing")
     timestamp = parse_timestamp(record["timestamp"])
-    properties = record.get("properties") or {}
-    if not isinstance(properties, Mapping):
+    properties = record.get("properties")
+    if properties is None:
+        properties = {}
+    elif not isinstance(properties, Mapping):
         raise EventRejected("malformed_field", "properties must be a JSON object")
-    unknown = set(record) - {"transaction_id", "customer_id", "event_type", "timestamp", "properties"}
+    unknown = None if record.keys() <= _FIELDS else set(record) - _FIELDS
     if unknown:
-        raise EventRejected("malformed_field", f"unknown field {sorted(unknown)[0]!r}")
-    problem = _numbers_problem(properties, "properties")
+        raise EventRejected("malformed_field", f"unknown field {sorted(map(str, unknown))[0][:80]!r}")
+    problem = _value_problem(properties, "properties", 2)
     if problem:
-        raise EventRejected("invalid_property", problem)
+        raise EventRejected(*problem)
     return UsageEvent(transaction_id, customer_id, event_type, timestamp, dict(properties))

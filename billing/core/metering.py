@@ -18,8 +18,8 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from billing.core.catalog import Metric
-from billing.core.events import UsageEvent, dumps
-from billing.core.money import EXACT, ZERO
+from billing.core.events import UsageEvent, dumps, shown
+from billing.core.money import EXACT, ZERO, plain
 from billing.core.pricing.base import MeteredUsage
 
 _MISSING = object()
@@ -147,8 +147,12 @@ def metric_applies(metric: Metric, event_type: str, properties: Mapping[str, Any
     return all(same_value(properties.get(k, _MISSING), v) for k, v in metric.filters.items())
 
 
-def property_problem(metric: Metric, properties: Mapping[str, Any]) -> str | None:
-    """Why an event a metric applies to cannot be aggregated by it, or None."""
+def property_problem(
+    metric: Metric, properties: Mapping[str, Any], bound: Decimal | None = None
+) -> str | None:
+    """Why an event a metric applies to cannot be aggregated by it, or None: a missing field, a
+    value of the wrong type, a negative one where the metric does not `allow_negative`, or one
+    larger than `bound` (what an invoice line can bill, `billing.core.quantity_bounds`)."""
     if metric.field is None:
         return None
     value = properties.get(metric.field, _MISSING)
@@ -157,21 +161,35 @@ def property_problem(metric: Metric, properties: Mapping[str, Any]) -> str | Non
     if metric.aggregation in NUMERIC_AGGREGATIONS:
         if not isinstance(value, Decimal) or isinstance(value, bool):
             return (
-                f"property {metric.field!r} must be a number for metric {metric.code!r}, got {dumps(value)}"
+                f"property {metric.field!r} must be a number or a decimal string for metric "
+                f"{metric.code!r}, got {shown(value)}"
+            )
+        if value < 0 and not metric.allow_negative:
+            return (
+                f"property {metric.field!r} is negative ({plain(value)}) and metric {metric.code!r} "
+                "does not allow_negative"
+            )
+        if bound is not None and value.copy_abs() > bound:
+            return (
+                f"property {metric.field!r} {shown(value)} is more than an invoice line can bill "
+                f"under the charges on metric {metric.code!r} (at most {plain(bound)})"
             )
     elif not isinstance(value, str | Decimal) or isinstance(value, bool):
         return (
             f"property {metric.field!r} must be a string or a number for metric {metric.code!r}, "
-            f"got {dumps(value)}"
+            f"got {shown(value)}"
         )
     return None
 
 
-def event_property_problem(metrics: Iterable[Metric], event: UsageEvent) -> str | None:
+def event_property_problem(
+    metrics: Iterable[Metric], event: UsageEvent, bounds: Mapping[str, Decimal] | None = None
+) -> str | None:
     """The first problem any metric that counts this event has with its properties, or None."""
     for metric in metrics:
         if metric_applies(metric, event.event_type, event.properties):
-            problem = property_problem(metric, event.properties)
+            bound = bounds.get(metric.code) if bounds else None
+            problem = property_problem(metric, event.properties, bound)
             if problem:
                 return problem
     return None

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from billing.core.catalog import Catalog
-from billing.core.events import UsageEvent, dumps
+from billing.core.events import MAX_ROW_BYTES, UsageEvent, dumps, storable
 from billing.sources.usage_files import RawRecord
 from billing.store import usage_events as store
 from billing.store.database import lock_billing
@@ -45,6 +45,7 @@ class IngestReport:
     late: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
     rejections: list[Rejection] = field(default_factory=list)  # the first ones, for display
+    failed_files: list[str] = field(default_factory=list)  # one line each: the file and why
 
     def add(self, other: IngestReport) -> IngestReport:
         self.received += other.received
@@ -53,6 +54,7 @@ class IngestReport:
         self.quarantined += other.quarantined
         self.late += other.late
         self.reasons.update(other.reasons)
+        self.failed_files.extend(other.failed_files)
         room = MAX_REJECTIONS_KEPT - len(self.rejections)
         self.rejections.extend(other.rejections[: max(room, 0)])
         return self
@@ -70,6 +72,7 @@ class IngestReport:
             "quarantined": self.quarantined,
             "late": self.late,
             "reasons": dict(sorted(self.reasons.items())),
+            "failed_files": list(self.failed_files),
         }
 
 
@@ -86,7 +89,7 @@ class _Chunk:
 
     def reject(self, index: int, reason: str, detail: str, event: UsageEvent | None = None) -> None:
         record = self.records[index]
-        payload = record.text if record.text is not None else dumps(self.objects[index])
+        payload = storable(record.text if record.text is not None else _written(record.data))
         obj = self.objects[index] if isinstance(self.objects[index], dict) else {}
         txid = event.transaction_id if event else _text(obj.get("transaction_id"))
         customer = event.customer_id if event else _text(obj.get("customer_id"))
@@ -100,9 +103,9 @@ class _Chunk:
                 "transaction_id": txid,
                 "customer_id": customer,
                 "reason": reason,
-                "detail": detail,
+                "detail": storable(detail),
                 "payload": payload,
-                "source": self.source,
+                "source": storable(self.source),
                 "line": record.position,
                 "status": "held",
                 "received_at": self.now,
@@ -111,7 +114,19 @@ class _Chunk:
 
 
 def _text(value: Any) -> str | None:
-    return value[:255] if isinstance(value, str) else None
+    return storable(value[:255])[:255] if isinstance(value, str) else None
+
+
+def _written(data: Any) -> str:
+    """An HTTP record's JSON as quarantine keeps it (whatever it holds, never an error)."""
+    try:
+        return dumps(data)
+    except (TypeError, ValueError, RecursionError):
+        pass
+    try:
+        return repr(data)[:MAX_ROW_BYTES]
+    except RecursionError:
+        return f"<a {type(data).__name__} nested too deep to write>"
 
 
 def ingest_records(
@@ -148,7 +163,11 @@ def ingest_records(
             for _, e in new
             if e.customer_id in invoiced and e.timestamp < invoiced[e.customer_id]
         }
-        inserted = store.insert_events(connection, [e for _, e in new], late, now)
+        inserted, refused = store.insert_events_isolating(connection, [e for _, e in new], late, now)
+        for index, event in new:
+            if event.transaction_id in refused:
+                chunk.reject(index, "unreadable_row", refused[event.transaction_id], event)
+        new = [(i, e) for i, e in new if e.transaction_id not in refused]
         if len(inserted) < len(new):  # stored by a concurrent ingest since the lookup
             raced = [(i, e) for i, e in new if e.transaction_id not in inserted]
             stored = store.stored_hashes(connection, (e.transaction_id for _, e in raced))
@@ -156,7 +175,7 @@ def ingest_records(
                 _not_stored(chunk, stored, index, event)
         chunk.report.accepted += len(inserted)
         chunk.report.late += len(late & inserted)
-        store.insert_quarantined(connection, chunk.quarantine_rows)
+        store.insert_quarantined_isolating(connection, chunk.quarantine_rows)
     return chunk.report
 
 

@@ -8,18 +8,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from billing.core.errors import SourceError
+from billing.core.events import EventRejected, decode_row, storable
 
 DEFAULT_CHUNK_SIZE = 50_000
 _JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
+_BOM = "\ufeff".encode()
 
 
 @dataclass(frozen=True, slots=True)
 class RawRecord:
-    """One event as received: the text of a file line, or an already-parsed JSON object."""
+    """One event as received: the text of a file line, or an already-parsed JSON object.
+
+    A line that could not be read as text (not UTF-8, a NUL byte, over the size limit) keeps
+    its bytes written with escapes in `text`, and why in `unreadable`: it is quarantined."""
 
     position: int  # line number in a file, index in an HTTP batch
     text: str | None = None
     data: Any = None
+    unreadable: str | None = None
 
 
 def _format(url: str) -> str:
@@ -60,17 +66,33 @@ def expand(source: str) -> list[str]:
         return [path if local else fs.unstrip_protocol(path) for path in sorted(fs.glob(pattern))]
 
 
+def record_of_line(number: int, line: bytes) -> RawRecord:
+    """One line of a file as a record; a line that is not readable text is kept, with why."""
+    try:
+        return RawRecord(number, decode_row(line))
+    except EventRejected as rejection:
+        return RawRecord(
+            number, storable(line.decode("utf-8", "backslashreplace")), unreadable=rejection.detail
+        )
+
+
 def read_chunks(url: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[list[RawRecord]]:
-    """The source's records in chunks; blank lines are skipped, every other line is a record."""
+    """The source's records in chunks; blank lines are skipped, every other line is a record.
+
+    The file is read as bytes and each line decoded on its own, so a line that is not UTF-8
+    text is one bad record, not a failed file."""
     _format(url)
     import fsspec
 
-    with _readable(url), fsspec.open(url, "rt", compression="infer", encoding="utf-8") as handle:
+    with _readable(url), fsspec.open(url, "rb", compression="infer") as handle:
         chunk: list[RawRecord] = []
         for number, line in enumerate(handle, start=1):
+            line = line.rstrip(b"\r\n")
+            if number == 1:
+                line = line.removeprefix(_BOM)
             if not line.strip():
                 continue
-            chunk.append(RawRecord(number, line.rstrip("\n")))
+            chunk.append(record_of_line(number, line))
             if len(chunk) >= chunk_size:
                 yield chunk
                 chunk = []

@@ -91,6 +91,39 @@ def insert_events(
     return set(connection.scalars(statement, rows))
 
 
+# What a database may refuse one row for (a value it cannot store, a constraint): the statement
+# fails, not the process. Client-side encoding errors surface as UnicodeError or ValueError.
+_ROW_REFUSALS = (sa.exc.DBAPIError, sa.exc.StatementError, UnicodeError, ValueError)
+
+
+def _refusal(error: Exception) -> str:
+    cause = getattr(error, "orig", None) or error
+    text = " ".join(str(cause).split())
+    return f"the database refused the row: {text[:200]}"
+
+
+def insert_events_isolating(
+    connection: sa.Connection, events: Sequence[UsageEvent], late: set[str], now: datetime
+) -> tuple[set[str], dict[str, str]]:
+    """`insert_events` in a savepoint; if the database refuses the batch, the events are
+    inserted one by one, each in its own savepoint, so one refused row fails only itself.
+    Returns the ids inserted and, per refused id, the database's reason."""
+    try:
+        with connection.begin_nested():
+            return insert_events(connection, events, late, now), {}
+    except _ROW_REFUSALS:
+        pass
+    inserted: set[str] = set()
+    refused: dict[str, str] = {}
+    for event in events:
+        try:
+            with connection.begin_nested():
+                inserted |= insert_events(connection, [event], late, now)
+        except _ROW_REFUSALS as error:
+            refused[event.transaction_id] = _refusal(error)
+    return inserted, refused
+
+
 def quarantine_fingerprint(reason: str, payload: str) -> str:
     """The same bad row is held once, however many times it is sent."""
     return hashlib.sha256(f"{reason}\n{payload}".encode()).hexdigest()
@@ -106,6 +139,31 @@ def insert_quarantined(connection: sa.Connection, rows: Sequence[dict[str, Any]]
         .returning(QuarantinedEvent.id)
     )
     return len(list(connection.scalars(statement, list(rows))))
+
+
+def insert_quarantined_isolating(connection: sa.Connection, rows: Sequence[dict[str, Any]]) -> int:
+    """`insert_quarantined` in a savepoint; a batch the database refuses is held row by row,
+    a refused row with its payload written as ASCII escapes, so that no row is lost."""
+    try:
+        with connection.begin_nested():
+            return insert_quarantined(connection, rows)
+    except _ROW_REFUSALS:
+        pass
+    held = 0
+    for row in rows:
+        try:
+            with connection.begin_nested():
+                held += insert_quarantined(connection, [row])
+        except _ROW_REFUSALS as error:
+            escaped = {
+                key: ascii(value)[1:-1] if isinstance(value, str) else value for key, value in row.items()
+            }
+            for key in ("transaction_id", "customer_id"):
+                escaped[key] = escaped[key][:255] if escaped[key] else escaped[key]
+            escaped["detail"] = f"{escaped['detail']} ({_refusal(error)})"
+            with connection.begin_nested():
+                held += insert_quarantined(connection, [escaped])
+    return held
 
 
 def fetch_events(

@@ -1,77 +1,70 @@
 """A chunk of raw records as a typed table that the expectation suite validates.
 
-Each record is parsed on its own (`billing.core.events.parse_event`) into typed columns; what cannot
-be parsed is recorded as a problem in the row instead of stopping the chunk. The suite then
-states the rules over these columns, so every row either passes or has a named reason.
+Each record is read and parsed on its own (`billing.core.events.read_row`, `parse_event`) and
+checked against the catalog (`billing.core.admission.admit_event`) into typed columns; what
+fails is recorded as a reason and a problem in the row instead of stopping the chunk. The suite
+then states the rules over these columns, so every row either passes or has a named reason.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 
-from billing.core.catalog import Catalog, Metric
-from billing.core.events import EventRejected, UsageEvent, loads, parse_event
-from billing.core.metering import event_property_problem
+from billing.core.admission import admit_event
+from billing.core.catalog import Catalog
+from billing.core.events import EventRejected, UsageEvent, parse_event, read_row
 from billing.sources.usage_files import RawRecord
+
+# pandas holds instants from 1677 to 2262: later ones (all of them far in the future) are
+# written as this ceiling, which the suite's future-timestamp rule refuses like the real value
+TABLE_CEILING = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 @dataclass
 class EventFrame:
     records: Sequence[RawRecord]
-    events: list[UsageEvent | None]  # parsed event per row, None where parsing failed
-    objects: list[Any]  # the JSON object per row, None where the text was not JSON
+    events: list[UsageEvent | None]  # the event per row as it would be stored, None where it failed
+    objects: list[Any]  # the JSON value per row, None where the row could not be read
     table: pd.DataFrame
 
 
 def _object(record: RawRecord) -> Any:
+    if record.unreadable is not None:
+        raise EventRejected("unreadable_row", record.unreadable)
     if record.text is None:
         return record.data
-    return loads(record.text)
+    return read_row(record.text)
 
 
 def build_frame(records: Sequence[RawRecord], catalog: Catalog) -> EventFrame:
-    by_type: dict[str, tuple[Metric, ...]] = {}
     events: list[UsageEvent | None] = []
     objects: list[Any] = []
     reasons: list[str | None] = []
     problems: list[str | None] = []
-    property_problems: list[str | None] = []
     for record in records:
+        obj = event = None
         try:
             obj = _object(record)
-        except ValueError as error:
-            objects.append(None)
-            events.append(None)
-            reasons.append("malformed_json")
-            problems.append(f"not valid JSON: {error}")
-            property_problems.append(None)
-            continue
-        objects.append(obj)
-        try:
-            event = parse_event(obj)
+            event = admit_event(catalog, parse_event(obj))
         except EventRejected as rejection:
-            events.append(None)
             reasons.append(rejection.reason)
             problems.append(rejection.detail)
-            property_problems.append(None)
-            continue
+        else:
+            reasons.append(None)
+            problems.append(None)
+        objects.append(obj)
         events.append(event)
-        reasons.append(None)
-        problems.append(None)
-        metrics = by_type.get(event.event_type)
-        if metrics is None:
-            metrics = by_type[event.event_type] = catalog.metrics_for_event_type(event.event_type)
-        property_problems.append(event_property_problem(metrics, event))
+    instants = [None if e is None else min(e.timestamp, TABLE_CEILING) for e in events]
     table = pd.DataFrame(
         {
             "parse_reason": pd.Series(reasons, dtype=object),
             "parse_problem": pd.Series(problems, dtype=object),
-            "timestamp": pd.to_datetime([e.timestamp if e is not None else None for e in events], utc=True),
-            "property_problem": pd.Series(property_problems, dtype=object),
+            "timestamp": pd.to_datetime(instants, utc=True),
         }
     )
     return EventFrame(records, events, objects, table)

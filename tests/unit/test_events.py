@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from billing.core.events import EventRejected, dumps, loads, parse_event, quantity_problem
+from billing.core.events import (
+    EARLIEST_TIMESTAMP,
+    MAX_ROW_BYTES,
+    EventRejected,
+    decode_row,
+    dumps,
+    loads,
+    parse_event,
+    quantity_problem,
+    read_row,
+    storable,
+)
+
+REASONS = {
+    "malformed_json",
+    "malformed_field",
+    "missing_field",
+    "timestamp_out_of_range",
+    "invalid_property",
+    "unreadable_row",
+}
 
 EVENT = {
     "transaction_id": "t1",
@@ -72,3 +95,165 @@ def test_shape_problems_name_the_reason_and_the_field(change, reason, fragment):
 def test_unix_seconds_are_exact_to_the_microsecond():
     event = parse_event({**EVENT, "timestamp": Decimal("1772323200.123456")})
     assert event.timestamp.isoformat() == "2026-03-01T00:00:00.123456+00:00"
+
+
+# -- rows that cannot be read, stored or bounded: one named reason each, never an exception ----
+
+
+def _rejected(call, *args):
+    with pytest.raises(EventRejected) as rejected:
+        call(*args)
+    return rejected.value
+
+
+def _line(**change):
+    return json.dumps({**EVENT, **change})
+
+
+@pytest.mark.parametrize(
+    ("line", "fragment"),
+    [
+        (b'{"transaction_id": "t\xff1"}', "not UTF-8 text (invalid start byte at byte 21)"),
+        (b'{"transaction_id": "t1"}\x00', "NUL byte (at character 24)"),
+        (b"{" + b" " * MAX_ROW_BYTES + b"}", "over the limit of 65,536"),
+    ],
+)
+def test_a_row_that_is_not_text_is_unreadable(line, fragment):
+    rejection = _rejected(decode_row, line)
+    assert rejection.reason == "unreadable_row"
+    assert fragment in rejection.detail
+
+
+def test_a_row_of_the_size_limit_is_read():
+    line = _line(properties={"pad": "x" * 100})
+    padded = line[:-1] + " " * (MAX_ROW_BYTES - len(line)) + "}"
+    assert len(padded.encode()) == MAX_ROW_BYTES
+    assert parse_event(read_row(decode_row(padded.encode()))).transaction_id == "t1"
+
+
+@pytest.mark.parametrize(
+    ("line", "fragment"),
+    [
+        (_line(customer_id="ac\\u0000me").replace("\\\\", "\\"), 'customer_id "ac\\u0000me" contains a NUL'),
+        (_line(properties={"path": "a\\u0000b"}).replace("\\\\", "\\"), "properties.path contains a NUL"),
+        (_line(event_type="api\\ud800").replace("\\\\", "\\"), "contains a lone surrogate (\\ud800)"),
+        (_line(properties={"k\\udc00": 1}).replace("\\\\", "\\"), "a property name in properties contains"),
+        (_line(transaction_id="t" * 256), "is 256 characters, over 255"),
+    ],
+)
+def test_strings_no_database_can_store_are_unreadable(line, fragment):
+    rejection = _rejected(parse_event, read_row(line))
+    assert rejection.reason == "unreadable_row"
+    assert fragment in rejection.detail
+    rejection.detail.encode("utf-8")  # the detail itself is storable text
+
+
+def test_an_id_of_255_characters_is_read():
+    assert parse_event(read_row(_line(transaction_id="t" * 255))).transaction_id == "t" * 255
+
+
+@pytest.mark.parametrize(
+    ("depth", "fragment"), [(100_000, "over the limit of 65,536 bytes"), (30_000, "nested deeper than 32")]
+)
+def test_nesting_thousands_deep_is_unreadable(depth, fragment):
+    line = _line()[:-1] + ', "properties": {"a": ' + "[" * depth + "]" * depth + "}}"
+    rejection = _rejected(lambda: parse_event(read_row(line)))
+    assert rejection.reason == "unreadable_row"
+    assert fragment in rejection.detail
+
+
+def _nested(levels):
+    value: object = 1
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+def test_nesting_is_bounded_at_32_levels_counting_the_event():
+    assert parse_event({**EVENT, "properties": {"a": _nested(30)}})  # 1 + 1 + 30 levels
+    rejection = _rejected(parse_event, {**EVENT, "properties": {"a": _nested(31)}})
+    assert (rejection.reason, rejection.detail) == (
+        "unreadable_row",
+        "properties.a" + "[0]" * 30 + " is nested deeper than 32 levels",
+    )
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "reason"),
+    [
+        ("0001-01-01T00:00:00+01:00", "timestamp_out_of_range"),  # before year 1 in UTC
+        ("9999-12-31T23:59:59-01:00", "timestamp_out_of_range"),  # after year 9999 in UTC
+        ("1999-12-31T23:59:59.999999Z", "timestamp_out_of_range"),
+        (Decimal("1e30"), "timestamp_out_of_range"),
+        (Decimal("946684799"), "timestamp_out_of_range"),  # 1999-12-31T23:59:59Z
+        ("2026-03-01", "malformed_field"),
+        (True, "malformed_field"),
+    ],
+)
+def test_timestamps_out_of_range_are_named(timestamp, reason):
+    assert _rejected(parse_event, {**EVENT, "timestamp": timestamp}).reason == reason
+
+
+def test_the_first_instant_of_2000_is_in_range():
+    assert parse_event({**EVENT, "timestamp": "2000-01-01T01:00:00+01:00"}).timestamp == EARLIEST_TIMESTAMP
+    assert parse_event({**EVENT, "timestamp": Decimal("946684800")}).timestamp == EARLIEST_TIMESTAMP
+
+
+def test_properties_must_be_an_object_when_present():
+    assert parse_event({**EVENT, "properties": None}).properties == {}
+    assert _rejected(parse_event, {**EVENT, "properties": False}).reason == "malformed_field"
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("{", "malformed_json"),
+        ('{"a": 1} {"b": 2}', "malformed_json"),
+        ('{"a": NaN}', "malformed_json"),
+        ('{"a": "\\ud800"}', None),  # parses; parse_event refuses it
+    ],
+)
+def test_json_text_problems(text, reason):
+    if reason is None:
+        assert read_row(text) == {"a": "\ud800"}
+    else:
+        assert _rejected(read_row, text).reason == reason
+
+
+def test_storable_escapes_what_databases_refuse():
+    assert storable("plain") == "plain"
+    assert storable("é\x00\ud800") == "é\\u0000\\ud800"
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.text()
+    | st.integers().map(Decimal)
+    | st.decimals(allow_nan=False, allow_infinity=False),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300)
+@given(
+    st.one_of(
+        st.binary(max_size=200),
+        st.text(max_size=200).map(str.encode),
+        st.fixed_dictionaries(
+            {},
+            optional={k: JSON_VALUES for k in ("transaction_id", "customer_id", "event_type", "timestamp")}
+            | {"properties": JSON_VALUES, "extra": JSON_VALUES},
+        ).map(lambda d: dumps(d).encode("utf-8", "surrogatepass")),
+    )
+)
+def test_any_bytes_are_an_event_or_a_named_rejection(line):
+    try:
+        event = parse_event(read_row(decode_row(line)))
+    except EventRejected as rejection:
+        assert rejection.reason in REASONS
+        rejection.detail.encode("utf-8")
+    else:
+        dumps([event.transaction_id, event.customer_id, event.event_type, event.properties]).encode("utf-8")
+        assert event.timestamp >= EARLIEST_TIMESTAMP

@@ -36,6 +36,8 @@ def ingest_summary(summary: dict[str, Any]) -> str:
     )
     for reason, count in summary["reasons"].items():
         text += f"\n  quarantined {count} x {reason}"
+    for failure in summary.get("failed_files", ()):
+        text += f"\n  not read: {failure}"
     return text
 
 

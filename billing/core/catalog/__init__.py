@@ -102,6 +102,7 @@ class Metric(_Model):
     aggregation: Aggregation
     field: str | None = Field(default=None, min_length=1)
     filters: dict[str, FilterValue] = Field(default_factory=dict)
+    allow_negative: bool = False  # negative values of `field` are refused at ingest unless true
 
     @model_validator(mode="after")
     def _field_matches_aggregation(self) -> Metric:

@@ -1,0 +1,179 @@
+"""Ingest benchmark: a clean 1,000,000-row JSONL file through the product's path, against COPY.
+
+Writes a clean file (untimed: 1,000 customers, five event types, every row good), loads a
+catalog, then times what the flow's tasks run: `read_chunks` over the file and `ingest_records`
+on each chunk (parse, catalog checks, the Great Expectations suite, customers, duplicates and
+lateness looked up, rows stored) into a fresh PostgreSQL database. The baseline, in the same
+run on the same file: parse each line as JSON and COPY the rows into a bare table with a unique
+key on transaction_id. The last line is one JSON object of the figures.
+
+    python benchmarks/ingest.py [--events N] [--chunk-size N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.common import bench_database, drop_bench_database, peak_rss_mb, report
+from billing.core.catalog import Catalog, parse_catalog
+from billing.services.ingest import IngestReport, ingest_records
+from billing.sources.usage_files import DEFAULT_CHUNK_SIZE, read_chunks
+from billing.store.catalog_versions import save_catalog
+from billing.validation.suite import EventSuite
+
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+START = datetime(2026, 10, 1, tzinfo=UTC)
+CUSTOMERS = 1_000
+
+METRICS = [
+    {"code": "api_calls", "event_type": "api_call", "aggregation": "count"},
+    {"code": "tokens", "event_type": "llm", "aggregation": "sum", "field": "tokens"},
+    {"code": "storage_gb", "event_type": "storage", "aggregation": "max", "field": "gb"},
+    {"code": "users", "event_type": "login", "aggregation": "unique_count", "field": "user"},
+    {"code": "seats", "event_type": "seat", "aggregation": "latest", "field": "seats"},
+]
+
+
+def bench_catalog() -> Catalog:
+    tiers = [{"up_to": 1000, "unit_price": "0.01"}, {"up_to": None, "unit_price": "0.005"}]
+    charges = [{"model": "graduated", "metric": m["code"], "tiers": tiers} for m in METRICS]
+    return parse_catalog(
+        {
+            "currency": "USD",
+            "metrics": METRICS,
+            "plans": [{"code": "usage", "interval": "monthly", "charges": charges}],
+            "customers": [
+                {
+                    "id": f"c{n:04d}",
+                    "email": f"billing@c{n:04d}.example",
+                    "contracts": [{"plan": "usage", "starts_on": "2026-01-01"}],
+                }
+                for n in range(CUSTOMERS)
+            ],
+        },
+        "benchmark catalog",
+    )
+
+
+def _properties(event_type: str, rng: random.Random) -> dict[str, Any]:
+    if event_type == "llm":
+        return {"tokens": rng.randint(1, 4000), "model": rng.choice(["small", "large"])}
+    if event_type == "storage":
+        # a JSON number with two decimals (the product reads its text as a Decimal)
+        return {"gb": rng.randint(0, 500_000) / 100, "region": rng.choice(["eu", "us"])}
+    if event_type == "login":
+        return {"user": f"u{rng.randint(0, 200)}"}
+    if event_type == "seat":
+        return {"seats": rng.randint(1, 50)}
+    return {"endpoint": rng.choice(["/v1/a", "/v1/b", "/v1/c"])}
+
+
+def write_events(path: Path, count: int) -> None:
+    """A clean JSONL file: every row valid, unique and inside the period."""
+    rng = random.Random(7)
+    types = [m["event_type"] for m in METRICS]
+    span = int((NOW - START).total_seconds()) - 60
+    with path.open("w") as out:
+        for n in range(count):
+            kind = types[n % len(types)]
+            at = START + timedelta(seconds=rng.randint(0, span), microseconds=rng.randint(0, 999_999))
+            row = {
+                "transaction_id": f"evt_{n:09d}",
+                "customer_id": f"c{rng.randrange(CUSTOMERS):04d}",
+                "event_type": kind,
+                "timestamp": at.isoformat().replace("+00:00", "Z"),
+                "properties": _properties(kind, rng),
+            }
+            out.write(json.dumps(row) + "\n")
+
+
+def ingest_file(path: Path, catalog: Catalog, chunk_size: int) -> tuple[float, IngestReport]:
+    """The product's path, as the flow's tasks run it (one engine, one suite, chunk by chunk)."""
+    engine = bench_database("ingest")
+    with engine.begin() as connection:
+        save_catalog(connection, catalog, "benchmark", NOW)
+    suite = EventSuite()
+    total = IngestReport(str(path))
+    start = time.perf_counter()
+    for records in read_chunks(str(path), chunk_size):
+        total.add(ingest_records(engine, catalog, suite, records, str(path), NOW))
+    seconds = time.perf_counter() - start
+    drop_bench_database(engine)
+    return seconds, total
+
+
+def copy_file(path: Path) -> tuple[float, int]:
+    """The baseline: each line parsed as JSON, the rows COPYed into a bare keyed table."""
+    engine = bench_database("ingest_copy")
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute(
+            "CREATE TABLE bare_events (transaction_id text PRIMARY KEY, customer_id text, "
+            "event_type text, timestamp timestamptz, properties jsonb)"
+        )
+        raw.commit()
+        start = time.perf_counter()
+        with path.open("rb") as lines, cursor.copy("COPY bare_events FROM STDIN") as copy:  # type: ignore[attr-defined]
+            for line in lines:
+                row = json.loads(line)
+                copy.write_row(
+                    (
+                        row["transaction_id"],
+                        row["customer_id"],
+                        row["event_type"],
+                        row["timestamp"],
+                        json.dumps(row["properties"]),
+                    )
+                )
+        raw.commit()
+        seconds = time.perf_counter() - start
+        cursor.execute("SELECT count(*) FROM bare_events")
+        (stored,) = cursor.fetchone()
+    finally:
+        raw.close()
+    drop_bench_database(engine)
+    return seconds, int(stored)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE)
+    args = parser.parse_args()
+    catalog = bench_catalog()
+    with tempfile.TemporaryDirectory(prefix="billing-bench-ingest-") as folder:
+        path = Path(folder) / "usage.jsonl"
+        write_events(path, args.events)
+        print(f"{args.events:,} clean rows, {path.stat().st_size / 2**20:.0f} MiB", flush=True)
+        seconds, outcome = ingest_file(path, catalog, args.chunk_size)
+        if outcome.accepted != args.events or not outcome.balanced:
+            raise SystemExit(f"the clean file was not stored whole: {outcome.as_dict()}")
+        print(f"product path: {seconds:.1f} s, {args.events / seconds:,.0f} events/s", flush=True)
+        copy_seconds, stored = copy_file(path)
+        if stored != args.events:
+            raise SystemExit(f"the baseline stored {stored} rows, not {args.events}")
+        print(f"parse + COPY: {copy_seconds:.1f} s, {args.events / copy_seconds:,.0f} events/s", flush=True)
+    report(
+        {
+            "bench": "ingest",
+            "events_per_s": round(args.events / seconds),
+            "copy_events_per_s": round(args.events / copy_seconds),
+            "ratio": round(seconds / copy_seconds, 2),
+            "peak_rss_mb": round(peak_rss_mb()),
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()

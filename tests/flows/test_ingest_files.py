@@ -1,0 +1,87 @@
+"""Files through the reader and the flow: a bad line is one record, a bad file fails alone."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+
+from billing.core.errors import SourceError
+from billing.sources.usage_files import read_chunks
+from billing.store.catalog_versions import save_catalog
+from tests.conftest import FIXTURES
+
+GOOD = {"customer_id": "alpha", "event_type": "api_call", "timestamp": "2026-03-02T10:00:00Z"}
+
+
+def _line(txid: str) -> bytes:
+    return json.dumps({"transaction_id": txid, **GOOD}).encode()
+
+
+def test_the_reader_decodes_each_line_on_its_own(tmp_path):
+    path = tmp_path / "usage.jsonl"
+    lines = [
+        b"\xef\xbb\xbf" + _line("t1"),
+        b"\xff\xfe not text",
+        b"",
+        _line("t3") + b"\r",
+        b"   ",
+        _line("t6"),
+    ]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    (records,) = read_chunks(str(path))
+    assert [r.position for r in records] == [1, 2, 4, 6]
+    assert [json.loads(r.text)["transaction_id"] for r in records if r.unreadable is None] == [
+        "t1",
+        "t3",
+        "t6",
+    ]
+    (bad,) = [r for r in records if r.unreadable]
+    assert bad.unreadable == "the row is not UTF-8 text (invalid start byte at byte 0)"
+    assert bad.text == "\\xff\\xfe not text"
+
+
+def test_the_reader_splits_chunks(tmp_path):
+    path = tmp_path / "usage.jsonl"
+    path.write_bytes(b"\n".join(_line(f"t{n}") for n in range(5)))
+    assert [len(c) for c in read_chunks(str(path), chunk_size=2)] == [2, 2, 1]
+
+
+def test_a_file_that_cannot_be_read_is_one_line_naming_it(tmp_path):
+    path = tmp_path / "broken.jsonl.gz"
+    path.write_bytes(b"not gzip at all")
+    with pytest.raises(SourceError, match=r"broken\.jsonl\.gz: cannot read: "):
+        list(read_chunks(str(path)))
+
+
+@pytest.mark.flow
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_bad_file_fails_alone_and_the_rest_of_the_glob_is_ingested(configured, tmp_path):
+    from billing.runtime.resources import utc_now
+    from billing.sources.catalog_file import load_catalog
+    from flows.ingest import ingest_usage
+
+    with configured.begin() as connection:
+        save_catalog(connection, load_catalog(FIXTURES / "three_customers.yaml"), "fixture", utc_now())
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "1.jsonl").write_bytes(_line("f1") + b"\n" + b'{"transaction_id": "\xff"}\n')
+    (inbox / "2.jsonl.gz").write_bytes(b"not gzip at all")
+    with gzip.open(inbox / "3.jsonl.gz", "wb") as handle:
+        handle.write(_line("f3") + b"\n" + _line("f3") + b"\n")
+
+    summary = ingest_usage(str(inbox / "*.jsonl*"))
+
+    assert (summary["received"], summary["accepted"], summary["duplicates"], summary["quarantined"]) == (
+        4,
+        2,
+        1,
+        1,
+    )
+    assert summary["reasons"] == {"unreadable_row": 1}
+    (failure,) = summary["failed_files"]
+    assert failure.startswith(f"{inbox / '2.jsonl.gz'}: cannot read: ") and "\n" not in failure
+    files = {f["source"]: f for f in summary["files"]}
+    assert [files[str(inbox / n)]["received"] for n in ("1.jsonl", "2.jsonl.gz", "3.jsonl.gz")] == [2, 0, 2]
+    assert files[str(inbox / "2.jsonl.gz")]["failed_files"] == [failure]
