@@ -14,8 +14,9 @@ from billing.services.lifecycle_scan import ScanReport, scan_reminders
 
 
 @task(name="queue-due-reminders", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
-def queue_due_reminders(on: date, dry_run: bool) -> ScanReport:
-    return scan_reminders(resources.engine(), resources.catalog().catalog, on, resources.utc_now(), dry_run)
+def queue_due_reminders(on: date, dry_run: bool, catalog_version: int) -> ScanReport:
+    catalog = resources.pinned_catalog(catalog_version).catalog
+    return scan_reminders(resources.engine(), catalog, on, resources.utc_now(), dry_run)
 
 
 @task(name="send-pending-emails", cache_policy=NO_CACHE)

@@ -96,7 +96,7 @@ def prefect_harness() -> Iterator[None]:
     """One temporary Prefect server for every flow test (it takes seconds to start)."""
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness():
+    with prefect_test_harness(server_startup_timeout=120):  # a loaded CI machine is slow to start it
         yield
 
 

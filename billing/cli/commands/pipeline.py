@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from billing.core.as_of import as_of_instant, check_issuable, parse_as_of
-from billing.core.errors import SourceError, UnknownCustomer
+from billing.core.errors import RunIncomplete, SourceError, UnknownCustomer
 from billing.runtime import resources
 from billing.sources.usage_files import check_readable, expand
 from billing.views.tables import invoice_rows, text_table
@@ -25,6 +25,8 @@ def prefect_environment() -> None:
     home.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
+    # the temporary local server can take longer than Prefect's 20 s to start on a busy machine
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
 def ingest_summary(summary: dict[str, Any]) -> str:
@@ -77,10 +79,16 @@ def invoice(as_of: str | None, customers: Sequence[str], dry_run: bool) -> str:
     unknown = [c for c in customers if c not in catalog.customers_by_id]
     if unknown:
         raise UnknownCustomer(f"unknown customer(s): {', '.join(unknown)}")
+    if not dry_run:
+        resources.mailer()
     prefect_environment()
     from flows.invoices import run_invoices
 
-    return invoice_summary(run_invoices(moment, list(customers) or None, dry_run))
+    try:
+        return invoice_summary(run_invoices(moment, list(customers) or None, dry_run))
+    except RunIncomplete as incomplete:  # the summary on stdout, each customer not invoiced on stderr
+        summary = incomplete.report if isinstance(incomplete.report, dict) else None
+        raise RunIncomplete(incomplete.problems, summary and invoice_summary(summary)) from None
 
 
 def lifecycle_summary(summary: dict[str, Any]) -> str:
@@ -100,6 +108,8 @@ def lifecycle_scan(as_of: str | None, dry_run: bool) -> str:
     if isinstance(on, datetime):
         on = on.date()
     resources.catalog()
+    if not dry_run:
+        resources.mailer()
     prefect_environment()
     from flows.lifecycle import scan_lifecycle
 
