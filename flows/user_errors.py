@@ -10,6 +10,7 @@ is a bug and keeps Prefect's traceback.
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar, cast
 
@@ -31,4 +32,7 @@ def fails_in_one_line(body: Callable[P, R]) -> Callable[P, R]:
         except BillingError as error:
             return cast(R, Failed(message=str(error), data=error))
 
+    # Prefect reads the parameters' types from the signature: give it the body's, resolved,
+    # since the body's string annotations name types of the body's module, not this one.
+    run.__signature__ = inspect.signature(body, eval_str=True)  # type: ignore[attr-defined]
     return run

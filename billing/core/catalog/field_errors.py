@@ -93,6 +93,8 @@ def _path(loc: tuple[int | str, ...]) -> str:
             continue  # the discriminated union's tag, not a key in the file
         elif part.startswith("function-"):
             continue
+        elif not part.isprintable() or not part.strip() or "." in part or "[" in part:
+            text += f"[{part!r}]"  # a key that would not read as one: quoted, on one line
         else:
             text += f".{part}" if text else part
     return text

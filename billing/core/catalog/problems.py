@@ -48,16 +48,23 @@ def yaml_problem(error: YAMLError) -> str:
 
 
 def format_problem(source: str, path: str, message: str, value: object) -> str:
-    where = f"{source}: {path}: " if path else f"{source}: "
+    """`file: path: message (got value)`, always one line (control characters escaped)."""
+    where = f"{source}: {_one_line(path)}: " if path else f"{source}: "
     if value is NO_VALUE or isinstance(value, dict | list | tuple):
-        return f"{where}{message}"
+        return f"{where}{_one_line(message)}"
     if isinstance(value, Decimal):
         shown = plain(value)
     elif isinstance(value, date):
         shown = value.isoformat()
     else:
         shown = repr(value)
-    return f"{where}{message} (got {shown})"
+    return f"{where}{_one_line(message)} (got {_one_line(shown)})"
+
+
+def _one_line(text: str) -> str:
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 @dataclass
