@@ -20,7 +20,11 @@ if TYPE_CHECKING:
 
 @lru_cache(maxsize=4)
 def engine_for(url: str) -> Engine:
-    return create_engine(url)
+    try:
+        return create_engine(url)
+    except OSError as error:  # the folder of a SQLite file cannot be made
+        where = f"{error.filename}: " if error.filename else ""
+        raise BillingError(f"cannot use the database: {where}{error.strerror or error}") from None
 
 
 def engine(settings: Settings | None = None) -> Engine:

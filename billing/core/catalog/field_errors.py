@@ -8,7 +8,7 @@ message here; a type without one gets a plain "is not a valid value", never pyda
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -106,6 +106,11 @@ def _message(kind: str, ctx: Context, pydantic_text: str) -> str:
         return str(error) if error is not None else pydantic_text.split(", ", 1)[-1]
     known = _MESSAGES.get(kind, "is not a valid value")
     return known(ctx) if callable(known) else known
+
+
+def field_message(item: Mapping[str, Any]) -> str:
+    """One pydantic error (an item of `ValidationError.errors()`) as the product says it."""
+    return _message(item["type"], item.get("ctx") or {}, item["msg"])
 
 
 def pydantic_problems(error: ValidationError, prefix: tuple[int | str, ...] = ()) -> list[Problem]:
