@@ -4,6 +4,7 @@ why, an artifact that says the same, and no traceback; and the catalog version i
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, date, datetime
 
 import pytest
@@ -95,3 +96,28 @@ def test_a_bad_parameter_ends_the_run_failed_with_its_message(one_customer_beyon
     assert state.is_failed()
     assert state.message == "unknown customer(s): zulu"
     assert isinstance(state.result(raise_on_failure=False), UnknownCustomer)
+
+
+def test_billing_invoice_prints_the_summary_and_each_customer_not_invoiced(
+    configured, one_customer_beyond_bounds
+):
+    """The command as a user runs it, against the session's Prefect server."""
+    from prefect.settings import get_current_settings
+
+    from tests.e2e.test_cli import billing
+
+    env = {
+        "BILLING_DATABASE_URL": configured.url.render_as_string(hide_password=False),
+        "BILLING_OUTBOX_DIR": os.environ["BILLING_OUTBOX_DIR"],
+        "PREFECT_API_URL": str(get_current_settings().api.url),
+    }
+    result = billing("invoice", "--as-of", "2026-04-02", env=env)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stdout.splitlines()[0].startswith(
+        "as of 2026-04-03T00:00:00+00:00: 3 customers, 3 invoices finalized"
+    )
+    assert "alpha" not in result.stdout and "bravo" in result.stdout
+    errors = [line for line in result.stderr.splitlines() if line.startswith("billing: ")]
+    assert len(errors) == 1 and errors[0].startswith("billing: alpha: not invoiced: ")
+    assert "beyond what one invoice line can bill" in errors[0]
