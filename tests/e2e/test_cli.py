@@ -348,3 +348,41 @@ def test_a_reader_that_closes_stdout_early_ends_the_command_quietly(fresh_databa
     os.close(read_end)  # the reader is gone before the first write
     _, stderr = process.communicate(timeout=120)
     assert (process.returncode, stderr) == (141, "")
+
+
+@pytest.mark.postgres
+def test_ctrl_c_while_waiting_on_the_database_is_one_line(postgresql_engine):
+    """Interrupted while its query waits on a lock: `billing: interrupted`, status 130."""
+    import signal
+    import time
+
+    import sqlalchemy as sa
+
+    url = postgresql_engine.url.render_as_string(hide_password=False)
+    with postgresql_engine.connect() as locker:
+        locker.execute(sa.text("LOCK TABLE invoices IN ACCESS EXCLUSIVE MODE"))
+        process = subprocess.Popen(
+            [sys.executable, "-m", "billing.cli.main", "invoices", "list"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "BILLING_DATABASE_URL": url},
+            cwd=ROOT,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal has it
+        )
+        waiting = sa.text(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        )
+        for _ in range(600):  # until the command's query waits on the lock
+            with postgresql_engine.connect() as watcher:  # a fresh view of pg_stat_activity
+                if watcher.execute(waiting).scalar_one():
+                    break
+            time.sleep(0.1)
+        else:
+            process.kill()
+            pytest.fail(f"the command never waited on the lock: {process.communicate()}")
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+        locker.rollback()
+    assert (process.returncode, stdout, stderr) == (130, "", "billing: interrupted\n")
