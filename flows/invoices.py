@@ -8,10 +8,11 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from billing.core.as_of import as_of_instant, check_issuable
-from billing.core.errors import BillingError, UnknownCustomer
+from billing.core.errors import RunIncomplete, UnknownCustomer
 from billing.runtime import resources
 from billing.services.invoice_run import InvoiceRunReport
 from billing.views.tables import invoice_rows
+from flows.user_errors import fails_in_one_line
 from tasks.artifacts import publish_summary
 from tasks.invoices import invoice_chunk
 from tasks.notifications import send_pending_emails
@@ -19,11 +20,14 @@ from tasks.notifications import send_pending_emails
 CUSTOMERS_PER_TASK = 500
 
 
-class InvoiceRunIncomplete(BillingError):
+class InvoiceRunIncomplete(RunIncomplete):
+    """Some customers could not be invoiced: one line each; `report` is the run's summary."""
+
     code = "invoice_run_incomplete"
 
 
 @flow(name="run-invoices")
+@fails_in_one_line
 def run_invoices(
     as_of: date | datetime | None = None,
     customer_ids: list[str] | None = None,
@@ -32,13 +36,17 @@ def run_invoices(
     """Invoice everything due up to `as_of` (a date means the end of that day, UTC; none: now).
 
     A customer that cannot be invoiced (an amount out of range, a concurrent run) is reported
-    at the end and fails the run, after every other customer has been invoiced and emailed.
+    at the end and fails the run, after every other customer has been invoiced and emailed:
+    the run's state message and its artifact name each such customer and why.
     """
     logger = get_run_logger()
     now = resources.utc_now()
     instant = as_of_instant(as_of, now)
     check_issuable(instant, now, dry_run)
-    catalog = resources.catalog().catalog
+    if not dry_run:
+        resources.mailer()  # a misconfigured email backend is refused before anything is issued
+    stored = resources.catalog()  # pinned: every chunk rates with this version
+    catalog = stored.catalog
     ids = list(customer_ids) if customer_ids else [c.id for c in catalog.customers]
     unknown = [cid for cid in ids if cid not in catalog.customers_by_id]
     if unknown:
@@ -46,12 +54,13 @@ def run_invoices(
     report = InvoiceRunReport(dry_run)
     for start in range(0, len(ids), CUSTOMERS_PER_TASK):
         chunk = ids[start : start + CUSTOMERS_PER_TASK]
-        report.add(invoice_chunk(chunk, instant, dry_run))
+        report.add(invoice_chunk(chunk, instant, dry_run, stored.id))
         logger.info("invoiced %d of %d customers", min(start + CUSTOMERS_PER_TASK, len(ids)), len(ids))
     outcomes = [o.as_dict() for o in report.outcomes]
     summary: dict[str, Any] = {
         "as_of": instant.isoformat(),
         "dry_run": dry_run,
+        "catalog_version": stored.content_hash,
         "customers": report.customers,
         "invoices": outcomes,
         "finalized": len(report.finalized),
@@ -63,8 +72,13 @@ def run_invoices(
         delivery = send_pending_emails()
         summary["emails"] = {"sent": len(delivery.sent), "failed": len(delivery.failed)}
     title = f"Invoices as of {instant.isoformat()}" + (" (dry run)" if dry_run else "")
-    publish_summary("run-invoices", title, {"Invoices": invoice_rows(outcomes)})
+    title += f", catalog version {stored.content_hash[:12]}"
+    not_invoiced = [["customer", "why"], *([cid, why] for cid, why in sorted(report.failures.items()))]
+    sections = {"Invoices": invoice_rows(outcomes)}
+    if report.failures:
+        sections["Not invoiced"] = not_invoiced
+    publish_summary("run-invoices", title, sections)
     if report.failures:
         problems = [f"{cid}: not invoiced: {why}" for cid, why in sorted(report.failures.items())]
-        raise InvoiceRunIncomplete("\n".join(problems))
+        raise InvoiceRunIncomplete(problems, summary)
     return summary

@@ -10,20 +10,26 @@ from prefect import flow, get_run_logger
 from billing.core.as_of import as_of_instant
 from billing.core.local_days import format_day
 from billing.runtime import resources
+from flows.user_errors import fails_in_one_line
 from tasks.artifacts import publish_summary
 from tasks.notifications import queue_due_reminders, send_pending_emails
 
 
 @flow(name="scan-lifecycle")
+@fails_in_one_line
 def scan_lifecycle(as_of: date | datetime | None = None, dry_run: bool = False) -> dict[str, Any]:
     """Trials ending soon and other reminders due at `as_of` (a date means the end of that
     day, UTC; none: now), each customer judged on its own local day at that instant."""
     logger = get_run_logger()
     instant = as_of_instant(as_of, resources.utc_now())
-    scan = queue_due_reminders(instant, dry_run)
+    if not dry_run:
+        resources.mailer()  # a misconfigured email backend is refused before anything is queued
+    stored = resources.catalog()  # pinned for the whole scan
+    scan = queue_due_reminders(instant, dry_run, stored.id)
     summary: dict[str, Any] = {
         "as_of": instant.isoformat(),
         "dry_run": dry_run,
+        "catalog_version": stored.content_hash,
         "due": [
             {
                 "customer_id": r.customer_id,
@@ -46,6 +52,6 @@ def scan_lifecycle(as_of: date | datetime | None = None, dry_run: bool = False) 
     for due in summary["due"]:
         day = format_day(due["day"]) if due["day"] else ""
         rows.append([due["customer_id"], due["kind"], day, due["period"]])
-    title = f"Lifecycle scan as of {instant.isoformat()}"
+    title = f"Lifecycle scan as of {instant.isoformat()}, catalog version {stored.content_hash[:12]}"
     publish_summary("scan-lifecycle", title, {"Due reminders": rows})
     return summary

@@ -15,9 +15,10 @@ from billing.store.usage_events import record_ingest_run
 
 
 @task(name="ingest-chunk", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
-def ingest_chunk(records: list[RawRecord], source: str) -> IngestReport:
-    """Validate and store one chunk; re-running it is harmless (transaction ids dedupe)."""
-    stored = resources.catalog()
+def ingest_chunk(records: list[RawRecord], source: str, catalog_version: int) -> IngestReport:
+    """Validate and store one chunk against the run's catalog version; re-running it is
+    harmless (transaction ids dedupe)."""
+    stored = resources.pinned_catalog(catalog_version)
     return ingest_records(
         resources.engine(), stored.catalog, resources.event_suite(), records, source, resources.utc_now()
     )

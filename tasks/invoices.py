@@ -13,12 +13,15 @@ from billing.services.invoice_run import InvoiceRunReport, invoice_customers
 
 
 @task(name="invoice-customers", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
-def invoice_chunk(customer_ids: list[str], as_of: datetime, dry_run: bool) -> InvoiceRunReport:
-    """Draft and finalize what is due for a chunk of customers, in one transaction."""
+def invoice_chunk(
+    customer_ids: list[str], as_of: datetime, dry_run: bool, catalog_version: int
+) -> InvoiceRunReport:
+    """Draft and finalize what is due for a chunk of customers, in one transaction, rated with
+    the run's catalog version."""
     settings = get_settings()
     return invoice_customers(
         resources.engine(),
-        resources.catalog(),
+        resources.pinned_catalog(catalog_version),
         customer_ids,
         as_of,
         grace=timedelta(hours=settings.invoice_grace_hours),

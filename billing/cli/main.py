@@ -2,17 +2,20 @@
 
 Imports stay lazy: `billing quote` and the read-only commands load neither Prefect nor Great
 Expectations. A user's mistake is one line on stderr and exit status 1 (2 for bad arguments),
-never a traceback.
+never a traceback; a run that did part of its work prints what it did on stdout and each thing
+it could not do on stderr, exit status 1. When the reader of stdout goes away (`| head`), the
+command ends quietly with status 141, as a process killed by SIGPIPE does.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from billing.core.errors import BillingError
+from billing.core.errors import BillingError, RunIncomplete
 
 
 class _Parser(argparse.ArgumentParser):
@@ -117,13 +120,20 @@ def run(args: argparse.Namespace) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         output = run(args)
+        if output:
+            print(output)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `billing invoices list | head`: the reader has all it wanted
+        return _stdout_closed()
+    except RunIncomplete as error:  # what the run did on stdout, what it could not on stderr
+        if error.report:
+            _print_quietly(str(error.report))
+        return _report(error)
     except BillingError as error:
-        for line in str(error).splitlines() or [type(error).__name__]:
-            print(f"billing: {line}", file=sys.stderr)
-        return 1
+        return _report(error)
     except KeyboardInterrupt:
         print("billing: interrupted", file=sys.stderr)
         return 130
@@ -135,9 +145,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
         print(f"billing: cannot use the database: {reason}", file=sys.stderr)
         return 1
-    if output:
-        print(output)
     return 0
+
+
+def _report(error: BillingError) -> int:
+    for line in str(error).splitlines() or [type(error).__name__]:
+        print(f"billing: {line}", file=sys.stderr)
+    return 1
+
+
+def _print_quietly(text: str) -> None:
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        _stdout_closed()
+
+
+def _stdout_closed() -> int:
+    """The reader of stdout went away: point stdout at nothing, so that the interpreter's own
+    flush at exit does not complain, and end as a process killed by SIGPIPE would."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + 13  # SIGPIPE, as `yes | head` ends
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,6 +6,9 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from billing.core.errors import BillingError
 
+EARLIEST = date(2000, 1, 1)  # no usage is billed before (SPEC: older events are quarantined)
+LATEST = date(9998, 12, 31)  # leaves room for a period and its grace after it
+
 
 def as_of_instant(value: date | datetime | str | None, now: datetime) -> datetime:
     """None is now; a date is the end of that day (UTC); a datetime must carry its offset."""
@@ -16,7 +19,9 @@ def as_of_instant(value: date | datetime | str | None, now: datetime) -> datetim
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise BillingError(f"as-of {value.isoformat()} needs a UTC offset, e.g. 2026-11-02T00:00:00Z")
+        _check_range(value.date(), value.isoformat())
         return value.astimezone(UTC)
+    _check_range(value, value.isoformat())
     return datetime.combine(value + timedelta(days=1), time(), UTC)
 
 
@@ -24,11 +29,16 @@ def parse_as_of(text: str) -> date | datetime:
     """`2026-11-02` or `2026-11-02T09:00:00+01:00`; a clear error otherwise."""
     text = text.strip()
     try:
-        if len(text) == 10:
-            return date.fromisoformat(text)
-        return datetime.fromisoformat(text)
+        parsed = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
     except ValueError:
         raise BillingError(f"not a date: {text!r} (expected YYYY-MM-DD or an ISO 8601 datetime)") from None
+    _check_range(parsed if not isinstance(parsed, datetime) else parsed.date(), text)
+    return parsed
+
+
+def _check_range(day: date, text: str) -> None:
+    if not EARLIEST <= day <= LATEST:
+        raise BillingError(f"as-of {text!r} is out of range: use a date from {EARLIEST} to {LATEST}")
 
 
 def check_issuable(as_of: datetime, now: datetime, dry_run: bool) -> None:

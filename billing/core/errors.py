@@ -56,3 +56,18 @@ class SourceError(BillingError):
     """A usage source that cannot be read (missing file, unsupported format)."""
 
     code = "invalid_source"
+
+
+class RunIncomplete(BillingError):
+    """A run that did all it could and names what it could not, one problem a line; `report`
+    is what it did (its summary), so the caller shows both."""
+
+    code = "run_incomplete"
+
+    def __init__(self, problems: list[str], report: object = None) -> None:
+        self.problems = problems
+        self.report = report
+        super().__init__("\n".join(problems))
+
+    def __reduce__(self) -> tuple[object, ...]:  # kept intact when a run's state is stored
+        return (type(self), (self.problems, self.report))

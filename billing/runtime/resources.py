@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 
 from billing.core.errors import BillingError
 from billing.runtime.settings import Settings, get_settings
-from billing.store.catalog_versions import StoredCatalog, active_catalog
+from billing.store.catalog_versions import StoredCatalog, active_catalog, catalog_version
 from billing.store.database import create_engine, ensure_ready
 
 if TYPE_CHECKING:
@@ -20,7 +20,11 @@ if TYPE_CHECKING:
 
 @lru_cache(maxsize=4)
 def engine_for(url: str) -> Engine:
-    return create_engine(url)
+    try:
+        return create_engine(url)
+    except OSError as error:  # the folder of a SQLite file cannot be made
+        where = f"{error.filename}: " if error.filename else ""
+        raise BillingError(f"cannot use the database: {where}{error.strerror or error}") from None
 
 
 def engine(settings: Settings | None = None) -> Engine:
@@ -32,9 +36,15 @@ def engine(settings: Settings | None = None) -> Engine:
 
 
 def catalog(settings: Settings | None = None) -> StoredCatalog:
-    """The active catalog version."""
+    """The active catalog version: a flow reads it once, at its start, and pins its id."""
     with engine(settings).connect() as connection:
         return active_catalog(connection)
+
+
+def pinned_catalog(version_id: int, settings: Settings | None = None) -> StoredCatalog:
+    """The catalog version a run pinned at its start, even if another was loaded since."""
+    with engine(settings).connect() as connection:
+        return catalog_version(connection, version_id)
 
 
 @lru_cache(maxsize=1)

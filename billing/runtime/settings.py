@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from billing.core.catalog.field_errors import field_message
 from billing.core.errors import BillingError
 
 
@@ -43,14 +44,18 @@ class Settings(BaseSettings):
         return value
 
 
+_NOT_ECHOED = {"database_url", "sendgrid_api_key", "console_secret"}  # may hold a password or key
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """The process's settings, read once; a bad value is a `BillingError` naming the variable."""
     try:
         return Settings()
     except ValidationError as error:
-        problems = [
-            f"BILLING_{str(item['loc'][0]).upper()}: {item['msg']} (got {item.get('input')!r})"
-            for item in error.errors(include_url=False)
-        ]
+        problems = []
+        for item in error.errors(include_url=False):
+            name = str(item["loc"][0])
+            shown = "" if name in _NOT_ECHOED else f" (got {item.get('input')!r})"
+            problems.append(f"BILLING_{name.upper()}: {field_message(item)}{shown}")
         raise BillingError("\n".join(problems)) from None

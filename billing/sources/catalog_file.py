@@ -17,6 +17,10 @@ def load_catalog(path: str | Path) -> Catalog:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as error:
         raise CatalogError([f"{source}: cannot read the catalog: {error.strerror}"]) from None
+    except UnicodeDecodeError as error:
+        byte = error.object[error.start]
+        message = f"cannot read the catalog: not UTF-8 text (byte {error.start} is {byte:#04x})"
+        raise CatalogError([f"{source}: {message}"]) from None
     try:
         data = load_yaml(text)
     except YAMLError as error:

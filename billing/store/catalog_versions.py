@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 
 import sqlalchemy as sa
 
@@ -89,15 +88,40 @@ def _project_customers(connection: sa.Connection, catalog: Catalog, version_id: 
 def active_catalog(connection: sa.Connection) -> StoredCatalog:
     """The catalog most recently loaded; `NoCatalog` before any."""
     row = connection.execute(
-        sa.select(CatalogVersion.id, CatalogVersion.content_hash, CatalogVersion.document)
+        sa.select(CatalogVersion.id, CatalogVersion.content_hash)
         .order_by(CatalogVersion.activated_at.desc(), CatalogVersion.id.desc())
         .limit(1)
     ).first()
     if row is None:
         raise NoCatalog("no catalog loaded yet: run `billing catalog load FILE`")
-    return StoredCatalog(row.id, row.content_hash, _parse(row.content_hash, row.document))
+    return StoredCatalog(row.id, row.content_hash, _parsed(connection, row.content_hash))
 
 
-@lru_cache(maxsize=8)
-def _parse(content_hash: str, document: str) -> Catalog:
-    return catalog_from_document(document)
+def catalog_version(connection: sa.Connection, version_id: int) -> StoredCatalog:
+    """The stored version `version_id`, whichever is active now: a run pins the version it
+    started with, so a `catalog load` meanwhile never splits the run across two catalogs."""
+    content_hash = connection.execute(
+        sa.select(CatalogVersion.content_hash).where(CatalogVersion.id == version_id)
+    ).scalar_one_or_none()
+    if content_hash is None:
+        raise NoCatalog(f"no catalog version {version_id} is stored")
+    return StoredCatalog(version_id, content_hash, _parsed(connection, content_hash))
+
+
+# A version never changes, so its parsed catalog is kept by content hash: a task that loads
+# its run's version reads one short row, and parses the document only the first time.
+_PARSED_VERSIONS = 8
+_parsed_by_hash: dict[str, Catalog] = {}
+
+
+def _parsed(connection: sa.Connection, content_hash: str) -> Catalog:
+    catalog = _parsed_by_hash.get(content_hash)
+    if catalog is None:
+        document = connection.execute(
+            sa.select(CatalogVersion.document).where(CatalogVersion.content_hash == content_hash)
+        ).scalar_one()
+        catalog = catalog_from_document(document)
+        while len(_parsed_by_hash) >= _PARSED_VERSIONS:
+            _parsed_by_hash.pop(next(iter(_parsed_by_hash)), None)
+        _parsed_by_hash[content_hash] = catalog
+    return catalog

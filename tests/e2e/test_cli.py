@@ -177,7 +177,8 @@ def test_store_commands_on_a_fresh_database(tmp_path):
     missing = billing("invoices", "show", "INV-999999", env=env)
     assert (missing.returncode, missing.stderr.strip()) == (1, "billing: no invoice numbered 'INV-999999'")
     created = billing("api-key", "create", "shop", env=env)
-    assert created.stdout.startswith("bk_")
+    assert created.stdout.startswith("bk_") and len(created.stdout.split()) == 1  # the key alone
+    assert "shown once" in created.stderr and "Authorization: Bearer" in created.stderr
     duplicate = billing("api-key", "create", "shop", env=env)
     assert duplicate.returncode == 1 and "exists already" in duplicate.stderr
     assert billing("api-key", "revoke", "shop", env=env).returncode == 0
@@ -262,3 +263,138 @@ def head_revision() -> str:
     from billing.store.database import alembic_config
 
     return str(ScriptDirectory.from_config(alembic_config()).get_current_head())
+
+
+# -- a user's mistake is one line, never a traceback ---------------------------------------------
+
+
+def one_line_refusal(result: subprocess.CompletedProcess[str], message: str) -> None:
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [result.stderr.strip()], result.stderr
+    assert message in result.stderr, result.stderr
+
+
+@pytest.fixture
+def fresh_database(tmp_path) -> dict[str, str]:
+    env = {"BILLING_DATABASE_URL": f"sqlite:///{tmp_path / 'b.db'}"}
+    assert billing("db", "upgrade", env=env).returncode == 0
+    return env
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["invoice", "--as-of", "2026-13-01"], "not a date: '2026-13-01'"),
+        (["invoice", "--as-of", "0001-01-01"], "as-of '0001-01-01' is out of range"),
+        (["invoice", "--as-of", "9999-12-31", "--dry-run"], "use a date from 2000-01-01 to 9998-12-31"),
+        (["invoice", "--as-of", "0001-01-01T00:00:00+01:00"], "is out of range"),
+        (["invoice", "--as-of", "9999-12-31T23:59:59-01:00", "--dry-run"], "is out of range"),
+        (["lifecycle", "scan", "--as-of", "9999-12-31", "--dry-run"], "is out of range"),
+        (["lifecycle", "scan", "--as-of", "2026-02-30"], "not a date: '2026-02-30'"),
+    ],
+)
+def test_dates_out_of_reach_are_refused_in_one_line(fresh_database, args, message):
+    one_line_refusal(billing(*args, env=fresh_database), message)
+
+
+def test_unreadable_catalogs_are_refused_in_one_line(tmp_path):
+    binary = tmp_path / "catalog.yaml"
+    binary.write_bytes(b"currency: USD\n\xd0\x00\xff")
+    one_line_refusal(
+        billing("catalog", "check", str(binary)), f"{binary}: cannot read the catalog: not UTF-8"
+    )
+    one_line_refusal(billing("catalog", "check", str(tmp_path)), f"{tmp_path}: cannot read the catalog")
+    one_line_refusal(billing("quote", "--catalog", str(binary), "--plan", "p"), "not UTF-8 text")
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("postgresql+psycopg://nobody@127.0.0.1:1/billing", "cannot use the database: connection failed"),
+        ("sqlite:////dev/null/billing.db", "cannot use the database: /dev/null"),
+        ("mysql://admin:hunter2@db/billing", "BILLING_DATABASE_URL: must be a sqlite:/// or postgresql"),
+    ],
+)
+def test_a_database_that_cannot_be_used_is_one_line(url, message):
+    result = billing("invoices", "list", env={"BILLING_DATABASE_URL": url})
+    one_line_refusal(result, message)
+    assert "hunter2" not in result.stderr  # a URL's password is never echoed
+
+
+def test_a_bad_setting_is_named_in_the_products_words(fresh_database):
+    result = billing("invoices", "list", env={**fresh_database, "BILLING_INVOICE_GRACE_HOURS": "a day"})
+    one_line_refusal(result, "billing: BILLING_INVOICE_GRACE_HOURS: must be a whole number (got 'a day')")
+
+
+def test_catalog_check_reports_every_problem_at_once(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        EXAMPLE.read_text()
+        .replace("interval: monthly", "interval: weekly", 1)
+        .replace("metric: storage_gb", "metric: storage_tb", 1)
+    )
+    result = billing("catalog", "check", str(bad))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    first, second = result.stderr.splitlines()  # one pass: the field error and the reference
+    assert first == (
+        f"billing: {bad}: plans[0].interval: must be one of 'monthly', 'quarterly' or 'yearly' (got 'weekly')"
+    )
+    assert second.startswith(f"billing: {bad}: plans[") and ".metric: unknown metric (known: " in second
+    assert second.endswith("(got 'storage_tb')")
+
+
+def test_a_reader_that_closes_stdout_early_ends_the_command_quietly(fresh_database):
+    """`billing invoices list | head -1`: the pipe closes before the command writes."""
+    read_end, write_end = os.pipe()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "billing.cli.main", "invoices", "list", "--json"],
+        stdout=write_end,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **fresh_database},
+        cwd=ROOT,
+    )
+    os.close(write_end)
+    os.close(read_end)  # the reader is gone before the first write
+    _, stderr = process.communicate(timeout=120)
+    assert (process.returncode, stderr) == (141, "")
+
+
+@pytest.mark.postgres
+def test_ctrl_c_while_waiting_on_the_database_is_one_line(postgresql_engine):
+    """Interrupted while its query waits on a lock: `billing: interrupted`, status 130."""
+    import signal
+    import time
+
+    import sqlalchemy as sa
+
+    url = postgresql_engine.url.render_as_string(hide_password=False)
+    with postgresql_engine.connect() as locker:
+        locker.execute(sa.text("LOCK TABLE invoices IN ACCESS EXCLUSIVE MODE"))
+        process = subprocess.Popen(
+            [sys.executable, "-m", "billing.cli.main", "invoices", "list"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "BILLING_DATABASE_URL": url},
+            cwd=ROOT,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal has it
+        )
+        waiting = sa.text(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        )
+        for _ in range(600):  # until the command's query waits on the lock
+            with postgresql_engine.connect() as watcher:  # a fresh view of pg_stat_activity
+                if watcher.execute(waiting).scalar_one():
+                    break
+            time.sleep(0.1)
+        else:
+            process.kill()
+            pytest.fail(f"the command never waited on the lock: {process.communicate()}")
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+        locker.rollback()
+    assert (process.returncode, stdout, stderr) == (130, "", "billing: interrupted\n")

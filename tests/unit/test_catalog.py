@@ -9,6 +9,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from billing.core.catalog import Catalog, catalog_from_document, parse_catalog
 from billing.core.catalog.yaml_text import load_yaml
@@ -795,3 +797,191 @@ def test_prices_summed_into_a_line_keep_their_sub_minor_digits(tmp_path: Path) -
     )
     tier = load_text(tmp_path, text).plan("pro").charges[1].tiers[2]  # type: ignore[attr-defined]
     assert (tier.unit_price, tier.flat_fee) == (Decimal("6.001"), Decimal("0.005"))
+
+
+# -- every problem in one pass, in the catalog author's words ------------------------------------
+
+# Pydantic's own phrasing: a catalog author must never see it.
+PYDANTIC_PHRASES = (
+    "Input should",
+    "String should",
+    "should have at least",
+    "should have at most",
+    "after validation",
+    "Field required",
+    "Extra inputs",
+    "Value error",
+    "Assertion failed",
+    "Unable to",
+    "Input tag",
+    "expected tags",
+    "discriminator",
+    "Decimal input",
+    "Datetimes provided",
+    "greater than or equal",
+    "less than or equal",
+    "valid dictionary",
+    "valid tuple",
+    "valid list",
+    "valid integer",
+    "valid decimal",
+    "valid boolean",
+    "valid date",
+    "valid string",
+    "validation error",
+    "type=",
+    "pydantic",
+)
+
+
+def assert_product_words(message: str, source: str) -> None:
+    for line in message.splitlines():
+        assert line.startswith(f"{source}: "), line
+        assert not [p for p in PYDANTIC_PHRASES if p.lower() in line.lower()], line
+
+
+def test_a_field_error_and_a_cross_reference_are_reported_at_once(tmp_path: Path) -> None:
+    text = MINIMAL_YAML.replace(
+        "plans:\n",
+        "plans:\n"
+        "  - {code: broken, interval: weekly, charges: [{model: flat, amount: '1'}]}\n"
+        "  - {code: other, interval: monthly,\n"
+        "     charges: [{model: per_unit, metric: api_cals, unit_price: '1'}]}\n",
+    )
+    file, message = refusal(tmp_path, text)
+    assert message.splitlines() == [
+        f"{file}: plans[0].interval: must be one of 'monthly', 'quarterly' or 'yearly' (got 'weekly')",
+        f"{file}: plans[1].charges[0].metric: unknown metric (known: api_calls, gmv) (got 'api_cals')",
+    ]
+
+
+def test_the_valid_charges_and_contracts_of_an_invalid_item_are_checked_too(tmp_path: Path) -> None:
+    text = (
+        MINIMAL_YAML.replace("interval: monthly", "interval: monthly\n    trial_days: soon")
+        .replace('{model: flat, amount: "1000"}', '{model: per_unit, metric: calls, unit_price: "1"}')
+        .replace("email: c1@example.com", "email: nobody")
+        .replace("{plan: basic, starts_on: 2026-01-01}", "{plan: premium, starts_on: 2026-01-01}")
+    )
+    file, message = refusal(tmp_path, text)
+    assert message.splitlines() == [
+        f"{file}: plans[0].trial_days: must be a whole number (got 'soon')",
+        f"{file}: customers[0].email: must be an email address such as billing@example.com (got 'nobody')",
+        f"{file}: plans[0].charges[0].metric: unknown metric (known: api_calls, gmv) (got 'calls')",
+        f"{file}: customers[0].contracts[0].plan: unknown plan (known: basic) (got 'premium')",
+    ]
+
+
+def test_a_reference_to_an_item_with_its_own_problems_is_not_reported_as_unknown(tmp_path: Path) -> None:
+    text = MINIMAL_YAML.replace(
+        "{code: gmv, event_type: payment, aggregation: sum", "{code: gmv, aggregation: total"
+    )
+    text = text.replace("  - code: basic\n    interval: monthly\n", "  - code: basic\n    interval: daily\n")
+    file, message = refusal(tmp_path, text)
+    # the percentage charge on gmv and the contract on basic are not "unknown"
+    assert message.splitlines() == [
+        f"{file}: metrics[1].event_type: is required",
+        f"{file}: metrics[1].aggregation: must be one of 'count', 'sum', 'max', 'unique_count' or 'latest'"
+        " (got 'total')",
+        f"{file}: plans[0].interval: must be one of 'monthly', 'quarterly' or 'yearly' (got 'daily')",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            'charges:\n      - {model: flat, amount: "1000"}\n'
+            '      - {model: package, metric: api_calls, package_size: 100, package_price: "50"}\n'
+            '      - {model: graduated, metric: api_calls, tiers: [{up_to: null, unit_price: "1"}]}\n'
+            '      - {model: percentage, metric: gmv, rate: "2.9"}\n',
+            "charges: []\n",
+            "plans[0].charges: needs at least one item",
+        ),
+        (
+            "{code: api_calls,",
+            "{code: api calls,",
+            "metrics[0].code: a code may contain only letters, digits",
+        ),
+        ("id: c1", "id: -c1", "customers[0].id: a customer id may contain only letters, digits"),
+        ("id: c1", "id: ''", "customers[0].id: must not be empty"),
+        ("aggregation: count}", "aggregation: counts}", "must be one of 'count', 'sum', 'max'"),
+        ("{model: flat,", "{model: fixed,", "plans[0].charges[0].model: is not a charge model (known: flat,"),
+        ("{model: flat, amount", "{amount", "plans[0].charges[0].model: is required: the charge's model"),
+        (
+            'amount: "1000"',
+            "amount: lots",
+            'plans[0].charges[0].amount: must be a decimal number such as "12.50"',
+        ),
+        (
+            "starts_on: 2026-01-01}",
+            "starts_on: 2026-01-01, term_months: 1.5}",
+            "must be a whole number (got 1.5)",
+        ),
+        ("starts_on: 2026-01-01}", "starts_on: 2026-01-01, auto_renew: often}", "must be true or false"),
+        ("starts_on: 2026-01-01", "starts_on: 2026-02-30", "starts_on: must be a date written YYYY-MM-DD"),
+        ("starts_on: 2026-01-01", "starts_on: 2026-01-01 10:00", "without a time of day"),
+        (
+            "starts_on: 2026-01-01}",
+            "starts_on: 2026-01-01, term_months: 0}",
+            "term_months: must be greater than 0",
+        ),
+        ("interval: monthly", "interval: monthly\n    trial_days: -3", "trial_days: must be 0 or more"),
+        ("metrics:\n", "metrics: api_calls\nold_metrics:\n", "metrics: must be a list (got 'api_calls')"),
+        ("contracts:\n", "contracts: {plan: basic}\n    old:\n", "contracts: must be a list"),
+        (
+            "  - id: c1",
+            "  - name: nobody\n    id: c1\n    tax: 1",
+            "customers[0].tax: is not a known setting",
+        ),
+        (
+            "{code: gmv, event_type: payment,",
+            "{code: gmv, event_type: [payment],",
+            "metrics[1].event_type: must be text",
+        ),
+    ],
+)
+def test_field_errors_speak_the_products_words(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    file, message = refusal(tmp_path, mutate(old, new, MINIMAL_YAML))
+    assert f"{file}: {expected}" in message or expected in message, message
+    assert_product_words(message, str(file))
+
+
+def _places(value: object, path: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    """Every path into parsed YAML: mappings by key, lists by index."""
+    found: list[tuple[object, ...]] = [path]
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in items:
+        found += _places(child, (*path, key))
+    return found
+
+
+_ODD_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**40), max_value=10**40)
+    | st.decimals(allow_nan=False, allow_infinity=False, places=4)
+    | st.text(max_size=12)
+    | st.dates(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_any_mangled_catalog_is_loaded_or_refused_in_the_products_words(data: st.DataObject) -> None:
+    catalog = load_yaml(MINIMAL_YAML)
+    for _ in range(data.draw(st.integers(min_value=1, max_value=3))):
+        path = data.draw(st.sampled_from(_places(catalog)[1:]))
+        parent = catalog
+        for key in path[:-1]:
+            parent = parent[key]
+        if data.draw(st.booleans()) and isinstance(parent, dict):
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = data.draw(_ODD_VALUES)
+    try:
+        parse_catalog(catalog, "cat.yaml")
+    except CatalogError as error:
+        assert error.problems, "a refusal names at least one problem"
+        assert_product_words(str(error), "cat.yaml")

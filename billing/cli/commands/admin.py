@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -57,12 +58,18 @@ def api_key(action: str, name: str) -> str:
     from billing.runtime import resources
     from billing.store.api_keys import create_key, revoke_key
 
-    with resources.engine().begin() as connection:
-        if action == "create":
-            key = create_key(connection, name, resources.utc_now())
-            return f"{key}\n(shown once: store it now; send it as 'Authorization: Bearer <key>')"
-        revoke_key(connection, name, resources.utc_now())
+    if action == "revoke":
+        with resources.engine().begin() as connection:
+            revoke_key(connection, name, resources.utc_now())
         return f"revoked API key {name!r}"
+    with resources.engine().begin() as connection:
+        key = create_key(connection, name, resources.utc_now())
+    # the key alone on stdout, so that `KEY=$(billing api-key create shop)` holds just the key
+    print(
+        f"API key {name!r} created; shown once: store it now, send it as 'Authorization: Bearer <key>'",
+        file=sys.stderr,
+    )
+    return key
 
 
 def invoices_list(customer_id: str | None, as_json: bool) -> str:

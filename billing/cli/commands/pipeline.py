@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from billing.core.as_of import as_of_instant, check_issuable, parse_as_of
-from billing.core.errors import SourceError, UnknownCustomer
+from billing.core.errors import RunIncomplete, SourceError, UnknownCustomer
 from billing.core.local_days import format_day
 from billing.runtime import resources
 from billing.sources.usage_files import check_readable, expand
@@ -26,6 +26,8 @@ def prefect_environment() -> None:
     home.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
+    # the temporary local server can take longer than Prefect's 20 s to start on a busy machine
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
 def ingest_summary(summary: dict[str, Any]) -> str:
@@ -80,10 +82,16 @@ def invoice(as_of: str | None, customers: Sequence[str], dry_run: bool) -> str:
     unknown = [c for c in customers if c not in catalog.customers_by_id]
     if unknown:
         raise UnknownCustomer(f"unknown customer(s): {', '.join(unknown)}")
+    if not dry_run:
+        resources.mailer()
     prefect_environment()
     from flows.invoices import run_invoices
 
-    return invoice_summary(run_invoices(moment, list(customers) or None, dry_run))
+    try:
+        return invoice_summary(run_invoices(moment, list(customers) or None, dry_run))
+    except RunIncomplete as incomplete:  # the summary on stdout, each customer not invoiced on stderr
+        summary = incomplete.report if isinstance(incomplete.report, dict) else None
+        raise RunIncomplete(incomplete.problems, summary and invoice_summary(summary)) from None
 
 
 def lifecycle_summary(summary: dict[str, Any]) -> str:
@@ -105,6 +113,8 @@ def lifecycle_scan(as_of: str | None, dry_run: bool) -> str:
     moment: date | datetime | None = parse_as_of(as_of) if as_of else None
     as_of_instant(moment, resources.utc_now())  # a datetime without offset: refused before Prefect
     resources.catalog()
+    if not dry_run:
+        resources.mailer()
     prefect_environment()
     from flows.lifecycle import scan_lifecycle
 

@@ -28,7 +28,9 @@ from pydantic import (
     model_validator,
 )
 
+from billing.core.catalog.field_errors import CODE_PATTERN, CUSTOMER_ID_PATTERN, EMAIL_PATTERN
 from billing.core.catalog.problems import (
+    CatalogParts,
     cross_check,
     format_problem,
     pydantic_problems,
@@ -44,8 +46,8 @@ Interval = Literal["monthly", "quarterly", "yearly"]
 INTERVAL_MONTHS: dict[str, int] = {"monthly": 1, "quarterly": 3, "yearly": 12}
 AGGREGATIONS_WITH_FIELD = {"sum", "max", "unique_count", "latest"}
 
-Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")]
-CustomerId = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@-]*$")]
+Code = Annotated[str, Field(min_length=1, max_length=64, pattern=CODE_PATTERN)]
+CustomerId = Annotated[str, Field(min_length=1, max_length=255, pattern=CUSTOMER_ID_PATTERN)]
 
 
 def _currency(value: object) -> Currency:
@@ -176,7 +178,7 @@ class Contract(_Model):
 class Customer(_Model):
     id: CustomerId
     name: str | None = None
-    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    email: str = Field(pattern=EMAIL_PATTERN)
     timezone: Annotated[str, AfterValidator(_timezone)] = "UTC"
     contracts: tuple[Contract, ...] = ()
 
@@ -277,8 +279,10 @@ def parse_catalog(data: object, source: str = "catalog") -> Catalog:
         raise CatalogError([f"{source}: the catalog must be a mapping with currency, metrics, plans"])
     try:
         catalog = Catalog.model_validate(data)
-    except ValidationError as error:
-        raise CatalogError([format_problem(source, *p) for p in pydantic_problems(error)]) from None
+    except ValidationError as error:  # and what spans the items that are valid on their own
+        parts = CatalogParts.of_data(data)
+        found = pydantic_problems(error) + cross_check(parts) + resolve_overrides(parts)[1]
+        raise CatalogError([format_problem(source, *p) for p in found]) from None
     problems = cross_check(catalog)
     if not problems:
         resolved, problems = resolve_overrides(catalog)

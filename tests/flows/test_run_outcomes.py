@@ -1,0 +1,123 @@
+"""How a flow run ends when a user's input is at fault: Failed, with a message naming what and
+why, an artifact that says the same, and no traceback; and the catalog version it used."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, date, datetime
+
+import pytest
+
+from billing.core.errors import UnknownCustomer
+from billing.sources.catalog_file import load_catalog
+from billing.sources.usage_files import RawRecord
+from billing.store.catalog_versions import save_catalog
+from tests.conftest import FIXTURES
+
+pytestmark = [pytest.mark.flow, pytest.mark.usefixtures("prefect_harness")]
+
+BASIC_CALLS = '{metric: api_calls, model: per_unit, unit_price: "0.10"}'
+
+
+@pytest.fixture
+def one_customer_beyond_bounds(configured, tmp_path, event_suite):
+    """The three customers, alpha's calls priced so that 3 of them are more than a line can
+    bill (3 x 999,999,999,999,999); bravo and charlie can be invoiced."""
+    from billing.services.ingest import ingest_records
+
+    text = (FIXTURES / "three_customers.yaml").read_text()
+    assert text.count(BASIC_CALLS) == 1
+    path = tmp_path / "huge.yaml"
+    path.write_text(text.replace(BASIC_CALLS, BASIC_CALLS.replace("0.10", "999999999999999")))
+    with configured.begin() as connection:
+        stored = save_catalog(connection, load_catalog(path), "huge", datetime(2026, 3, 1, tzinfo=UTC))
+    calls = [
+        RawRecord(
+            n,
+            json.dumps(
+                {
+                    "transaction_id": f"a-{n}",
+                    "customer_id": "alpha",
+                    "event_type": "api_call",
+                    "timestamp": f"2026-03-0{n + 2}T10:00:00Z",
+                }
+            ),
+        )
+        for n in range(3)
+    ]
+    ingest_records(configured, stored.catalog, event_suite, calls, "f", datetime(2026, 4, 5, tzinfo=UTC))
+    return stored
+
+
+def _artifact(flow_run_id) -> str:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
+    (artifact,) = found
+    return str(artifact.data)
+
+
+def test_an_invoice_run_that_cannot_invoice_a_customer_fails_naming_it(one_customer_beyond_bounds):
+    from flows.invoices import InvoiceRunIncomplete, run_invoices
+
+    state = run_invoices(date(2026, 4, 2), return_state=True)
+    assert state.is_failed()
+    assert state.message.startswith("alpha: not invoiced: ")
+    assert "beyond what one invoice line can bill" in state.message
+    error = state.result(raise_on_failure=False)
+    assert isinstance(error, InvoiceRunIncomplete)
+    summary = error.report
+    # bravo's March (60.00) and charlie's two invoices are issued; alpha's none
+    assert {o["customer_id"] for o in summary["invoices"]} == {"bravo", "charlie"}
+    assert (summary["finalized"], list(summary["failures"])) == (3, ["alpha"])
+    assert summary["catalog_version"] == one_customer_beyond_bounds.content_hash
+
+    markdown = _artifact(state.state_details.flow_run_id)
+    assert f"catalog version {one_customer_beyond_bounds.content_hash[:12]}" in markdown
+    not_invoiced = markdown.split("## Not invoiced", 1)[1]
+    assert "| alpha | " in not_invoiced and "beyond what one invoice line can bill" in not_invoiced
+    assert "bravo" not in not_invoiced
+
+    with pytest.raises(InvoiceRunIncomplete) as again:  # a plain call raises the same error
+        run_invoices(date(2026, 4, 2))
+    assert again.value.problems == [line for line in state.message.splitlines()]
+    assert again.value.report["finalized"] == 0  # the others were invoiced the first time
+
+
+def test_a_bad_parameter_ends_the_run_failed_with_its_message(one_customer_beyond_bounds):
+    from flows.invoices import run_invoices
+
+    state = run_invoices(date(2026, 4, 2), customer_ids=["zulu"], return_state=True)
+    assert state.is_failed()
+    assert state.message == "unknown customer(s): zulu"
+    assert isinstance(state.result(raise_on_failure=False), UnknownCustomer)
+
+
+def test_billing_invoice_prints_the_summary_and_each_customer_not_invoiced(
+    configured, one_customer_beyond_bounds
+):
+    """The command as a user runs it, against the session's Prefect server."""
+    from prefect.settings import get_current_settings
+
+    from tests.e2e.test_cli import billing
+
+    env = {
+        "BILLING_DATABASE_URL": configured.url.render_as_string(hide_password=False),
+        "BILLING_OUTBOX_DIR": os.environ["BILLING_OUTBOX_DIR"],
+        "PREFECT_API_URL": str(get_current_settings().api.url),
+    }
+    result = billing("invoice", "--as-of", "2026-04-02", env=env)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stdout.splitlines()[0].startswith(
+        "as of 2026-04-03T00:00:00+00:00: 3 customers, 3 invoices finalized"
+    )
+    assert "alpha" not in result.stdout and "bravo" in result.stdout
+    errors = [line for line in result.stderr.splitlines() if line.startswith("billing: ")]
+    assert len(errors) == 1 and errors[0].startswith("billing: alpha: not invoiced: ")
+    assert "beyond what one invoice line can bill" in errors[0]
