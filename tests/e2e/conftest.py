@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 
 import pytest
@@ -16,13 +17,14 @@ from billing.store.catalog_versions import save_catalog
 from tests.conftest import FIXTURES
 
 MID_MARCH = datetime(2026, 3, 20, 12, tzinfo=UTC)
+_KEY_NAMES = (f"tests-{n}" for n in itertools.count())
 
 
 def client_for(engine, **settings) -> TestClient:
     """A client of a new app on `engine`, as the fixture catalog's vendor on March 20."""
     with engine.begin() as connection:
         save_catalog(connection, load_catalog(FIXTURES / "three_customers.yaml"), "fixture", MID_MARCH)
-        key = create_key(connection, "tests", MID_MARCH)
+        key = create_key(connection, next(_KEY_NAMES), MID_MARCH)
     url = engine.url.render_as_string(hide_password=False)
     app = create_app(Settings(database_url=url, **settings), engine)
     app.dependency_overrides[deps.now] = lambda: MID_MARCH
