@@ -23,13 +23,16 @@ def _call(event: dict) -> bytes:
 
 
 def _nested(depth: int) -> bytes:
-    return b'{"events": [{"event_type": "api_call", "properties": ' + b'{"a":' * depth + b"1" + b"}" * depth + b"}]}"
+    properties = b'{"a":' * depth + b"1" + b"}" * depth
+    return b'{"events": [{"event_type": "api_call", "properties": ' + properties + b"}]}"
 
 
 @pytest.mark.parametrize(
     ("body", "fragment"),
     [
-        pytest.param(_call({"transaction_id": "a\x00b"}), "NUL character at events[0].transaction_id", id="nul"),
+        pytest.param(
+            _call({"transaction_id": "a\x00b"}), "NUL character at events[0].transaction_id", id="nul"
+        ),
         pytest.param(
             b'{"events": [{"event_type": "api_call", "properties": {"k\\u0000": 1}}]}',
             "NUL character in a key at events[0].properties",

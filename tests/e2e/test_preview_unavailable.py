@@ -33,10 +33,7 @@ def test_no_free_connection_is_503(engine):
 
 def test_a_statement_past_the_bound_is_503(engine):
     march = datetime(2026, 3, 2, tzinfo=UTC)
-    rows = (
-        (f"big-{n}", "bravo", "api_call", march + timedelta(seconds=n), "{}")
-        for n in range(100_000)
-    )
+    rows = ((f"big-{n}", "bravo", "api_call", march + timedelta(seconds=n), "{}") for n in range(100_000))
     bulk_load_events(engine, rows)
     slow = client_for(engine, api_database_timeout_seconds=0.001)
     _assert_unavailable(slow.post(PATH, json={"events": []}), "timeout")

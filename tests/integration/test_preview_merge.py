@@ -45,7 +45,9 @@ CATALOG = parse_catalog(
                 ],
             }
         ],
-        "customers": [{"id": "c", "email": "c@x.example", "contracts": [{"plan": "p", "starts_on": "2026-03-01"}]}],
+        "customers": [
+            {"id": "c", "email": "c@x.example", "contracts": [{"plan": "p", "starts_on": "2026-03-01"}]}
+        ],
     }
 )
 

@@ -17,9 +17,12 @@ SLOW = {
 
 
 def test_a_slow_statement_is_stopped(engine):
-    with engine.connect() as connection, pytest.raises(sa.exc.OperationalError):  # noqa: PT012
-        with statements_bounded(connection, 0.05):
-            connection.execute(sa.text(SLOW[engine.dialect.name]))
+    with (
+        engine.connect() as connection,
+        pytest.raises(sa.exc.OperationalError),
+        statements_bounded(connection, 0.05),
+    ):
+        connection.execute(sa.text(SLOW[engine.dialect.name]))
 
 
 def test_the_bound_ends_with_its_block(engine):
