@@ -1,8 +1,9 @@
 """A time bound on the statements of one transaction, so a request cannot hold the database.
 
-PostgreSQL: `SET LOCAL statement_timeout`, ended with the transaction; a statement past it fails
-with `QueryCanceled`. SQLite has no such setting: a progress handler interrupts the running
-statement once the deadline has passed (`sqlite3.OperationalError: interrupted`).
+PostgreSQL: `SET LOCAL statement_timeout`, ended with the transaction; each statement past it
+fails with `QueryCanceled`. SQLite has no such setting: a progress handler interrupts whatever
+statement runs once the block's deadline has passed (`sqlite3.OperationalError: interrupted`),
+so there the bound is on the whole block.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ _SQLITE_CHECK_EVERY = 10_000  # virtual machine instructions between two looks a
 
 @contextmanager
 def statements_bounded(connection: sa.Connection, seconds: float) -> Iterator[None]:
-    """Until the block ends, every statement on `connection` must finish within `seconds`."""
+    """Until the block ends, statements on `connection` are stopped past `seconds`; on
+    PostgreSQL the block must be inside one transaction (SQLAlchemy begins one on first use)."""
     milliseconds = max(1, round(seconds * 1000))
     if connection.dialect.name == "postgresql":
         connection.execute(sa.text(f"SET LOCAL statement_timeout = {milliseconds}"))
