@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from billing.core.catalog import parse_catalog
 from billing.core.events import UsageEvent, dumps
 from billing.core.metering import Meter, MetricState
 from billing.store.metering_sql import stored_states, stored_values_among
@@ -78,3 +79,30 @@ def test_stored_values_are_found_by_value_in_their_canonical_form(engine):
     with engine.connect() as connection:
         found = stored_values_among(connection, users, key, asked)
     assert found == {dumps("u1"), dumps(Decimal(1)), dumps('é "quoted" \\')}
+
+
+def test_constants_with_percent_signs_and_quotes_are_literal_text(engine):
+    catalog = parse_catalog(
+        {
+            "currency": "USD",
+            "metrics": [
+                {"code": "m", "event_type": "x'%s", "aggregation": "count", "filters": {"tag": "50%'"}},
+            ],
+            "plans": [
+                {
+                    "code": "p",
+                    "interval": "monthly",
+                    "charges": [{"metric": "m", "model": "per_unit", "unit_price": "1"}],
+                }
+            ],
+        }
+    )
+    events = [
+        UsageEvent("p1", "c0", "x'%s", T0, {"tag": "50%'"}),
+        UsageEvent("p2", "c0", "x'%s", T0, {"tag": "50%"}),
+    ]
+    with engine.begin() as connection:
+        insert_events(connection, events, set(), T0)
+    key = ("c0", T0, T0 + timedelta(days=1))
+    with engine.connect() as connection:
+        assert stored_states(connection, catalog, [key])[key]["m"] == MetricState(1)
