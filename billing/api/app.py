@@ -3,33 +3,31 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 
 from billing.api import dependencies as deps
 from billing.api.errors import install_error_handlers
+from billing.api.request_body import BodyLimit
+from billing.api.schemas import PreviewRequest, error_responses
 from billing.core.errors import InvalidUsage
 from billing.runtime.settings import Settings, get_settings
 from billing.services.preview import preview
 from billing.store.catalog_versions import StoredCatalog
 from billing.store.database import create_engine
 
-MAX_EVENTS = 1_000
-
-
-class PreviewRequest(BaseModel):
-    events: list[dict[str, Any]] = Field(default_factory=list, max_length=MAX_EVENTS)
-    mode: Literal["merge", "replace"] = "merge"
-
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(title="Usage billing API", version="1", docs_url="/docs", redoc_url=None)
     app.state.settings = settings
-    app.state.engine = engine or create_engine(settings.database_url)
+    app.state.engine = engine or create_engine(
+        settings.database_url, pool_timeout=settings.api_database_timeout_seconds
+    )
+    app.add_middleware(BodyLimit)
     install_error_handlers(app)
 
     @app.get("/healthz")
@@ -44,6 +42,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                 "required": True,
             }
         },
+        responses=error_responses(401, 404, 413, 422, 503),
     )
     def customer_preview(
         customer_id: str,
@@ -58,8 +57,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             request = PreviewRequest.model_validate(body)
         except ValidationError as error:
             first = error.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "body"
-            raise InvalidUsage(f"{where}: {first['msg']}") from None
-        return preview(db, stored, customer_id, request.events, request.mode, now)
+            where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
+            raise InvalidUsage(f"{where.lstrip('.') or 'body'}: {first['msg']}") from None
+        bound = settings.api_database_timeout_seconds
+        return preview(db, stored, customer_id, request.events, request.mode, now, bound)
 
     return app

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
 from sqlalchemy.engine import Engine
 
-from billing.core.errors import InvalidUsage
-from billing.core.events import loads
+from billing.api.request_body import exact_json
 from billing.runtime.settings import Settings
 from billing.store.api_keys import key_owner
 from billing.store.catalog_versions import StoredCatalog, active_catalog
+
+__all__ = ["api_caller", "catalog", "engine", "exact_json", "now", "settings"]
 
 
 def settings(request: Request) -> Settings:
@@ -47,12 +48,3 @@ def api_caller(
     if owner is None:
         raise HTTPException(401, "unknown or revoked API key", {"WWW-Authenticate": "Bearer"})
     return owner
-
-
-async def exact_json(request: Request) -> Any:
-    """The request body parsed with every number as an exact Decimal (never through a float)."""
-    body = await request.body()
-    try:
-        return loads(body or b"null")
-    except ValueError as error:
-        raise InvalidUsage(f"the request body is not valid JSON: {error}") from None

@@ -1,10 +1,17 @@
-"""Every error as `{"error": {"code", "message"}}` with a 4xx status; never a bare 500 for bad input."""
+"""Every error as `{"error": {"code", "message"}}` with a 4xx status; never a bare 500 for bad input.
+
+A database that cannot serve the request in time (no pooled connection free, a statement past
+its bound, the server unreachable) answers 503 with `Retry-After`: the caller may try again.
+"""
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
+import psycopg
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -14,6 +21,7 @@ from billing.core.errors import BillingError, DatabaseNotReady, UnknownCustomer,
 from billing.store.catalog_versions import NoCatalog
 
 logger = logging.getLogger("billing.api")
+RETRY_AFTER_SECONDS = 2
 
 _STATUS: dict[type[BillingError], int] = {
     UnknownCustomer: 404,
@@ -47,6 +55,18 @@ def install_error_handlers(app: FastAPI) -> None:
         details = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
         return error_response(422, "invalid_request", details or "invalid request")
 
+    @app.exception_handler(sqlalchemy.exc.TimeoutError)
+    async def _pool_exhausted(_: Request, error: sqlalchemy.exc.TimeoutError) -> JSONResponse:
+        return unavailable("busy", "every database connection is in use; try again shortly")
+
+    @app.exception_handler(sqlalchemy.exc.OperationalError)
+    async def _database(_: Request, error: sqlalchemy.exc.OperationalError) -> JSONResponse:
+        return database_unavailable(error.orig)
+
+    @app.exception_handler(psycopg.OperationalError)
+    async def _driver(_: Request, error: psycopg.OperationalError) -> JSONResponse:
+        return database_unavailable(error)
+
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, error: Exception) -> JSONResponse:
         # A bug, not the caller's mistake: say so in the usual shape, without internals.
@@ -55,10 +75,31 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def _http(_: Request, error: HTTPException) -> JSONResponse:
-        code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}.get(
-            error.status_code, "http_error"
-        )
+        code = {
+            400: "bad_request",
+            401: "unauthorized",
+            403: "forbidden",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "payload_too_large",
+        }.get(error.status_code, "http_error")
         response = error_response(error.status_code, code, str(error.detail))
         if error.headers:
             response.headers.update(error.headers)
         return response
+
+
+def unavailable(code: str, message: str) -> JSONResponse:
+    response = error_response(503, code, message)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def database_unavailable(error: BaseException | None) -> JSONResponse:
+    """503 for a statement past its time bound or a database that cannot be reached."""
+    text = str(error)
+    interrupted = isinstance(error, sqlite3.OperationalError) and text == "interrupted"
+    if interrupted or isinstance(error, psycopg.errors.QueryCanceled):
+        return unavailable("timeout", "the request took longer than the database allows; try again later")
+    logger.warning("database unavailable: %s", text.splitlines()[0] if text else type(error).__name__)
+    return unavailable("database_unavailable", "the database is unavailable; try again later")

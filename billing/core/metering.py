@@ -8,11 +8,16 @@ Each aggregation is a small accumulator with `step` (one event), `merge` (anothe
 over other events) and `result`. Rating over stored events uses SQL that is tested equal to
 these; previews and quotes use them directly; SQLite registers them as SQL aggregates. Sums are
 exact: `EXACT` raises rather than round.
+
+`MetricState` is an accumulator's aggregate in a form the database can report for the events
+it holds; `Meter.resume` continues from such states, so a preview merges a few added events into
+a period's stored usage without loading it (`state`/`resume` on each accumulator, one rule each).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -26,10 +31,28 @@ _MISSING = object()
 NUMERIC_AGGREGATIONS = {"sum", "max", "latest"}
 
 
+@dataclass(frozen=True, slots=True)
+class MetricState:
+    """One metric's aggregate over a set of events, complete enough to merge more events in.
+
+    `events`: the events the metric applies to. `value`: the total (`sum`), the greatest value
+    or None (`max`), the latest value or None (`latest`); None for `count` and `unique_count`.
+    `distinct`: how many distinct values (`unique_count`). `latest`: the (timestamp,
+    transaction_id) of the event `value` came from (`latest`).
+    """
+
+    events: int
+    value: Decimal | None = None
+    distinct: int = 0
+    latest: tuple[datetime, str] | None = None
+
+
 class Accumulator(Protocol):
     def step(self, value: Any, timestamp: datetime, transaction_id: str) -> None: ...
     def merge(self, other: Any) -> None: ...
     def result(self) -> Decimal: ...
+    def state(self, events: int) -> MetricState: ...
+    def resume(self, state: MetricState, known: Collection[str]) -> None: ...
 
 
 class CountAccumulator:
@@ -47,6 +70,12 @@ class CountAccumulator:
     def result(self) -> Decimal:
         return Decimal(self.count)
 
+    def state(self, events: int) -> MetricState:
+        return MetricState(events)
+
+    def resume(self, state: MetricState, known: Collection[str]) -> None:
+        self.count = state.events
+
 
 class SumAccumulator:
     __slots__ = ("total",)
@@ -62,6 +91,12 @@ class SumAccumulator:
 
     def result(self) -> Decimal:
         return self.total
+
+    def state(self, events: int) -> MetricState:
+        return MetricState(events, self.total)
+
+    def resume(self, state: MetricState, known: Collection[str]) -> None:
+        self.total = ZERO if state.value is None else state.value
 
 
 class MaxAccumulator:
@@ -81,23 +116,45 @@ class MaxAccumulator:
     def result(self) -> Decimal:
         return ZERO if self.best is None else self.best
 
+    def state(self, events: int) -> MetricState:
+        return MetricState(events, self.best)
+
+    def resume(self, state: MetricState, known: Collection[str]) -> None:
+        self.best = state.value
+
 
 class UniqueCountAccumulator:
-    """Distinct values, compared in their canonical JSON form ("1" and 1 differ; 1.0 and 1 do not)."""
+    """Distinct values, compared in their canonical JSON form ("1" and 1 differ; 1.0 and 1 do not).
 
-    __slots__ = ("seen",)
+    `elsewhere` counts distinct values held somewhere else (stored events that were not loaded):
+    resumed from a `MetricState`, `seen` starts with those of them that the caller is about to
+    meet again (`known`), so no value is counted twice.
+    """
+
+    __slots__ = ("elsewhere", "seen")
 
     def __init__(self) -> None:
         self.seen: set[str] = set()
+        self.elsewhere = 0
 
     def step(self, value: Any, timestamp: datetime, transaction_id: str) -> None:
         self.seen.add(dumps(value))
 
     def merge(self, other: UniqueCountAccumulator) -> None:
         self.seen |= other.seen
+        self.elsewhere += other.elsewhere
 
     def result(self) -> Decimal:
-        return Decimal(len(self.seen))
+        return Decimal(len(self.seen) + self.elsewhere)
+
+    def state(self, events: int) -> MetricState:
+        return MetricState(events, distinct=len(self.seen) + self.elsewhere)
+
+    def resume(self, state: MetricState, known: Collection[str]) -> None:
+        if len(known) > state.distinct:
+            raise ValueError(f"{len(known)} known values among {state.distinct} distinct ones")
+        self.seen = set(known)
+        self.elsewhere = state.distinct - len(self.seen)
 
 
 class LatestAccumulator:
@@ -120,6 +177,15 @@ class LatestAccumulator:
 
     def result(self) -> Decimal:
         return self.value
+
+    def state(self, events: int) -> MetricState:
+        return MetricState(events, None if self.key is None else self.value, latest=self.key)
+
+    def resume(self, state: MetricState, known: Collection[str]) -> None:
+        if (state.latest is None) != (state.value is None):
+            raise ValueError("a latest value needs its (timestamp, transaction_id) and only then")
+        self.key = state.latest
+        self.value = ZERO if state.value is None else state.value
 
 
 ACCUMULATORS: dict[str, type[Any]] = {
@@ -227,6 +293,30 @@ class Meter:
             self.accumulators[code].merge(accumulator)
             self.counts[code] += other.counts[code]
         return self
+
+    def states(self) -> dict[str, MetricState]:
+        """Each metric's aggregate as `MetricState`: what the database reports of stored events."""
+        return {code: acc.state(self.counts[code]) for code, acc in self.accumulators.items()}
+
+    @classmethod
+    def resume(
+        cls,
+        metrics: Iterable[Metric],
+        states: Mapping[str, MetricState],
+        counted: Collection[str] | None = None,
+        known: Mapping[str, Collection[str]] | None = None,
+    ) -> Meter:
+        """A meter that goes on from events aggregated elsewhere (`states`, by metric code), to
+        merge other events in exactly. `known`: per `unique_count` metric, the canonical JSON
+        (`dumps`) of the values about to be added that those events already hold, so that
+        `Meter.resume(m, Meter(m).add(a).states(), known=...).merge(Meter(m).add(b))` measures
+        `a + b` (with no event in both)."""
+        meter = cls(metrics, counted)
+        for code, accumulator in meter.accumulators.items():
+            state = states.get(code, MetricState(0))
+            accumulator.resume(state, (known or {}).get(code, ()))
+            meter.counts[code] = state.events
+        return meter
 
     def usage(self) -> dict[str, MeteredUsage]:
         counted = self.counted

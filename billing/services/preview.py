@@ -2,7 +2,8 @@
 
 The same generator as invoice runs (`billing.core.invoicing.draft_invoice`) prices both sides, on
 the same billed-so-far state and credits, so a preview of a period's events equals that
-period's invoice line for line. Nothing is written.
+period's invoice line for line. Nothing is written. The stored usage is aggregated in the
+database; only the request's own events (at most a thousand) are held in memory.
 """
 
 from __future__ import annotations
@@ -12,22 +13,26 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
+from billing.core.admission import admit_event
 from billing.core.catalog import Catalog
 from billing.core.errors import InvalidUsage
-from billing.core.events import EventRejected, UsageEvent, parse_event
+from billing.core.events import EventRejected, UsageEvent, dumps, parse_event
 from billing.core.invoice_plan import InvoicePlan, draft_invoices, plan_through
 from billing.core.invoicing import Invoice, draft_invoice, rating_fingerprint
-from billing.core.metering import Meter, event_property_problem
+from billing.core.metering import Meter, metric_applies
 from billing.core.money import ZERO, format_amount
-from billing.core.periods import Period, Schedule, Segment
+from billing.core.periods import Period, Schedule
 from billing.store import invoice_records
 from billing.store.catalog_versions import StoredCatalog
-from billing.store.usage_events import fetch_events
+from billing.store.metering_sql import SegmentKey, stored_states, stored_values_among
+from billing.store.statement_bounds import statements_bounded
+from billing.store.usage_events import stored_hashes
 from billing.views.documents import invoice_document, period_document
 
 Mode = Literal["merge", "replace"]
+DEFAULT_STATEMENT_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +49,8 @@ class PreviewRejected(InvalidUsage):
 
 
 def preview_events(catalog: Catalog, customer_id: str, raw: Sequence[Any], now: datetime) -> list[UsageEvent]:
-    """Hypothetical events: ids and timestamps may be left out (they default to now)."""
+    """Hypothetical events: ids and timestamps may be left out (they default to now). Every
+    event is checked as ingestion would check it; any problem refuses the whole preview."""
     events, problems = [], []
     for index, item in enumerate(raw):
         record = dict(item) if isinstance(item, dict) else item
@@ -52,26 +58,27 @@ def preview_events(catalog: Catalog, customer_id: str, raw: Sequence[Any], now: 
             record.setdefault("transaction_id", f"preview-{index}")
             record.setdefault("customer_id", customer_id)
             record.setdefault("timestamp", now.isoformat())
-        try:
-            event = parse_event(record)
-        except EventRejected as rejection:
-            problems.append(EventProblem(index, rejection.reason, rejection.detail))
-            continue
-        if event.customer_id != customer_id:
-            problems.append(
-                EventProblem(
-                    index, "malformed_field", f"customer_id {event.customer_id!r} is not {customer_id!r}"
-                )
-            )
-            continue
-        problem = event_property_problem(catalog.metrics_for_event_type(event.event_type), event)
-        if problem:
-            problems.append(EventProblem(index, "invalid_property", problem))
+        checked = _checked_event(catalog, customer_id, record)
+        if isinstance(checked, UsageEvent):
+            events.append(checked)
         else:
-            events.append(event)
+            problems.append(EventProblem(index, *checked))
     if problems:
         raise PreviewRejected(problems)
     return events
+
+
+def _checked_event(catalog: Catalog, customer_id: str, record: object) -> UsageEvent | tuple[str, str]:
+    """The event as ingestion would admit it, or why it cannot be priced: (reason, message)."""
+    try:
+        event = parse_event(record)
+        if event.customer_id != customer_id:
+            return "malformed_field", f"customer_id {event.customer_id!r} is not {customer_id!r}"
+        return admit_event(catalog, event)
+    except EventRejected as rejection:
+        return rejection.reason, rejection.detail
+    except (ValueError, OverflowError) as error:  # defence in depth: never a 500 for an event
+        return "malformed_field", f"cannot be read: {error}"
 
 
 def _empty(period: Period, customer_id: str, catalog: Catalog) -> Invoice:
@@ -93,35 +100,63 @@ def _empty(period: Period, customer_id: str, catalog: Catalog) -> Invoice:
     )
 
 
-def _meter(catalog: Catalog, segments: Sequence[Segment], events: Sequence[UsageEvent]) -> dict[Any, Any]:
-    usage = {}
-    for segment in segments:
-        inside = [e for e in events if segment.start <= e.timestamp < segment.end]
-        usage[(segment.start, segment.end)] = (
-            Meter(catalog.metrics, catalog.event_counted_metrics).add(inside).usage()
-        )
-    return usage
-
-
-def _new_events(added: list[UsageEvent], stored: list[UsageEvent]) -> list[UsageEvent]:
-    """Leave out events already counted (a transaction id stored, or repeated, with the same
-    payload), as ingestion would; the same id with another payload is a conflict."""
-    seen = {e.transaction_id: e.payload_hash for e in stored}
+def _new_events(connection: Connection, added: list[UsageEvent], mode: Mode) -> list[UsageEvent]:
+    """Leave out events counted already, as ingestion would: a transaction id repeated in the
+    request, or (merging) stored, with the same payload. The same id with another payload is a
+    conflict. Stored ids are looked up by key, never by loading the period."""
+    stored = stored_hashes(connection, [e.transaction_id for e in added])
+    seen: dict[str, str] = {}
     new, problems = [], []
     for index, event in enumerate(added):
-        known = seen.get(event.transaction_id)
-        if known is None:
-            seen[event.transaction_id] = event.payload_hash
-            new.append(event)
-        elif known != event.payload_hash:
+        digest = event.payload_hash
+        known = stored.get(event.transaction_id)
+        if known is not None and known != digest:
             problems.append(
                 EventProblem(
                     index, "conflict", f"transaction_id {event.transaction_id!r} exists with another payload"
                 )
             )
+        elif seen.get(event.transaction_id, digest) != digest:
+            problems.append(
+                EventProblem(
+                    index,
+                    "conflict",
+                    f"transaction_id {event.transaction_id!r} is repeated with another payload",
+                )
+            )
+        elif event.transaction_id not in seen and (known is None or mode == "replace"):
+            seen[event.transaction_id] = digest
+            new.append(event)
     if problems:
         raise PreviewRejected(problems)
     return new
+
+
+def _id(event: UsageEvent) -> str:
+    return f"transaction_id {event.transaction_id!r}"
+
+
+def _known_values(
+    connection: Connection, catalog: Catalog, keys: Sequence[SegmentKey], added: Sequence[UsageEvent]
+) -> dict[SegmentKey, dict[str, set[str]]]:
+    """Per segment and `unique_count` metric, which distinct values of the added events the
+    stored ones hold already (a lookup of just those values)."""
+    found: dict[SegmentKey, dict[str, set[str]]] = {}
+    for key in keys:
+        _, start, end = key
+        inside = [e for e in added if start <= e.timestamp < end]
+        found[key] = {}
+        for metric in catalog.metrics:
+            if metric.aggregation != "unique_count" or metric.field is None:
+                continue
+            values = {
+                dumps(e.properties[metric.field])
+                for e in inside
+                if metric_applies(metric, e.event_type, e.properties)
+                and e.properties.get(metric.field) is not None
+            }
+            found[key][metric.code] = stored_values_among(connection, metric, key, values)
+    return found
 
 
 def preview(
@@ -131,7 +166,13 @@ def preview(
     raw_events: Sequence[Any],
     mode: Mode,
     now: datetime,
+    statement_seconds: float = DEFAULT_STATEMENT_SECONDS,
 ) -> dict[str, Any]:
+    """The preview document; the database's work is bounded by `statement_seconds`.
+
+    Stored usage is metered in the database (`stored_states`, the invoice run's aggregates);
+    only the added events are metered here and merged in (`Meter.resume`), so the work done in
+    Python does not grow with the customer's stored usage."""
     catalog = stored.catalog
     customer = catalog.customer(customer_id)
     schedule = Schedule(catalog, customer)
@@ -155,23 +196,35 @@ def preview(
                 for i in outside
             ]
         )
-    with engine.connect() as connection:
+    with engine.connect() as connection, statements_bounded(connection, statement_seconds):
         state = invoice_records.billing_states(connection, [customer_id])[customer_id]
         # The invoices still open before this one come first, as the invoice run will issue them.
         plan = plan_through(schedule, state, boundary)
         segments = plan.segments(schedule)
-        stored_events = [e for s in segments for e in fetch_events(connection, customer_id, s.start, s.end)]
-    added = _new_events(added, stored_events)
-    before_usage = _meter(catalog, segments, stored_events)
+        states = stored_states(connection, catalog, [(customer_id, s.start, s.end) for s in segments])
+        added = _new_events(connection, added, mode)
+        current_keys = [
+            (customer_id, s.start, s.end) for s in segments if closing and s.period.index == closing.index
+        ]
+        known = _known_values(connection, catalog, current_keys, added) if mode == "merge" else {}
+    counted = catalog.event_counted_metrics
+    before_usage = {
+        (start, end): Meter.resume(catalog.metrics, metered, counted).usage()
+        for (_, start, end), metered in states.items()
+    }
     earlier = InvoicePlan(plan.boundaries[:-1], plan.late)
     for _ in draft_invoices(catalog, schedule, earlier, before_usage, state, final=lambda _draft: True):
         pass  # each open invoice before this one, folded into the state as if final
     late_here = plan.late_at(len(plan.boundaries) - 1)
     after_usage = dict(before_usage)
-    if closing is not None:
-        current_segments = [s for s in segments if s.period.index == closing.index]
-        after_events = added if mode == "replace" else [*stored_events, *added]
-        after_usage.update(_meter(catalog, current_segments, after_events))
+    for key in current_keys:
+        _, start, end = key
+        meter = Meter(catalog.metrics, counted)
+        if mode == "merge":
+            meter = Meter.resume(catalog.metrics, states[key], counted, known[key])
+        after_usage[(start, end)] = meter.merge(
+            Meter(catalog.metrics, counted).add(e for e in added if start <= e.timestamp < end)
+        ).usage()
     before = draft_invoice(
         catalog, schedule, boundary, before_usage, state.billed, state.credits_used, late_here
     )

@@ -14,7 +14,7 @@ hold them equal on the same events:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -24,8 +24,8 @@ import sqlalchemy as sa
 from psycopg import sql
 
 from billing.core.catalog import Catalog, Metric
-from billing.core.events import dumps
-from billing.core.metering import NUMERIC_AGGREGATIONS
+from billing.core.events import dumps, loads
+from billing.core.metering import NUMERIC_AGGREGATIONS, MetricState
 from billing.core.pricing.base import MeteredUsage
 
 STREAM_BATCH = 256  # rows per network batch while streaming results from PostgreSQL
@@ -278,3 +278,150 @@ def unmeterable_events(connection: sa.Connection, catalog: Catalog) -> list[str]
                 f"that is not a number (transaction_id {found!r}, maybe more); fix the metric or those events"
             )
     return problems
+
+
+# -- stored usage in mergeable form (previews) --------------------------------------------------
+#
+# A preview adds a few events to a period that may hold millions. These functions report what
+# the database holds as `MetricState`s (the invoice run's aggregate expressions, plus the event
+# counts and the key of the latest value that a merge needs) and look up, by value, which of the
+# added distinct values are already stored, so nothing of the period is loaded into Python.
+# PostgreSQL statements carry every constant as a literal and run without parameters.
+
+_LATEST_KEY_SEPARATOR = "\t"
+
+
+def stored_states(
+    connection: sa.Connection, catalog: Catalog, segments: Sequence[SegmentKey]
+) -> dict[SegmentKey, dict[str, MetricState]]:
+    """Each catalog metric's `MetricState` over the stored events of each segment."""
+    metrics = list(catalog.metrics)
+    return {segment: _segment_states(connection, metrics, segment) for segment in segments}
+
+
+def _segment_states(
+    connection: sa.Connection, metrics: Sequence[Metric], segment: SegmentKey
+) -> dict[str, MetricState]:
+    if not metrics:
+        return {}
+    postgres = connection.dialect.name == "postgresql"
+    dialect: _Dialect = _Postgres() if postgres else _Sqlite()
+    columns = []
+    for metric in metrics:
+        condition = dialect.condition(metric)
+        columns.append(f"count(*) FILTER (WHERE {condition})")
+        if metric.aggregation != "count":
+            columns.append(dialect.aggregate(metric, condition))
+        if metric.aggregation in ("max", "latest"):
+            present = f"{condition} AND {_field_text(dialect, metric)} IS NOT NULL"
+            columns.append(f"count(*) FILTER (WHERE {present})")
+        if metric.aggregation == "latest":
+            columns += _latest_key_columns(dialect, present)
+    where = _segment_condition(dialect, segment, metrics)
+    statement = f"SELECT {', '.join(columns)}\nFROM events e\nWHERE {where}"
+    row = list(_one_row(connection, dialect, statement))
+    states = {}
+    for metric in metrics:
+        events = int(row.pop(0) or 0)
+        value = distinct = key = None
+        if metric.aggregation != "count":
+            raw = row.pop(0)
+            value = None if raw is None else raw if isinstance(raw, Decimal) else Decimal(raw)
+        if metric.aggregation in ("max", "latest") and not row.pop(0):
+            value = None  # no event carried the field: SQLite's aggregates answer 0 then
+        if metric.aggregation == "latest":
+            key = _latest_key(row, postgres)
+        if metric.aggregation == "unique_count":
+            distinct, value = int(value or 0), None
+        if metric.aggregation == "sum" and value is None:
+            value = Decimal(0)
+        states[metric.code] = MetricState(events, value, distinct or 0, key if value is not None else None)
+    return states
+
+
+def _field_text(dialect: _Dialect, metric: Metric) -> str:
+    """The metric's field as SQL text, NULL when absent or JSON null."""
+    if isinstance(dialect, _Sqlite):
+        return f"(e.properties ->> {dialect.path(metric.field or '')})"
+    return f"(e.properties ->> {dialect.bind(metric.field)})"
+
+
+def _latest_key_columns(dialect: _Dialect, present: str) -> list[str]:
+    if isinstance(dialect, _Sqlite):
+        # Instants are fixed-width text on SQLite, so the greatest "timestamp<TAB>id" is the
+        # greatest (timestamp, transaction_id), in byte order like PostgreSQL's "C" collation.
+        separator = dialect.bind(_LATEST_KEY_SEPARATOR)
+        return [f'max(e."timestamp" || {separator} || e.transaction_id) FILTER (WHERE {present})']
+    order = 'ORDER BY e."timestamp" DESC, e.transaction_id DESC'
+    return [
+        f'(array_agg(e."timestamp" {order}) FILTER (WHERE {present}))[1]',
+        f"(array_agg(e.transaction_id {order}) FILTER (WHERE {present}))[1]",
+    ]
+
+
+def _latest_key(row: list[Any], postgres: bool) -> tuple[datetime, str] | None:
+    if postgres:
+        instant, transaction_id = row.pop(0), row.pop(0)
+        return None if instant is None else (instant.astimezone(UTC), transaction_id)
+    text = row.pop(0)
+    if text is None:
+        return None
+    instant_text, _, transaction_id = text.partition(_LATEST_KEY_SEPARATOR)
+    return datetime.fromisoformat(instant_text).replace(tzinfo=UTC), transaction_id
+
+
+def _segment_condition(dialect: _Dialect, segment: SegmentKey, metrics: Sequence[Metric]) -> str:
+    customer, start, end = segment
+    if isinstance(dialect, _Sqlite):
+        starts, ends = dialect.bind(_sqlite_instant(start)), dialect.bind(_sqlite_instant(end))
+        types = ", ".join(dialect.bind(t) for t in sorted({m.event_type for m in metrics}))
+    else:
+        starts = f"CAST({dialect.bind(start.isoformat())} AS timestamptz)"
+        ends = f"CAST({dialect.bind(end.isoformat())} AS timestamptz)"
+        types = ", ".join(dialect.bind(t) for t in sorted({m.event_type for m in metrics}))
+    return (
+        f"e.customer_id = {dialect.bind(customer)} "
+        f'AND e."timestamp" >= {starts} AND e."timestamp" < {ends} '
+        f"AND e.event_type IN ({types})"
+    )
+
+
+def _rows(connection: sa.Connection, dialect: _Dialect, statement: str) -> list[Sequence[Any]]:
+    if isinstance(dialect, _Sqlite):
+        return [tuple(row) for row in connection.execute(sa.text(statement), dialect.params)]
+    driver = connection.connection.driver_connection
+    with driver.cursor() as cursor:  # type: ignore[union-attr]
+        cursor.execute(statement)  # no parameters: every constant is a literal
+        return list(cursor.fetchall())
+
+
+def _one_row(connection: sa.Connection, dialect: _Dialect, statement: str) -> Sequence[Any]:
+    (row,) = _rows(connection, dialect, statement)
+    return row
+
+
+def stored_values_among(
+    connection: sa.Connection, metric: Metric, segment: SegmentKey, values: Collection[str]
+) -> set[str]:
+    """Which of `values` (canonical JSON, as `dumps` writes them) the stored events that
+    `metric` counts in `segment` hold in its field: one indexed scan, only matches returned."""
+    if not values or metric.field is None:
+        return set()
+    postgres = connection.dialect.name == "postgresql"
+    dialect: _Dialect = _Postgres() if postgres else _Sqlite()
+    if isinstance(dialect, _Sqlite):
+        field = f"(e.properties -> {dialect.path(metric.field)})"
+        wanted = ", ".join(dialect.bind(v) for v in sorted(values))
+        selected = field
+    else:
+        field = f"(e.properties -> {dialect.bind(metric.field)})"
+        array = dialect.bind("[" + ",".join(sorted(values)) + "]")
+        wanted = f"SELECT jsonb_array_elements(CAST({array} AS jsonb))"
+        selected = f"CAST({field} AS text)"
+    statement = (
+        f"SELECT DISTINCT {selected}\nFROM events e\n"
+        f"WHERE {_segment_condition(dialect, segment, [metric])} AND {dialect.condition(metric)} "
+        f"AND {field} IN ({wanted})"
+    )
+    found = {dumps(loads(text)) for (text,) in _rows(connection, dialect, statement)}
+    return found & set(values)

@@ -166,18 +166,6 @@ def insert_quarantined_isolating(connection: sa.Connection, rows: Sequence[dict[
     return held
 
 
-def fetch_events(
-    connection: sa.Connection, customer_id: str, start: datetime, end: datetime
-) -> list[UsageEvent]:
-    """A customer's stored events in `[start, end)`, for rating in Python (previews)."""
-    rows = connection.execute(
-        sa.select(
-            Event.transaction_id, Event.customer_id, Event.event_type, Event.timestamp, Event.properties
-        ).where(Event.customer_id == customer_id, Event.timestamp >= start, Event.timestamp < end)
-    )
-    return [UsageEvent(*row) for row in rows]
-
-
 def record_ingest_run(
     connection: sa.Connection, counts: dict[str, Any], started: datetime, finished: datetime
 ) -> None:

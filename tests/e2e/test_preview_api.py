@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from billing.api import dependencies as deps
 from billing.api.app import create_app
+from billing.core.events import dumps
 from billing.runtime.settings import Settings
 from billing.services.ingest import ingest_records
 from billing.services.invoice_run import invoice_customers
@@ -248,3 +249,30 @@ def test_events_already_ingested_are_not_counted_twice(api):
     response = api.post("/v1/customers/alpha/preview", json={"events": [other]})
     assert response.status_code == 422
     assert response.json()["error"]["problems"][0]["reason"] == "conflict"
+
+
+@pytest.mark.parametrize("customer", ["alpha", "bravo", "charlie"])
+def test_the_periods_events_previewed_alone_equal_its_invoice(api, engine, customer):
+    body = api.post(f"/v1/customers/{customer}/preview", json={"events": []}).json()
+    start, end = (datetime.fromisoformat(body["period"][k]) for k in ("start", "end"))
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(Event.transaction_id, Event.event_type, Event.timestamp, Event.properties).where(
+                Event.customer_id == customer, Event.timestamp >= start, Event.timestamp < end
+            )
+        )
+        events = [
+            {"transaction_id": t, "event_type": k, "timestamp": at.isoformat(), "properties": p}
+            for t, k, at, p in rows
+        ]
+    assert events, "the fixture stores usage in this period"
+    document = dumps({"events": events, "mode": "replace"})  # numbers as exact JSON text
+    response = api.post(
+        f"/v1/customers/{customer}/preview", content=document, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 200, response.text
+    replaced = response.json()
+    invoice = _dry_run_document(engine, api.stored, customer)
+    assert replaced["after"]["lines"] == invoice["lines"]
+    assert replaced["after"]["fingerprint"] == invoice["fingerprint"]
+    assert replaced["after"] == body["before"] and replaced["cost"] == "0.00"

@@ -1,0 +1,39 @@
+"""A time bound on the statements of one transaction, so a request cannot hold the database.
+
+PostgreSQL: `SET LOCAL statement_timeout`, ended with the transaction; each statement past it
+fails with `QueryCanceled`. SQLite has no such setting: a progress handler interrupts whatever
+statement runs once the block's deadline has passed (`sqlite3.OperationalError: interrupted`),
+so there the bound is on the whole block.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+
+_SQLITE_CHECK_EVERY = 10_000  # virtual machine instructions between two looks at the clock
+
+
+@contextmanager
+def statements_bounded(connection: sa.Connection, seconds: float) -> Iterator[None]:
+    """Until the block ends, statements on `connection` are stopped past `seconds`; on
+    PostgreSQL the block must be inside one transaction (SQLAlchemy begins one on first use)."""
+    milliseconds = max(1, round(seconds * 1000))
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text(f"SET LOCAL statement_timeout = {milliseconds}"))
+        yield
+        return
+    driver = connection.connection.driver_connection
+    deadline = time.monotonic() + milliseconds / 1000
+
+    def past_deadline() -> int:
+        return 1 if time.monotonic() > deadline else 0
+
+    driver.set_progress_handler(past_deadline, _SQLITE_CHECK_EVERY)  # type: ignore[union-attr]
+    try:
+        yield
+    finally:
+        driver.set_progress_handler(None, 0)  # type: ignore[union-attr]
