@@ -36,8 +36,10 @@ from billing.core.catalog import Catalog, parse_catalog
 from billing.core.invoice_plan import BillingState, draft_invoices, plan_invoices
 from billing.core.periods import Schedule
 from billing.core.pricing.base import MeteredUsage
+from billing.runtime import resources
+from billing.runtime.settings import Settings
 from billing.services.invoice_run import InvoiceRunReport, invoice_customers
-from billing.store.catalog_versions import StoredCatalog, active_catalog, save_catalog
+from billing.store.catalog_versions import StoredCatalog, save_catalog
 from billing.store.database import create_engine, upgrade
 from flows.invoices import CUSTOMERS_PER_TASK
 from tests.bulk import bulk_load_events
@@ -228,10 +230,10 @@ def check_totals(catalog: Catalog, run: InvoiceRunReport, baseline: list) -> int
 
 
 def store_catalog(engine: sa.Engine, catalog: Catalog) -> StoredCatalog:
+    """Save the catalog, then load it as invoice tasks do (`resources.catalog`)."""
     with engine.begin() as connection:
         save_catalog(connection, catalog, "benchmark", datetime(2026, 9, 1, tzinfo=UTC))
-    with engine.connect() as connection:
-        return active_catalog(connection)
+    return resources.catalog(Settings(database_url=engine.url.render_as_string(hide_password=False)))
 
 
 def sqlite_seconds(catalog: Catalog, ids: list[str], rows: Iterator[tuple]) -> float:
