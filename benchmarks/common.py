@@ -19,11 +19,13 @@ DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 def bench_database(name: str) -> Engine:
-    """A fresh, migrated database `billing_bench_<name>` on the server of BILLING_BENCH_DATABASE_URL."""
+    """A fresh, migrated database `billing_bench_<name>` on the server of BILLING_BENCH_DATABASE_URL
+    (BILLING_BENCH_DATABASE_PREFIX replaces `billing_bench_`, so that benchmarks run at once on
+    one server do not drop each other's database)."""
     url = sa.engine.make_url(os.environ.get("BILLING_BENCH_DATABASE_URL", DEFAULT_URL))
     if url.drivername == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
-    database = f"billing_bench_{name}"
+    database = os.environ.get("BILLING_BENCH_DATABASE_PREFIX", "billing_bench_") + name
     admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))

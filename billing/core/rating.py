@@ -243,6 +243,35 @@ def rate_segment(
     )
 
 
+def rate_in_advance(
+    segment: Segment, catalog: Catalog, memo: PricedLines | None = None
+) -> tuple[InvoiceLine, ...]:
+    """`rate_segment(segment, {}, ...).in_advance`, pricing only the in-advance charges: the
+    opening period of every invoice needs them, and usage charges and the true-up never are."""
+    term = segment.term
+    chosen = [
+        (charge, name)
+        for charge, name in zip(term.charges, term.charge_names, strict=True)
+        if charge.metric_code is None and getattr(charge, "timing", "in_arrears") == "in_advance"
+    ]
+    if not chosen:
+        return ()
+    charges, names = zip(*chosen, strict=True)
+    return rate_charges(
+        charges,
+        {},
+        metrics=catalog.metrics_by_code,
+        currency=catalog.currency,
+        coverage=segment.coverage,
+        plan_label=term.plan.label,
+        segment=segment.id,
+        start=segment.start,
+        end=segment.end,
+        memo=memo,
+        names=names,
+    ).lines
+
+
 @dataclass(frozen=True, slots=True)
 class Quote:
     currency: Currency

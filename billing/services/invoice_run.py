@@ -8,7 +8,8 @@ metered in one query. A dry run computes the same invoices and writes nothing.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -25,13 +26,13 @@ from billing.core.lifecycle import Reminder
 from billing.core.local_days import local_day
 from billing.core.money import format_amount
 from billing.core.periods import Schedule
+from billing.core.pricing.base import MeteredUsage
 from billing.core.rating import PricedLines
-from billing.gc_pause import cyclic_gc_paused
 from billing.store import invoice_records as records
 from billing.store import send_ledger
 from billing.store.catalog_versions import StoredCatalog
 from billing.store.database import lock_billing
-from billing.store.metering_sql import SegmentKey, meter_segments
+from billing.store.metering_sql import SegmentKey, stream_segment_usage
 from billing.views.documents import invoice_document
 
 
@@ -122,52 +123,95 @@ def invoice_customers(
     catalog = stored.catalog
     schedules = {cid: Schedule.of(catalog, cid) for cid in customer_ids}
     report = InvoiceRunReport(dry_run, customers=len(customer_ids))
-    with cyclic_gc_paused(), engine.begin() as connection:
+    with engine.begin() as connection:
         lock_billing(connection)  # no ingest may add usage or lateness while this decides
         records.ensure_no_invoice_missing(connection, customer_ids)  # never issued or emailed twice
         run = _Run(connection, catalog, stored.id, as_of, grace, due_days, now, dry_run)
         states = records.billing_states(connection, customer_ids)
         plans = {cid: plan_invoices(schedules[cid], states[cid], as_of) for cid in customer_ids}
-        keys: list[SegmentKey] = [
-            (cid, segment.start, segment.end)
-            for cid, plan in plans.items()
-            for segment in plan.segments(schedules[cid])
-        ]
-        usage = meter_segments(connection, catalog, keys)
-        by_customer: dict[str, dict[Any, Any]] = defaultdict(dict)
-        for (cid, start, end), metered in usage.items():
-            by_customer[cid][(start, end)] = metered
-        for cid in customer_ids:
+        drafted: dict[str, list[_Drafted]] = {}
+        # Drafting is pure: each customer is drafted as soon as its usage is metered, while the
+        # database still meters the next ones; what is drafted is written once metering is done.
+        for cid, usage in _metered_customers(connection, catalog, schedules, plans):
             try:
-                with connection.begin_nested():  # one customer's failure undoes only its own work
-                    report.outcomes += _invoice_one(
-                        run, schedules[cid], states[cid], plans[cid], by_customer[cid]
-                    )
+                drafted[cid] = _draft_one(run, schedules[cid], states[cid], plans[cid], usage)
             except BillingError as error:
                 report.failures[cid] = str(error)
+        for cid in customer_ids:
+            if cid in drafted:
+                try:
+                    report.outcomes += _write_one(run, schedules[cid].customer, states[cid], drafted[cid])
+                except BillingError as error:
+                    report.failures[cid] = str(error)
         if dry_run:
             connection.rollback()
     return report
 
 
-def _invoice_one(
-    run: _Run, schedule: Schedule, state: BillingState, plan: InvoicePlan, usage: UsageBySegment
-) -> list[InvoiceOutcome]:
-    outcomes = []
+def _metered_customers(
+    connection: Any,
+    catalog: Catalog,
+    schedules: Mapping[str, Schedule],
+    plans: Mapping[str, InvoicePlan],
+) -> Iterator[tuple[str, UsageBySegment]]:
+    """Each customer with the usage of every segment its plan needs, as soon as the last of
+    them is metered; all of them are metered in one query."""
+    keys: list[SegmentKey] = []
+    waiting: dict[str, int] = {}
+    for cid, plan in plans.items():
+        segments = plan.segments(schedules[cid])
+        keys += [(cid, segment.start, segment.end) for segment in segments]
+        waiting[cid] = len(segments)
+    usage: dict[str, dict[tuple[datetime, datetime], dict[str, MeteredUsage]]] = defaultdict(dict)
+    for cid, count in waiting.items():
+        if count == 0:
+            yield cid, {}
+    for index, metered in stream_segment_usage(connection, catalog, keys):
+        cid, start, end = keys[index]
+        usage[cid][(start, end)] = metered
+        waiting[cid] -= 1
+        if waiting[cid] == 0:
+            yield cid, usage.pop(cid)
 
+
+@dataclass(frozen=True, slots=True)
+class _Drafted:
+    """One due boundary's draft (None: nothing to bill), and the stored draft it replaces."""
+
+    boundary: int
+    draft: InvoiceDraft | None
+    existing: int | None
+    final: bool
+
+
+def _draft_one(
+    run: _Run, schedule: Schedule, state: BillingState, plan: InvoicePlan, usage: UsageBySegment
+) -> list[_Drafted]:
     def final(draft: InvoiceDraft) -> bool:
         return run.as_of >= draft.issued_at + run.grace
 
-    for boundary, draft in draft_invoices(
-        run.catalog, schedule, plan, usage, state, final=final, memo=run.memo
-    ):
-        existing = state.drafts.get(boundary)
-        if draft is None:
-            if existing is not None and not run.dry_run:
-                records.delete_draft(run.connection, existing)
-            continue
-        outcomes.append(_store(run, schedule.customer, draft, existing, final(draft), state))
-    return outcomes
+    return [
+        _Drafted(boundary, draft, state.drafts.get(boundary), draft is not None and final(draft))
+        for boundary, draft in draft_invoices(
+            run.catalog, schedule, plan, usage, state, final=final, memo=run.memo
+        )
+    ]
+
+
+def _write_one(
+    run: _Run, customer: Customer, state: BillingState, drafted: list[_Drafted]
+) -> list[InvoiceOutcome]:
+    """Store one customer's drafts; a failure undoes only this customer's writes."""
+    writes = not run.dry_run and any(d.draft is not None or d.existing is not None for d in drafted)
+    with run.connection.begin_nested() if writes else nullcontext():
+        outcomes = []
+        for d in drafted:
+            if d.draft is None:
+                if d.existing is not None and not run.dry_run:
+                    records.delete_draft(run.connection, d.existing)
+                continue
+            outcomes.append(_store(run, customer, d.draft, d.existing, d.final, state))
+        return outcomes
 
 
 def _store(
