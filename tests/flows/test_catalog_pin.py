@@ -7,7 +7,7 @@ version has been activated (a `billing catalog load` between two chunks of one r
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -92,14 +92,17 @@ def test_invoice_chunks_rate_with_the_pinned_version_and_record_it(configured, t
     assert used == {pinned.id}
 
 
+END_OF_FEB_27 = datetime(2026, 2, 28, tzinfo=UTC)  # `--as-of 2026-02-27`
+
+
 def test_the_lifecycle_scan_reads_the_pinned_version(configured, tmp_path):
     from tasks.notifications import queue_due_reminders
 
     pinned, later = _versions(configured, tmp_path)
     # charlie's trial ends on Mar 1 under the pinned version (reminder due Feb 26 to Mar 1),
     # on Mar 11 under the one loaded meanwhile (nothing due on Feb 27)
-    scan = queue_due_reminders.fn(date(2026, 2, 27), True, pinned.id)
+    scan = queue_due_reminders.fn(END_OF_FEB_27, True, pinned.id)
     assert [(r.customer_id, r.kind) for r in scan.due] == [("charlie", "trial_ending")]
-    assert queue_due_reminders.fn(date(2026, 2, 27), True, later.id).due == []
+    assert queue_due_reminders.fn(END_OF_FEB_27, True, later.id).due == []
     with pytest.raises(NoCatalog):
-        queue_due_reminders.fn(date(2026, 2, 27), True, later.id + 1)
+        queue_due_reminders.fn(END_OF_FEB_27, True, later.id + 1)
