@@ -10,7 +10,7 @@ from prefect import flow, get_run_logger
 from billing.core.as_of import as_of_instant, check_issuable
 from billing.core.errors import RunIncomplete, UnknownCustomer
 from billing.runtime import resources
-from billing.services.invoice_run import InvoiceRunReport
+from billing.services.invoice_run import InvoiceRunReport, check_nothing_missing
 from billing.views.tables import invoice_rows
 from flows.user_errors import fails_in_one_line
 from tasks.artifacts import publish_summary
@@ -51,6 +51,7 @@ def run_invoices(
     unknown = [cid for cid in ids if cid not in catalog.customers_by_id]
     if unknown:
         raise UnknownCustomer(f"unknown customer(s): {', '.join(unknown)}")
+    check_nothing_missing(resources.engine(), ids)  # an invoice gone from the store: one line
     report = InvoiceRunReport(dry_run)
     for start in range(0, len(ids), CUSTOMERS_PER_TASK):
         chunk = ids[start : start + CUSTOMERS_PER_TASK]

@@ -148,6 +148,14 @@ def invoice_customers(
     return report
 
 
+def check_nothing_missing(engine: Engine, customer_ids: Sequence[str]) -> None:
+    """`InvoiceMissing` when an invoice issued earlier is gone from the store. Every run checks
+    this again under the billing lock before it writes; a flow checks it first as well, so that
+    the operator reads it as one line before any work starts."""
+    with engine.connect() as connection:
+        records.ensure_no_invoice_missing(connection, customer_ids)
+
+
 def _metered_customers(
     connection: Any,
     catalog: Catalog,

@@ -121,3 +121,53 @@ def test_billing_invoice_prints_the_summary_and_each_customer_not_invoiced(
     errors = [line for line in result.stderr.splitlines() if line.startswith("billing: ")]
     assert len(errors) == 1 and errors[0].startswith("billing: alpha: not invoiced: ")
     assert "beyond what one invoice line can bill" in errors[0]
+
+
+def test_an_invoice_missing_from_the_store_ends_the_run_in_one_line(configured, tmp_path):
+    """Deleted behind the store's back (triggers off): the run says so before any task runs,
+    issues nothing and emails nothing; the CLI prints it as one line, no traceback."""
+    import sqlalchemy as sa
+    from prefect.settings import get_current_settings
+
+    from billing.store.invoice_records import InvoiceMissing
+    from billing.store.models import Counter, InvoiceRow, Notification
+    from flows.invoices import run_invoices
+    from tests.e2e.test_cli import billing
+    from tests.integration.test_immutable_invoices import triggers_off
+
+    with configured.begin() as connection:
+        save_catalog(
+            connection,
+            load_catalog(FIXTURES / "three_customers.yaml"),
+            "three",
+            datetime(2026, 3, 1, tzinfo=UTC),
+        )
+    run_invoices(date(2026, 4, 2))
+    with configured.begin() as connection, triggers_off(connection):
+        connection.execute(sa.delete(InvoiceRow).where(InvoiceRow.number == "INV-000002"))
+
+    def snapshot() -> tuple[int, int, int]:
+        with configured.connect() as connection:
+            return (
+                connection.scalar(sa.select(sa.func.count()).select_from(InvoiceRow)),
+                connection.scalar(sa.select(Counter.value)),
+                connection.scalar(sa.select(sa.func.count()).select_from(Notification)),
+            )
+
+    before = snapshot()
+    state = run_invoices(date(2026, 4, 2), return_state=True)
+    assert state.is_failed()
+    assert state.message.startswith("invoice INV-000002 is missing from the store")
+    assert isinstance(state.result(raise_on_failure=False), InvoiceMissing)
+    env = {
+        "BILLING_DATABASE_URL": configured.url.render_as_string(hide_password=False),
+        "BILLING_OUTBOX_DIR": os.environ["BILLING_OUTBOX_DIR"],
+        "PREFECT_API_URL": str(get_current_settings().api.url),
+    }
+    result = billing("invoice", "--as-of", "2026-04-02", env=env)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("billing: ")]
+    missing = "invoice INV-000002 is missing from the store: restore it from a backup; nothing was invoiced"
+    assert errors == [f"billing: {missing}"]
+    assert snapshot() == before
