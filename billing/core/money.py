@@ -81,28 +81,6 @@ def _symbol(code: str) -> str:
     return str(get_currency_symbol(code, locale="en_US"))
 
 
-def to_decimal(value: object, what: str = "amount") -> Decimal:
-    """Read a decimal from a string, an int or a Decimal; refuse floats and non-numbers."""
-    if isinstance(value, bool):
-        raise MoneyError(f"{what} must be a decimal number, not the boolean {value!r}")
-    if isinstance(value, float):
-        raise MoneyError(f"{what} must be a decimal string, not the float {value!r}")
-    if isinstance(value, Decimal):
-        result = value
-    elif isinstance(value, int):
-        result = Decimal(value)
-    elif isinstance(value, str):
-        try:
-            result = Decimal(value.strip().replace("_", ""))
-        except InvalidOperation:
-            raise MoneyError(f"{what} must be a decimal number, got {value!r}") from None
-    else:
-        raise MoneyError(f"{what} must be a decimal number, got {value!r}")
-    if not result.is_finite():
-        raise MoneyError(f"{what} must be a finite number, got {value!r}")
-    return result
-
-
 def round_money(amount: Decimal, currency: Currency) -> Decimal:
     """Round half-up (away from zero on a tie) to the currency's minor units."""
     return amount.quantize(currency.quantum, context=_ROUNDING)

@@ -132,10 +132,6 @@ def _new_events(connection: Connection, added: list[UsageEvent], mode: Mode) -> 
     return new
 
 
-def _id(event: UsageEvent) -> str:
-    return f"transaction_id {event.transaction_id!r}"
-
-
 def _known_values(
     connection: Connection, catalog: Catalog, keys: Sequence[SegmentKey], added: Sequence[UsageEvent]
 ) -> dict[SegmentKey, dict[str, set[str]]]:

@@ -17,7 +17,6 @@ from billing.core.money import (
     require_minor_units,
     round_money,
     round_ratio,
-    to_decimal,
 )
 
 USD = Currency.of("USD")
@@ -240,56 +239,6 @@ def test_require_minor_units_returns_the_amount_or_names_it(
 )
 def test_plain_has_no_exponent_and_no_trailing_zeros(value: str, text: str) -> None:
     assert plain(Decimal(value)) == text
-
-
-# -- to_decimal: strings, ints, Decimals; never floats ---------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("12.50", Decimal("12.50")),
-        (" 1.5 ", Decimal("1.5")),
-        ("1_000.25", Decimal("1000.25")),
-        (7, Decimal(7)),
-        (Decimal("0.1"), Decimal("0.1")),
-        ("-3", Decimal(-3)),
-        ("0.1", Decimal("0.1")),
-    ],
-)
-def test_to_decimal_reads_exact_values(value: object, expected: Decimal) -> None:
-    result = to_decimal(value)
-    assert result == expected
-    assert isinstance(result, Decimal)
-
-
-def test_to_decimal_keeps_the_written_digits() -> None:
-    assert str(to_decimal("12.50")) == "12.50"
-
-
-@pytest.mark.parametrize("value", [0.1, 1.0, 0.0, -2.5, float("nan"), float("inf")])
-def test_to_decimal_refuses_floats(value: float) -> None:
-    with pytest.raises(MoneyError, match="float"):
-        to_decimal(value)
-
-
-@pytest.mark.parametrize("value", [True, False])
-def test_to_decimal_refuses_booleans(value: bool) -> None:
-    with pytest.raises(MoneyError):
-        to_decimal(value)
-
-
-@pytest.mark.parametrize(
-    "value", ["abc", "", "1.2.3", "NaN", "Infinity", "-inf", Decimal("NaN"), Decimal("Infinity"), None, [1]]
-)
-def test_to_decimal_refuses_non_numbers(value: object) -> None:
-    with pytest.raises(MoneyError):
-        to_decimal(value)
-
-
-def test_to_decimal_names_what_it_reads() -> None:
-    with pytest.raises(MoneyError, match="unit_price"):
-        to_decimal(0.5, "unit_price")
 
 
 # -- the exact context -----------------------------------------------------------------------------
