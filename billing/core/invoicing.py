@@ -27,6 +27,7 @@ from billing.core.money import ZERO, Currency, display_amount, plain
 from billing.core.periods import Period, Schedule, Segment, local_date
 from billing.core.pricing.base import MeteredUsage
 from billing.core.rating import InvoiceLine, PricedLines, rate_in_advance, rate_segment
+from billing.core.taxes import TaxLine
 
 UsageBySegment = Mapping[tuple[datetime, datetime], Mapping[str, MeteredUsage]]
 
@@ -128,6 +129,9 @@ class Invoice:
     issued_at: datetime | None
     due_on: date | None = None
     number: str | None = None
+    taxes: tuple[TaxLine, ...] = ()  # total = subtotal + taxes - credits_applied
+    kind: str = "invoice"  # invoice | credit_note
+    corrects: str | None = None  # a credit note: the number of the invoice it credits
 
 
 def closing_periods(schedule: Schedule, boundary: int, late: Iterable[int] = ()) -> list[Period]:
