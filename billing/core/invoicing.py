@@ -138,12 +138,8 @@ def closing_periods(schedule: Schedule, boundary: int, late: Iterable[int] = ())
     """The periods whose usage the invoice at `boundary` bills: the one closing, then late ones."""
     indexes = [boundary - 1] if boundary > 0 else []
     indexes += sorted({i for i in late if 0 <= i < boundary - 1})
-    found = {}
-    for period in schedule.periods():
-        if period.index > max(indexes, default=-1):
-            break
-        found[period.index] = period
-    return [found[i] for i in indexes]
+    periods = [schedule.period(i) for i in indexes]
+    return [p for p in periods if p is not None]
 
 
 def usage_segments(schedule: Schedule, boundary: int, late: Iterable[int] = ()) -> list[Segment]:
@@ -170,15 +166,13 @@ def draft_invoice(
     closing = closing_periods(schedule, boundary, late)
     due: list[InvoiceLine] = []
     revised: set[SegmentId] = set()
-    inputs: list[object] = []
+    inputs: list[tuple[datetime, Mapping[str, MeteredUsage]]] = []
     for period in closing:
         for segment in schedule.segments(period):
             metered = usage[(segment.start, segment.end)]
             due += rate_segment(segment, metered, catalog, memo).lines
             revised.add(segment.id)
-            inputs.append(
-                [format_timestamp(segment.start), {k: [v.quantity, v.events] for k, v in metered.items()}]
-            )
+            inputs.append((segment.start, metered))
     for segment in schedule.segments(opening):
         due += rate_in_advance(segment, catalog, memo)
     lines = settle(due, billed, revised, catalog.currency)
@@ -193,13 +187,8 @@ def draft_invoice(
     issued_on = local_date(opening.start, schedule.tz)
     subtotal = sum((line.amount for line in lines), ZERO)
     credits = apply_credits(subtotal, grants, credits_used, issued_on)
-    fingerprint = rating_fingerprint(
-        catalog.version,
-        schedule.customer.id,
-        boundary,
-        inputs,
-        {str(k): billed[k].amount for k in sorted(billed, key=str)},
-        credits_used,
+    fingerprint = draft_fingerprint(
+        catalog.version, schedule.customer.id, boundary, inputs, billed, credits_used
     )
     return InvoiceDraft(
         customer_id=schedule.customer.id,
@@ -269,6 +258,31 @@ def _adjustment(line: InvoiceLine, prior: Billed, currency: Currency) -> Invoice
     )
 
 
+def draft_fingerprint(
+    version: str,
+    customer_id: str,
+    boundary: int,
+    usage: Iterable[tuple[datetime, Mapping[str, MeteredUsage]]],
+    billed: Mapping[LineKey, Billed],
+    credits_used: Mapping[str, Decimal],
+) -> str:
+    """`rating_fingerprint` of what one draft depends on: the catalog version, the customer,
+    the boundary, each metered segment's usage, what finalized invoices billed and the credits
+    they used. Written as one text line per input (texts JSON-quoted, so no input can spell a
+    line break), without the generic encoder's type dispatch: one per invoice of every run."""
+    parts = [encode_basestring(version), encode_basestring(customer_id), str(boundary), "usage"]
+    for start, metered in usage:
+        parts.append(format_timestamp(start))
+        parts += [
+            f"{encode_basestring(k)}={plain(v.quantity)}/{v.events}" for k, v in sorted(metered.items())
+        ]
+    parts.append("billed")
+    parts += sorted(f"{encode_basestring(str(k))}={plain(b.amount)}" for k, b in billed.items())
+    parts.append("credits")
+    parts += [f"{encode_basestring(k)}={plain(v)}" for k, v in sorted(credits_used.items())]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+
+
 def rating_fingerprint(*inputs: object) -> str:
     """A short hash of everything a rating depended on: same inputs, same fingerprint."""
     return hashlib.sha256(_canonical(inputs).encode()).hexdigest()[:32]
@@ -276,8 +290,7 @@ def rating_fingerprint(*inputs: object) -> str:
 
 def _canonical(value: object) -> str:
     """`dumps` of the JSON form of a value (instants as UTC text, keys as text), in one pass
-    that tests exact types first: a fingerprint per invoice, a third of drafting's time with the
-    two passes and their abstract-type checks, measured on 10,000 customers."""
+    that tests exact types first."""
     if type(value) is str:
         return encode_basestring(value)  # what json.dumps(value, ensure_ascii=False) returns
     if type(value) is Decimal:

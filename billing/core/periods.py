@@ -194,12 +194,11 @@ class Schedule:
 
     def period(self, index: int) -> Period | None:
         """The period with that index, None for a negative index or without contracts."""
-        if index < 0:
+        if index < 0 or self.anchor is None:
             return None
-        for period in self.periods():
-            if period.index == index:
-                return period
-        return None
+        while len(self._periods) <= index:
+            self._periods.append(self._next_period())
+        return self._periods[index]
 
     def periods_until(self, instant: datetime) -> Iterator[Period]:
         """The periods that start at or before an instant."""

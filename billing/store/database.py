@@ -83,6 +83,15 @@ def dialect_insert(connection: sa.Connection, table: Any) -> Any:
     return module.insert(table)
 
 
+def one_of(connection: sa.Connection, column: Any, values: list[str]) -> Any:
+    """`column IN (values)`: on PostgreSQL one array parameter (`= ANY(...)`), so a chunk of
+    500 customers is one bound value, not 500 placeholders rendered, sent and parsed on every
+    execution; elsewhere the expanding IN."""
+    if connection.dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam(None, values, type_=postgresql.ARRAY(sa.String)))
+    return column.in_(values)
+
+
 def lock_billing(connection: sa.Connection) -> None:
     """Serialize writers that decide what is billed (ingest and invoice runs), until commit.
 

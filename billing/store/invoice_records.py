@@ -17,7 +17,7 @@ from billing.core.line_keys import LineKey
 from billing.core.money import ZERO, Currency, require_minor_units
 from billing.core.pricing.base import TierAmount
 from billing.core.rating import InvoiceLine
-from billing.store.database import dialect_insert
+from billing.store.database import dialect_insert, one_of
 from billing.store.models import Counter, Event, InvoiceLineRow, InvoiceRow, Notification
 from billing.store.usage_events import FINALIZED_STATUSES, _batches
 
@@ -45,7 +45,7 @@ def billing_states(connection: sa.Connection, customer_ids: Iterable[str]) -> di
                 InvoiceRow.status,
                 InvoiceRow.boundary,
                 InvoiceRow.credits,
-            ).where(InvoiceRow.customer_id.in_(batch))
+            ).where(one_of(connection, InvoiceRow.customer_id, list(batch)))
         )
         for invoice_id, customer, status, boundary, credits in invoices:
             state = states[customer]
@@ -70,7 +70,10 @@ def billing_states(connection: sa.Connection, customer_ids: Iterable[str]) -> di
                 InvoiceLineRow.period_end,
             )
             .join(InvoiceRow, InvoiceLineRow.invoice_id == InvoiceRow.id)
-            .where(InvoiceRow.customer_id.in_(batch), InvoiceRow.status.in_(FINALIZED_STATUSES))
+            .where(
+                one_of(connection, InvoiceRow.customer_id, list(batch)),
+                InvoiceRow.status.in_(FINALIZED_STATUSES),
+            )
             .order_by(InvoiceLineRow.id)
         )
         for customer, contract, period, charge, *fields in lines:
@@ -79,7 +82,7 @@ def billing_states(connection: sa.Connection, customer_ids: Iterable[str]) -> di
             billed[line.key] = billed.get(line.key, NOTHING_BILLED).plus(line)
         late = connection.execute(
             sa.select(Event.customer_id, Event.timestamp, Event.id).where(
-                Event.customer_id.in_(batch), Event.pending_adjustment.is_(True)
+                one_of(connection, Event.customer_id, list(batch)), Event.pending_adjustment.is_(True)
             )
         )
         for customer, instant, event_id in late:
@@ -262,7 +265,7 @@ def missing_invoice_numbers(connection: sa.Connection, customer_ids: Iterable[st
     for batch in _batches(sorted(set(customer_ids))):
         emailed = sa.select(Notification.subject).where(
             Notification.kind == "invoice_issued",
-            Notification.customer_id.in_(batch),
+            one_of(connection, Notification.customer_id, list(batch)),
             ~sa.exists().where(InvoiceRow.number == Notification.subject),
         )
         missing.update(connection.scalars(emailed))

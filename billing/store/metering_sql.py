@@ -28,7 +28,7 @@ from billing.core.events import dumps, loads
 from billing.core.metering import NUMERIC_AGGREGATIONS, MetricState
 from billing.core.pricing.base import MeteredUsage
 
-STREAM_BATCH = 256  # rows per network batch while streaming results from PostgreSQL
+STREAM_BATCH = 32  # rows per network batch while streaming results from PostgreSQL
 SegmentKey = tuple[str, datetime, datetime]  # customer, start, end (UTC, half-open)
 UsageBySegmentKey = dict[SegmentKey, dict[str, MeteredUsage]]
 
