@@ -48,7 +48,9 @@ def flat(amount: str, **extra: object) -> dict[str, object]:
     return {"model": "flat", "amount": amount, **extra}
 
 
-def customer(tz: str, plans: list[dict[str, object]], *contracts: dict[str, str]) -> tuple[Catalog, Schedule]:
+def customer(
+    tz: str, plans: list[dict[str, object]], *contracts: dict[str, object]
+) -> tuple[Catalog, Schedule]:
     catalog = parse_catalog(
         {
             "currency": "USD",
@@ -285,6 +287,22 @@ def test_a_kolkata_trial_bills_from_its_local_midnight() -> None:
     (reminder,) = due_reminders(catalog, utc(2026, 2, 25, 18, 30, 0, 1))
     assert (reminder.on, reminder.context["days_left"]) == (date(2026, 2, 26), 3)
     assert reminder.context["trial_ends_on"] == "2026-03-01"
+
+
+def test_kolkata_credits_serve_invoices_by_their_local_issue_date() -> None:
+    # a December credit: the invoice issued at 18:30 UTC on Nov 30 is Kolkata's Dec 1 and takes
+    # it; the one issued at 18:30 UTC on Dec 31 is Kolkata's Jan 1, after it expired
+    credit = {"amount": "100.00", "granted_on": "2026-12-01", "expires_on": "2026-12-31"}
+    catalog, s = customer(
+        "Asia/Kolkata",
+        [plan("a", flat("31.00"))],
+        {"plan": "a", "starts_on": "2026-12-01", "credits": [credit]},
+    )
+    december, january = invoices(catalog, s, 1)
+    assert (december.issued_at, december.issued_on) == (utc(2026, 11, 30, 18, 30), date(2026, 12, 1))
+    assert (december.credits_applied, december.total) == (D("31.00"), D("0.00"))
+    assert (january.issued_at, january.issued_on) == (utc(2026, 12, 31, 18, 30), date(2027, 1, 1))
+    assert (january.credits_applied, january.total) == (D("0.00"), D("31.00"))
 
 
 @pytest.mark.parametrize(
