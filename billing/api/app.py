@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 from billing.api import dependencies as deps
 from billing.api.errors import install_error_handlers
+from billing.api.invoice_routes import install_invoice_routes
 from billing.api.request_body import BodyLimit
 from billing.api.schemas import PreviewRequest, error_responses
 from billing.core.errors import InvalidUsage
@@ -62,4 +63,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         bound = settings.api_database_timeout_seconds
         return preview(db, stored, customer_id, request.events, request.mode, now, bound)
 
+    install_invoice_routes(app)
     return app

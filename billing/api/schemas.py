@@ -38,7 +38,8 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for these error statuses, each with the error body."""
     described = {
         401: "no valid API key",
-        404: "unknown customer",
+        404: "unknown customer or invoice",
+        409: "the invoice is not in a state that allows this (only a finalized invoice is paid or voided)",
         413: "request body over 1 MiB",
         422: "a body or an event that cannot be priced; `problems` names each bad event",
         503: "the database is busy or past its time bound; see Retry-After",

@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_argument("action", choices=["create", "revoke"])
     keys.add_argument("name")
 
-    invoices = commands.add_parser("invoices", help="read stored invoices")
+    invoices = commands.add_parser("invoices", help="read, pay and void invoices")
     invoice_actions = invoices.add_subparsers(dest="action", required=True)
     listing = invoice_actions.add_parser("list")
     listing.add_argument("--customer", metavar="ID")
@@ -70,11 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
     show = invoice_actions.add_parser("show")
     show.add_argument("number")
     show.add_argument("--json", action="store_true")
+    invoice_actions.add_parser("pay", help="mark a finalized invoice paid").add_argument("number")
+    invoice_actions.add_parser(
+        "void", help="void a finalized invoice and issue its credit note"
+    ).add_argument("number")
 
     quote = commands.add_parser("quote", help="price usage for one period of a plan (no database)")
     quote.add_argument("--catalog", required=True, metavar="FILE")
     quote.add_argument("--plan", required=True, metavar="CODE")
     quote.add_argument("--usage", nargs="*", default=[], metavar="METRIC=QTY")
+    quote.add_argument(
+        "--tax-rate", action="append", default=[], metavar="NAME=PERCENT", help="repeatable, e.g. VAT=20"
+    )
     quote.add_argument("--json", action="store_true", help="print exactly one JSON object")
     return parser
 
@@ -84,7 +91,7 @@ def run(args: argparse.Namespace) -> str | None:
     if command == "quote":
         from billing.cli.commands.quoting import run_quote
 
-        return run_quote(args.catalog, args.plan, args.usage, args.json)
+        return run_quote(args.catalog, args.plan, args.usage, args.json, args.tax_rate)
     if command in ("db", "catalog", "api-key", "invoices"):
         from billing.cli.commands import admin
 
@@ -99,6 +106,10 @@ def run(args: argparse.Namespace) -> str | None:
             return admin.api_key(args.action, args.name)
         if args.action == "list":
             return admin.invoices_list(args.customer, args.json)
+        if args.action == "pay":
+            return admin.invoices_pay(args.number)
+        if args.action == "void":
+            return admin.invoices_void(args.number)
         return admin.invoices_show(args.number, args.json)
     if command == "serve":
         from billing.api.server import serve

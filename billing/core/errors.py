@@ -71,3 +71,15 @@ class RunIncomplete(BillingError):
 
     def __reduce__(self) -> tuple[object, ...]:  # kept intact when a run's state is stored
         return (type(self), (self.problems, self.report))
+
+
+class UnknownInvoice(BillingError):
+    """No invoice or credit note has this number."""
+
+    code = "unknown_invoice"
+
+
+class InvoiceStateError(BillingError):
+    """An invoice asked to move where its state does not allow (paying a void invoice)."""
+
+    code = "invalid_invoice_state"

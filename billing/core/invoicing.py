@@ -8,6 +8,11 @@ Billed = to be billed - already billed (Kill Bill's rule): every line has a key 
 bills; a line whose key was billed on a finalized invoice for the same amount is left out, and
 one billed for a different amount (usage that arrived after its period was invoiced) becomes an
 adjustment line for the difference. So re-runs change nothing and late usage is billed once.
+A key a credit note reversed (its invoice was voided) is left alone: invoice runs do not bill a
+voided period again; re-billing it is a backfill's decision.
+
+Taxes are exclusive percentages of the subtotal (`billing.core.taxes`); prepaid credits then burn
+the taxed total: `total = subtotal + taxes - credits_applied`, never below zero.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from billing.core.money import ZERO, Currency, display_amount, plain
 from billing.core.periods import Period, Schedule, Segment, local_date
 from billing.core.pricing.base import MeteredUsage
 from billing.core.rating import InvoiceLine, PricedLines, rate_in_advance, rate_segment
-from billing.core.taxes import TaxLine
+from billing.core.taxes import TaxLine, compute_taxes, tax_total
 
 UsageBySegment = Mapping[tuple[datetime, datetime], Mapping[str, MeteredUsage]]
 
@@ -44,6 +49,7 @@ class Billed:
     metric: str | None = None
     start: datetime | None = None
     end: datetime | None = None
+    reversed: bool = False  # a credit note reversed (some of) it: invoice runs leave it alone
 
     def plus(self, line: InvoiceLine) -> Billed:
         """This key's billing after one more finalized line."""
@@ -56,6 +62,20 @@ class Billed:
             line.metric,
             line.start,
             line.end,
+            self.reversed,
+        )
+
+    def reversed_by(self, line: InvoiceLine) -> Billed:
+        """This key's billing after a credit note's line reversed it."""
+        return Billed(
+            self.amount + line.amount,
+            self.quantity + line.quantity,
+            self.description,
+            self.kind,
+            self.metric,
+            self.start,
+            self.end,
+            reversed=True,
         )
 
 
@@ -77,6 +97,7 @@ class InvoiceDraft:
     credits: tuple[tuple[str, Decimal], ...]
     fingerprint: str
     timezone: str = "UTC"
+    taxes: tuple[TaxLine, ...] = ()
 
     @property
     def subtotal(self) -> Decimal:
@@ -88,7 +109,7 @@ class InvoiceDraft:
 
     @property
     def total(self) -> Decimal:
-        return self.subtotal - self.credits_applied
+        return self.subtotal + tax_total(self.taxes) - self.credits_applied
 
     def as_invoice(self) -> Invoice:
         """The computed invoice as an `Invoice`: a draft, without number."""
@@ -105,6 +126,7 @@ class InvoiceDraft:
             total=self.total,
             fingerprint=self.fingerprint,
             issued_at=self.issued_at,
+            taxes=self.taxes,
         )
 
 
@@ -132,6 +154,8 @@ class Invoice:
     taxes: tuple[TaxLine, ...] = ()  # total = subtotal + taxes - credits_applied
     kind: str = "invoice"  # invoice | credit_note
     corrects: str | None = None  # a credit note: the number of the invoice it credits
+    paid_at: datetime | None = None
+    voided_at: datetime | None = None
 
 
 def closing_periods(schedule: Schedule, boundary: int, late: Iterable[int] = ()) -> list[Period]:
@@ -186,9 +210,11 @@ def draft_invoice(
     grants = credit_grants(schedule)
     issued_on = local_date(opening.start, schedule.tz)
     subtotal = sum((line.amount for line in lines), ZERO)
-    credits = apply_credits(subtotal, grants, credits_used, issued_on)
+    rates = schedule.customer.taxes
+    taxes = compute_taxes(subtotal, rates, catalog.currency)
+    credits = apply_credits(subtotal + tax_total(taxes), grants, credits_used, issued_on)
     fingerprint = draft_fingerprint(
-        catalog.version, schedule.customer.id, boundary, inputs, billed, credits_used
+        catalog.version, schedule.customer.id, boundary, inputs, billed, credits_used, rates
     )
     return InvoiceDraft(
         customer_id=schedule.customer.id,
@@ -202,6 +228,7 @@ def draft_invoice(
         credits=credits,
         fingerprint=fingerprint,
         timezone=schedule.customer.timezone,
+        taxes=taxes,
     )
 
 
@@ -223,10 +250,13 @@ def settle(
         prior = billed.get(line.key)
         if prior is None:
             lines.append(line)
+        elif prior.reversed:
+            continue  # its invoice was voided: not billed again by an invoice run
         elif prior.amount != line.amount and line.kind != "flat" and prior.kind != "flat":
             lines.append(_adjustment(line, prior, currency))
     for key, prior in billed.items():
-        if key not in seen and key.segment in revised and prior.amount and prior.kind != "flat":
+        reversible = prior.amount and prior.kind != "flat" and not prior.reversed
+        if key not in seen and key.segment in revised and reversible:
             lines.append(
                 InvoiceLine(
                     key=key,
@@ -265,11 +295,13 @@ def draft_fingerprint(
     usage: Iterable[tuple[datetime, Mapping[str, MeteredUsage]]],
     billed: Mapping[LineKey, Billed],
     credits_used: Mapping[str, Decimal],
+    tax_rates: Iterable[tuple[str, Decimal]],
 ) -> str:
     """`rating_fingerprint` of what one draft depends on: the catalog version, the customer,
-    the boundary, each metered segment's usage, what finalized invoices billed and the credits
-    they used. Written as one text line per input (texts JSON-quoted, so no input can spell a
-    line break), without the generic encoder's type dispatch: one per invoice of every run."""
+    the boundary, each metered segment's usage, what finalized invoices billed (and whether a
+    credit note reversed it), the credits they used and the customer's tax rates. Written as
+    one text line per input (texts JSON-quoted, so no input can spell a line break), without
+    the generic encoder's type dispatch: one per invoice of every run."""
     parts = [encode_basestring(version), encode_basestring(customer_id), str(boundary), "usage"]
     for start, metered in usage:
         parts.append(format_timestamp(start))
@@ -277,9 +309,14 @@ def draft_fingerprint(
             f"{encode_basestring(k)}={plain(v.quantity)}/{v.events}" for k, v in sorted(metered.items())
         ]
     parts.append("billed")
-    parts += sorted(f"{encode_basestring(str(k))}={plain(b.amount)}" for k, b in billed.items())
+    parts += sorted(
+        f"{encode_basestring(str(k))}={plain(b.amount)}{'/reversed' if b.reversed else ''}"
+        for k, b in billed.items()
+    )
     parts.append("credits")
     parts += [f"{encode_basestring(k)}={plain(v)}" for k, v in sorted(credits_used.items())]
+    parts.append("taxes")
+    parts += [f"{encode_basestring(name)}={plain(rate)}" for name, rate in tax_rates]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
 

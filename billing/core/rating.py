@@ -28,6 +28,7 @@ from billing.core.pricing.base import (
     TierAmount,
     money_text,
 )
+from billing.core.taxes import TaxLine, compute_taxes, tax_total
 
 LineKind = Literal["usage", "flat", "minimum", "adjustment"]
 Timing = Literal["in_advance", "in_arrears"]
@@ -276,6 +277,7 @@ def rate_in_advance(
 class Quote:
     currency: Currency
     lines: tuple[InvoiceLine, ...]
+    taxes: tuple[TaxLine, ...] = ()
 
     @property
     def subtotal(self) -> Decimal:
@@ -283,11 +285,17 @@ class Quote:
 
     @property
     def total(self) -> Decimal:
-        return self.subtotal
+        return self.subtotal + tax_total(self.taxes)
 
 
-def quote(catalog: Catalog, plan_code: str, usage: Mapping[str, MeteredUsage]) -> Quote:
-    """One whole period of a plan as if a contract covered all of it (SPEC §6 `billing quote`)."""
+def quote(
+    catalog: Catalog,
+    plan_code: str,
+    usage: Mapping[str, MeteredUsage],
+    tax_rates: Sequence[tuple[str, Decimal]] = (),
+) -> Quote:
+    """One whole period of a plan as if a contract covered all of it (SPEC §6 `billing quote`),
+    taxed at `tax_rates` (`(name, percent)`, as a customer's `tax_rates`)."""
     plan = catalog.plan(plan_code)
     for code in usage:
         catalog.metric(code)  # an unknown metric is an error, not a silent zero
@@ -299,4 +307,5 @@ def quote(catalog: Catalog, plan_code: str, usage: Mapping[str, MeteredUsage]) -
         minimum=plan.minimum_commitment,
         plan_label=plan.label,
     )
-    return Quote(catalog.currency, charges.lines)
+    subtotal = sum((line.amount for line in charges.lines), ZERO)
+    return Quote(catalog.currency, charges.lines, compute_taxes(subtotal, tax_rates, catalog.currency))

@@ -17,6 +17,7 @@ from billing.core.line_keys import LineKey
 from billing.core.money import ZERO, Currency, require_minor_units
 from billing.core.pricing.base import TierAmount
 from billing.core.rating import InvoiceLine
+from billing.core.taxes import TaxLine
 from billing.store.database import dialect_insert, one_of
 from billing.store.models import Counter, Event, InvoiceLineRow, InvoiceRow, Notification
 from billing.store.usage_events import FINALIZED_STATUSES, _batches
@@ -51,13 +52,15 @@ def billing_states(connection: sa.Connection, customer_ids: Iterable[str]) -> di
             state = states[customer]
             if status in FINALIZED_STATUSES:
                 state.last_finalized = max(state.last_finalized, boundary)
+                # a credit note gives back what its invoice burned: its credits are negative
                 for key, amount in credits:
                     state.credits_used[key] = state.credits_used.get(key, ZERO) + Decimal(amount)
-            else:
+            else:  # credit notes are finalized in the transaction that writes them
                 state.drafts[boundary] = invoice_id
         lines = connection.execute(
             sa.select(
                 InvoiceRow.customer_id,
+                InvoiceRow.kind,
                 InvoiceLineRow.line_contract,
                 InvoiceLineRow.line_period,
                 InvoiceLineRow.line_charge,
@@ -76,10 +79,11 @@ def billing_states(connection: sa.Connection, customer_ids: Iterable[str]) -> di
             )
             .order_by(InvoiceLineRow.id)
         )
-        for customer, contract, period, charge, *fields in lines:
+        for customer, kind, contract, period, charge, *fields in lines:
             line = InvoiceLine(LineKey(contract, period, charge), *fields)
             billed = states[customer].billed
-            billed[line.key] = billed.get(line.key, NOTHING_BILLED).plus(line)
+            prior = billed.get(line.key, NOTHING_BILLED)
+            billed[line.key] = prior.reversed_by(line) if kind == "credit_note" else prior.plus(line)
         late = connection.execute(
             sa.select(Event.customer_id, Event.timestamp, Event.id).where(
                 one_of(connection, Event.customer_id, list(batch)), Event.pending_adjustment.is_(True)
@@ -133,6 +137,15 @@ def line_from_row(row: InvoiceLineRow) -> InvoiceLine:
     )
 
 
+def taxes_row(taxes: Iterable[TaxLine]) -> list[list[str]]:
+    """Tax lines as stored: `[name, rate, amount]`, the numbers as exact decimal text."""
+    return [[tax.name, f"{tax.rate:f}", f"{tax.amount:f}"] for tax in taxes]
+
+
+def taxes_from_row(value: Any) -> tuple[TaxLine, ...]:
+    return tuple(TaxLine(name, Decimal(rate), Decimal(amount)) for name, rate, amount in value or ())
+
+
 def write_invoice(
     connection: sa.Connection,
     draft: InvoiceDraft,
@@ -159,6 +172,7 @@ def write_invoice(
         "credits_applied": draft.credits_applied,
         "total": draft.total,
         "credits": [[key, amount] for key, amount in draft.credits],
+        "taxes": taxes_row(draft.taxes),
         "fingerprint": draft.fingerprint,
         "catalog_version_id": catalog_version_id,
         "updated_at": now,
@@ -192,6 +206,8 @@ def _require_minor_units(draft: InvoiceDraft) -> None:
         require_minor_units(line.amount, currency, f"{whose} line {line.key}")
     for grant, amount in draft.credits:
         require_minor_units(amount, currency, f"{whose} credit {grant}")
+    for tax in draft.taxes:
+        require_minor_units(tax.amount, currency, f"{whose} tax {tax.name}")
     require_minor_units(draft.subtotal, currency, f"{whose} subtotal")
     require_minor_units(draft.credits_applied, currency, f"{whose} credits applied")
     require_minor_units(draft.total, currency, f"{whose} total")
@@ -303,6 +319,11 @@ def _view(row: InvoiceRow) -> Invoice:
         issued_at=row.issued_at,
         due_on=row.due_on,
         number=row.number,
+        taxes=taxes_from_row(row.taxes),
+        kind=row.kind,
+        corrects=row.corrects,
+        paid_at=row.paid_at,
+        voided_at=row.voided_at,
     )
 
 
@@ -312,8 +333,11 @@ def load_invoices(
     number: str | None = None,
     customer_id: str | None = None,
     ids: Iterable[int] | None = None,
+    newest_first: bool = False,
+    numbered: bool = False,
 ) -> list[Invoice]:
-    """Invoices with their lines, oldest first, selected by number, customer or ids."""
+    """Invoices and credit notes with their lines, oldest first, selected by number, customer or
+    ids."""
     query = sa.select(InvoiceRow).options(selectinload(InvoiceRow.lines))
     if number is not None:
         query = query.where(InvoiceRow.number == number)
@@ -321,5 +345,8 @@ def load_invoices(
         query = query.where(InvoiceRow.customer_id == customer_id)
     if ids is not None:
         query = query.where(InvoiceRow.id.in_(list(ids)))
-    rows = session.scalars(query.order_by(InvoiceRow.issued_at, InvoiceRow.customer_id)).all()
+    if numbered:
+        query = query.where(InvoiceRow.number.is_not(None))
+    order = [InvoiceRow.issued_at, InvoiceRow.customer_id, InvoiceRow.id]
+    rows = session.scalars(query.order_by(*(o.desc() for o in order) if newest_first else order)).all()
     return [_view(row) for row in rows]

@@ -114,8 +114,9 @@ class IngestRun(Base):
 
 
 class InvoiceRow(Base):
-    """An invoice. Once finalized the database refuses any change to it or its lines but the
-    status moving forward (finalized to paid or void), and any deletion (migration 0003)."""
+    """An invoice or a credit note (`kind`). Once finalized the database refuses any change to it
+    or its lines but the status moving forward (finalized to paid or void, with `paid_at` or
+    `voided_at`), and any deletion (migrations 0003 and 0004)."""
 
     __tablename__ = "invoices"
     __table_args__ = (sa.UniqueConstraint("customer_id", "issued_at"),)
@@ -140,6 +141,11 @@ class InvoiceRow(Base):
     due_on: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
     finalized_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    taxes: Mapped[Any] = mapped_column(JSONDocument, default=list)  # [[name, rate, amount], ...] as text
+    kind: Mapped[str] = mapped_column(sa.String(16), default="invoice")  # invoice | credit_note
+    corrects: Mapped[str | None] = mapped_column(sa.String(32), unique=True, nullable=True)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     lines: Mapped[list[InvoiceLineRow]] = relationship(
         back_populates="invoice",

@@ -50,7 +50,11 @@ def finalized_until(connection: sa.Connection, customer_ids: Iterable[str]) -> d
     for batch in _batches(ids):
         rows = connection.execute(
             sa.select(InvoiceRow.customer_id, sa.func.max(InvoiceRow.issued_at))
-            .where(InvoiceRow.customer_id.in_(batch), InvoiceRow.status.in_(FINALIZED_STATUSES))
+            .where(
+                InvoiceRow.customer_id.in_(batch),
+                InvoiceRow.status.in_(FINALIZED_STATUSES),
+                InvoiceRow.kind == "invoice",  # a credit note is dated when it is issued, not a boundary
+            )
             .group_by(InvoiceRow.customer_id)
         )
         found.update({customer: _aware(instant) for customer, instant in rows})

@@ -20,6 +20,7 @@ from billing.core.invoicing import Invoice
 from billing.core.local_days import local_day, local_days, local_instant
 from billing.core.money import Currency, at_minor_units, format_amount, plain
 from billing.core.rating import InvoiceLine, Quote
+from billing.core.taxes import TaxLine
 
 UTC_ZONE = ZoneInfo("UTC")
 
@@ -76,8 +77,16 @@ def lines_document(
     return [line_document(line, currency, tz) for line in lines]
 
 
+def taxes_document(taxes: Iterable[TaxLine], currency: Currency) -> list[dict[str, str]]:
+    """Each tax: its name, its rate as a plain percentage ("20", "2.5"), its amount."""
+    return [
+        {"name": t.name, "rate": plain(t.rate), "amount": format_amount(t.amount, currency)} for t in taxes
+    ]
+
+
 def invoice_document(invoice: Invoice, *, with_number: bool = True) -> dict[str, Any]:
-    """SPEC §8 invoice; a preview's `before`/`after` leave out `number`."""
+    """SPEC §8 invoice; a preview's `before`/`after` leave out `number`. `kind` is "invoice" or
+    "credit_note"; a credit note names the invoice it reverses in `corrects`."""
     currency = invoice.currency
     tz = ZoneInfo(invoice.timezone)
     document: dict[str, Any] = {"number": invoice.number} if with_number else {}
@@ -89,22 +98,28 @@ def invoice_document(invoice: Invoice, *, with_number: bool = True) -> dict[str,
             "period": period_document(invoice.period_start, invoice.period_end, tz),
             "lines": lines_document(invoice.lines, currency, tz),
             "subtotal": format_amount(invoice.subtotal, currency),
+            "taxes": taxes_document(invoice.taxes, currency),
             "credits_applied": format_amount(invoice.credits_applied, currency),
             "total": format_amount(invoice.total, currency),
             "fingerprint": invoice.fingerprint,
             "issued_at": _instant(invoice.issued_at, tz),
             "issued_on": None if invoice.issued_at is None else local_day(invoice.issued_at, tz).isoformat(),
             "due_on": None if invoice.due_on is None else invoice.due_on.isoformat(),
+            "kind": invoice.kind,
+            "corrects": invoice.corrects,
+            "paid_at": _instant(invoice.paid_at, tz),
+            "voided_at": _instant(invoice.voided_at, tz),
         }
     )
     return document
 
 
 def quote_document(quote: Quote) -> dict[str, Any]:
-    """`billing quote --json`: currency, lines with `period` null, subtotal and total."""
+    """`billing quote --json`: currency, lines with `period` null, subtotal, taxes and total."""
     return {
         "currency": quote.currency.code,
         "lines": lines_document(quote.lines, quote.currency),
         "subtotal": format_amount(quote.subtotal, quote.currency),
+        "taxes": taxes_document(quote.taxes, quote.currency),
         "total": format_amount(quote.total, quote.currency),
     }

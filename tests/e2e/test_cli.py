@@ -233,12 +233,17 @@ def test_invoice_show_prints_lines_and_json_in_the_api_shape(configured, tmp_pat
         "period",
         "lines",
         "subtotal",
+        "taxes",
         "credits_applied",
         "total",
         "fingerprint",
         "issued_at",
         "issued_on",
         "due_on",
+        "kind",
+        "corrects",
+        "paid_at",
+        "voided_at",
     }
     # bravo is in New York: March starts at 00:00 EST and ends at 00:00 EDT
     assert document["period"] == {

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from billing.core.catalog import Catalog
-from billing.core.errors import BillingError, CatalogError
+from billing.core.errors import CatalogError, UnknownInvoice
 from billing.core.local_days import format_day, local_day, local_days
 from billing.core.money import format_amount
 from billing.runtime.settings import get_settings
@@ -97,7 +97,7 @@ def invoices_show(number: str, as_json: bool) -> str:
     with Session(resources.engine()) as session:
         found = load_invoices(session, number=number)
     if not found:
-        raise BillingError(f"no invoice numbered {number!r}")
+        raise UnknownInvoice(f"no invoice numbered {number!r}")
     invoice = found[0]
     document = invoice_document(invoice)
     if as_json:
@@ -109,13 +109,55 @@ def invoices_show(number: str, as_json: bool) -> str:
         days = "" if line.start is None or line.end is None else str(local_days(line.start, line.end, tz))
         rows.append([shown["description"], days, shown["quantity"], shown["amount"]])
     rows.append(["subtotal", "", "", document["subtotal"]])
+    rows += [[f"{tax['name']} {tax['rate']}%", "", "", tax["amount"]] for tax in document["taxes"]]
     rows.append(["credits applied", "", "", format_amount(-invoice.credits_applied, currency)])
     rows.append(["total", "", "", f"{document['total']} {currency.code}"])
     issued = "-" if invoice.issued_at is None else format_day(local_day(invoice.issued_at, tz))
     due = "-" if invoice.due_on is None else format_day(invoice.due_on)
+    title = (
+        f"Credit note {invoice.number} for invoice {invoice.corrects}"
+        if invoice.kind == "credit_note"
+        else (f"Invoice {invoice.number}")
+    )
     head = (
-        f"Invoice {invoice.number} for {invoice.customer_id} ({invoice.status})\n"
+        f"{title} for {invoice.customer_id} ({invoice.status})\n"
         f"period {local_days(invoice.period_start, invoice.period_end, tz)} ({invoice.timezone}), "
         f"issued {issued}, due {due}\n"
     )
     return head + text_table(rows, right=(2, 3))
+
+
+def invoices_pay(number: str) -> str:
+    from billing.runtime import resources
+    from billing.services.invoice_states import pay
+
+    outcome = pay(resources.engine(), number, resources.utc_now())
+    paid = outcome.invoice.paid_at
+    when = "" if paid is None else f" on {format_day(local_day(paid, ZoneInfo(outcome.invoice.timezone)))}"
+    return f"{number} paid{when}" if outcome.changed else f"{number} is already paid{when}; nothing changed"
+
+
+def invoices_void(number: str) -> str:
+    """Void, issue the credit note, then send the pending emails (its own among them); an email
+    that cannot go now stays pending and goes with the next run."""
+    from billing.runtime import resources
+    from billing.services.email_delivery import deliver_all
+    from billing.services.invoice_states import void
+
+    outcome = void(resources.engine(), number, resources.utc_now())
+    credit_note = outcome.credit_note
+    cn = "" if credit_note is None else f"; credit note {credit_note.number}"
+    if not outcome.changed:
+        return f"{number} is already void{cn}; nothing changed"
+    settings = get_settings()
+    report = deliver_all(
+        resources.engine(), resources.mailer(settings), settings.email_from, resources.utc_now
+    )
+    failed = [key for key in report.failed if key.startswith("credit_note_issued/")]
+    total = (
+        ""
+        if credit_note is None
+        else f" ({format_amount(credit_note.total, credit_note.currency)} {credit_note.currency.code})"
+    )
+    emailed = "its email stays pending and goes with the next run" if failed else "emailed"
+    return f"{number} void{cn} issued{total}, {emailed}"

@@ -13,7 +13,7 @@ from typing import TypeVar
 from billing.core.catalog import Catalog
 from billing.core.errors import InvalidUsage
 from billing.core.events import quantity_problem
-from billing.core.money import format_amount, plain
+from billing.core.money import decimal_places, format_amount, plain
 from billing.core.pricing.base import MeteredUsage
 from billing.core.rating import Quote, quote
 from billing.sources.catalog_file import load_catalog
@@ -66,6 +66,26 @@ def _once(target: dict[str, T], code: str, label: str, value: T) -> None:
     target[code] = value
 
 
+def parse_tax_rates(items: Sequence[str]) -> list[tuple[str, Decimal]]:
+    """`NAME=PERCENT` pairs ("VAT=20") into `(name, percent)`, as a customer's `tax_rates`."""
+    rates: dict[str, Decimal] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name, value = name.strip(), value.strip()
+        if not sep or not name or not value:
+            raise InvalidUsage(f"--tax-rate {item!r}: expected NAME=PERCENT, such as VAT=20")
+        try:
+            rate = Decimal(value)
+        except InvalidOperation:
+            raise InvalidUsage(f"--tax-rate {item!r}: {value!r} is not a decimal number") from None
+        if not rate.is_finite() or not 0 <= rate <= 100 or decimal_places(rate) > 12:
+            raise InvalidUsage(f"--tax-rate {item!r}: the rate must be a percentage from 0 to 100")
+        if name in rates:
+            raise InvalidUsage(f"--tax-rate {name} is given twice")
+        rates[name] = rate
+    return list(rates.items())
+
+
 def render_quote(result: Quote, plan_label: str) -> str:
     currency = result.currency
     rows = [["description", "quantity", "amount"]]
@@ -74,16 +94,26 @@ def render_quote(result: Quote, plan_label: str) -> str:
         for line in result.lines
     ]
     rows.append(["subtotal", "", format_amount(result.subtotal, currency)])
+    rows += [
+        [f"{tax.name} {plain(tax.rate)}%", "", format_amount(tax.amount, currency)] for tax in result.taxes
+    ]
     rows.append(["total", "", f"{format_amount(result.total, currency)} {currency.code}"])
     return f"{plan_label}: one whole period\n" + text_table(rows, right=(1, 2))
 
 
-def run_quote(catalog_path: str, plan_code: str, usage_items: Sequence[str], as_json: bool) -> str:
+def run_quote(
+    catalog_path: str,
+    plan_code: str,
+    usage_items: Sequence[str],
+    as_json: bool,
+    tax_items: Sequence[str] = (),
+) -> str:
     from billing.views.documents import quote_document
 
+    rates = parse_tax_rates(tax_items)
     catalog = load_catalog(catalog_path)
     plan = catalog.plan(plan_code)
-    result = quote(catalog, plan.code, parse_usage(catalog, usage_items))
+    result = quote(catalog, plan.code, parse_usage(catalog, usage_items), rates)
     if as_json:
         return json.dumps(quote_document(result))
     return render_quote(result, f"{plan.label} ({plan.code}, {plan.interval})")

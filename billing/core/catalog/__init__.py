@@ -37,9 +37,9 @@ from billing.core.catalog.problems import (
     resolve_overrides,
 )
 from billing.core.errors import CatalogError, MoneyError, UnknownCustomer, UnknownMetric, UnknownPlan
-from billing.core.money import Currency, plain
+from billing.core.money import Currency, decimal_places, plain
 from billing.core.pricing import AnyCharge, ChargeModel
-from billing.core.pricing.base import Price
+from billing.core.pricing.base import LocatedValueError, Price
 
 Aggregation = Literal["count", "sum", "max", "unique_count", "latest"]
 Interval = Literal["monthly", "quarterly", "yearly"]
@@ -175,12 +175,42 @@ class Contract(_Model):
         return None
 
 
+def _percent(value: Decimal) -> Decimal:
+    if not value.is_finite() or not 0 <= value <= 100:
+        raise ValueError("must be a percentage from 0 to 100")
+    if decimal_places(value) > 12:
+        raise ValueError("has more than 12 decimals")
+    return value
+
+
+class TaxRate(_Model):
+    """An exclusive tax: `rate` percent ("20" = 20 %) of the invoice's subtotal."""
+
+    name: str = Field(min_length=1, max_length=64)
+    rate: Annotated[Decimal, AfterValidator(_percent)]
+
+
+def _unique_names(rates: tuple[TaxRate, ...]) -> tuple[TaxRate, ...]:
+    seen: set[str] = set()
+    for index, rate in enumerate(rates):
+        if rate.name in seen:
+            raise LocatedValueError("duplicate tax name", (index, "name"), rate.name)
+        seen.add(rate.name)
+    return rates
+
+
 class Customer(_Model):
     id: CustomerId
     name: str | None = None
     email: str = Field(pattern=EMAIL_PATTERN)
     timezone: Annotated[str, AfterValidator(_timezone)] = "UTC"
+    tax_rates: Annotated[tuple[TaxRate, ...], AfterValidator(_unique_names)] = ()
     contracts: tuple[Contract, ...] = ()
+
+    @property
+    def taxes(self) -> tuple[tuple[str, Decimal], ...]:
+        """`(name, percent)` of each tax rate, in catalog order."""
+        return tuple((rate.name, rate.rate) for rate in self.tax_rates)
 
     @property
     def display_name(self) -> str:
