@@ -42,6 +42,10 @@ class UnknownCustomer(BillingError):
     code = "unknown_customer"
 
 
+class UnknownInvoice(BillingError):
+    code = "unknown_invoice"
+
+
 class InvalidUsage(BillingError):
     """A usage quantity or an event that cannot be rated."""
 

@@ -55,7 +55,9 @@ def unrendered(connection: sa.Connection) -> list[int]:
 
 
 def stored_pdf(connection: sa.Connection, invoice_id: int) -> bytes | None:
-    return connection.scalar(sa.select(InvoiceDocumentRow.pdf).where(InvoiceDocumentRow.invoice_id == invoice_id))
+    return connection.scalar(
+        sa.select(InvoiceDocumentRow.pdf).where(InvoiceDocumentRow.invoice_id == invoice_id)
+    )
 
 
 def stored_pdf_for_number(connection: sa.Connection, number: str) -> bytes | None:
