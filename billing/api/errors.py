@@ -17,7 +17,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from billing.core.errors import BillingError, DatabaseNotReady, UnknownCustomer, UnknownMetric, UnknownPlan
+from billing.core.errors import (
+    BillingError,
+    DatabaseNotReady,
+    UnknownCustomer,
+    UnknownInvoice,
+    UnknownMetric,
+    UnknownPlan,
+)
+from billing.notify.invoice_pdf import DocumentError
 from billing.store.catalog_versions import NoCatalog
 
 logger = logging.getLogger("billing.api")
@@ -25,10 +33,12 @@ RETRY_AFTER_SECONDS = 2
 
 _STATUS: dict[type[BillingError], int] = {
     UnknownCustomer: 404,
+    UnknownInvoice: 404,
     UnknownPlan: 404,
     UnknownMetric: 422,
     DatabaseNotReady: 503,
     NoCatalog: 503,
+    DocumentError: 503,
 }
 
 

@@ -69,7 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true")
     show = invoice_actions.add_parser("show")
     show.add_argument("number")
-    show.add_argument("--json", action="store_true")
+    shown_as = show.add_mutually_exclusive_group()
+    shown_as.add_argument("--json", action="store_true")
+    shown_as.add_argument("--pdf", metavar="FILE", help="write the invoice's PDF to FILE ('-': stdout)")
+    shown_as.add_argument(
+        "--html", metavar="FILE", help="write the invoice's HTML page to FILE ('-': stdout)"
+    )
 
     quote = commands.add_parser("quote", help="price usage for one period of a plan (no database)")
     quote.add_argument("--catalog", required=True, metavar="FILE")
@@ -99,6 +104,8 @@ def run(args: argparse.Namespace) -> str | None:
             return admin.api_key(args.action, args.name)
         if args.action == "list":
             return admin.invoices_list(args.customer, args.json)
+        if args.pdf or args.html:
+            return admin.write_invoice_document(args.number, pdf=args.pdf, html=args.html)
         return admin.invoices_show(args.number, args.json)
     if command == "serve":
         from billing.api.server import serve

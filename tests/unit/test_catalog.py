@@ -1021,7 +1021,9 @@ def test_seller_and_customer_details_are_optional(tmp_path: Path) -> None:
     catalog = load_text(tmp_path, MINIMAL_YAML)
     assert catalog.seller is None
     assert (catalog.customer("c1").address, catalog.customer("c1").tax_id) == ((), None)
-    minimal = load_text(tmp_path, SELLER_YAML.replace("  email: billing@example.com\n  tax_id: GB123456789\n", ""))
+    minimal = load_text(
+        tmp_path, SELLER_YAML.replace("  email: billing@example.com\n  tax_id: GB123456789\n", "")
+    )
     assert minimal.seller is not None and (minimal.seller.email, minimal.seller.tax_id) == (None, None)
 
 
@@ -1041,6 +1043,8 @@ def test_seller_and_customer_details_are_optional(tmp_path: Path) -> None:
         ("  tax_id: GB123456789", "  vat: GB123456789", "seller.vat: is not a known setting"),
     ],
 )
-def test_bad_seller_or_customer_details_are_refused(tmp_path: Path, old: str, new: str, expected: str) -> None:
+def test_bad_seller_or_customer_details_are_refused(
+    tmp_path: Path, old: str, new: str, expected: str
+) -> None:
     file, message = refusal(tmp_path, mutate(old, new, SELLER_YAML))
     assert f"{file}: {expected}" in message, message

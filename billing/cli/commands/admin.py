@@ -119,3 +119,27 @@ def invoices_show(number: str, as_json: bool) -> str:
         f"issued {issued}, due {due}\n"
     )
     return head + text_table(rows, right=(2, 3))
+
+
+def write_invoice_document(number: str, *, pdf: str | None = None, html: str | None = None) -> str | None:
+    """Write the invoice's PDF (the stored one, as emailed) or HTML page to a file, or stdout."""
+    from billing.runtime import resources
+    from billing.services.invoice_documents import document_html, document_pdf
+
+    if pdf is not None:
+        data = document_pdf(resources.engine(), number, resources.utc_now())
+        target = pdf
+    else:
+        assert html is not None
+        data = document_html(resources.engine(), number).encode("utf-8")
+        target = html
+    if target == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return None
+    try:
+        with open(target, "wb") as handle:
+            handle.write(data)
+    except OSError as error:
+        raise BillingError(f"cannot write {target}: {error.strerror or error}") from None
+    return f"wrote {target} ({len(data):,} bytes)"
