@@ -79,7 +79,9 @@ def test_a_draft_says_so_prominently() -> None:
 
 
 def test_the_html_page_escapes_what_the_catalog_says() -> None:
-    hostile = CUSTOMER.model_copy(update={"name": "<script>alert('x')</script> & Co", "address": ("<b>1</b>",)})
+    hostile = CUSTOMER.model_copy(
+        update={"name": "<script>alert('x')</script> & Co", "address": ("<b>1</b>",)}
+    )
     html = invoice_html(invoice_sheet(invoice(), hostile, SELLER))
     assert "<script>" not in html and "<b>1</b>" not in html
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; Co" in html
