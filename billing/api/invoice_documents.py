@@ -11,13 +11,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Path
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.engine import Engine
 
 from billing.api import dependencies as deps
 from billing.api.schemas import error_responses
 from billing.services.invoice_documents import document_html, document_pdf
+
+# An invoice or credit note number ("INV-000012", "CN-000003"); anything else is a 422.
+Number = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$", max_length=32)]
 
 PDF_RESPONSE = {
     200: {
@@ -29,16 +32,17 @@ HTML_RESPONSE = {200: {"description": "the invoice as an HTML page", "content": 
 
 
 def add_document_routes(app: FastAPI) -> None:
-    not_found = error_responses(401, 404, 503)
+    # The default (JSON) response class keeps the error bodies documented as JSON; the routes
+    # return their document as a `Response` of its own type, documented under 200.
+    not_found = error_responses(401, 404, 422, 503)
     not_found[404]["description"] = "unknown invoice number"
 
     @app.get(
         "/v1/invoices/{number}.pdf",
-        response_class=Response,
         responses={**PDF_RESPONSE, **not_found},  # type: ignore[dict-item]
     )
     def invoice_pdf(
-        number: str,
+        number: Number,
         _caller: Annotated[str, Depends(deps.api_caller)],
         db: Annotated[Engine, Depends(deps.engine)],
         now: Annotated[datetime, Depends(deps.now)],
@@ -50,11 +54,10 @@ def add_document_routes(app: FastAPI) -> None:
 
     @app.get(
         "/v1/invoices/{number}.html",
-        response_class=HTMLResponse,
         responses={**HTML_RESPONSE, **not_found},  # type: ignore[dict-item]
     )
     def invoice_page(
-        number: str,
+        number: Number,
         _caller: Annotated[str, Depends(deps.api_caller)],
         db: Annotated[Engine, Depends(deps.engine)],
     ) -> HTMLResponse:

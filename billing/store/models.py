@@ -218,7 +218,9 @@ class InvoiceDocumentRow(Base):
 
     __tablename__ = "invoice_documents"
 
-    invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoices.id"), primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("invoices.id", ondelete="CASCADE"), primary_key=True
+    )
     pdf: Mapped[bytes] = mapped_column(sa.LargeBinary)
     sha256: Mapped[str] = mapped_column(sa.String(64))
     rendered_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -5,7 +5,8 @@ Revises: 0003
 
 `invoice_documents` keeps the PDF rendered for a finalized invoice (and its SHA-256), so the
 email, the API and the CLI hand out the same bytes. Triggers on PostgreSQL and SQLite refuse a
-document for a draft, and any UPDATE or DELETE of a stored one.
+document for a draft, and any UPDATE or DELETE of a stored one (a finalized invoice is never
+deleted either; the cascade is for SQL run with the triggers off, as `invoice_lines` has).
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def upgrade() -> None:
         sa.Column(
             "invoice_id",
             sa.Integer,
-            sa.ForeignKey("invoices.id", name="fk_invoice_documents_invoice_id_invoices"),
+            sa.ForeignKey("invoices.id", name="fk_invoice_documents_invoice_id_invoices", ondelete="CASCADE"),
             nullable=False,
         ),
         sa.Column("pdf", sa.LargeBinary, nullable=False),
