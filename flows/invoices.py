@@ -1,4 +1,8 @@
-"""`run_invoices`: rate every customer's due periods as of an instant, finalize, email."""
+"""`run_invoices`: rate every customer's due periods as of an instant, finalize, print, email.
+
+Invoice chunks → PDF chunks (spread over the flow's task runner) → the pending emails, each
+with its invoice's stored PDF attached; an email whose PDF is not stored yet waits for the next
+run."""
 
 from __future__ import annotations
 
@@ -10,14 +14,17 @@ from prefect import flow, get_run_logger
 from billing.core.as_of import as_of_instant, check_issuable
 from billing.core.errors import RunIncomplete, UnknownCustomer
 from billing.runtime import resources
+from billing.services.invoice_documents import DocumentReport
 from billing.services.invoice_run import InvoiceRunReport, check_nothing_missing
 from billing.views.tables import invoice_rows
 from flows.user_errors import fails_in_one_line
 from tasks.artifacts import publish_summary
+from tasks.documents import find_invoices_to_render, render_invoice_pdfs
 from tasks.invoices import invoice_chunk
 from tasks.notifications import send_pending_emails
 
 CUSTOMERS_PER_TASK = 500
+INVOICES_PER_PDF_TASK = 50
 
 
 class InvoiceRunIncomplete(RunIncomplete):
@@ -67,9 +74,14 @@ def run_invoices(
         "finalized": len(report.finalized),
         "drafts": len(report.drafts),
         "failures": report.failures,
+        "documents": {"rendered": 0, "failed": 0},
         "emails": {"sent": 0, "failed": 0},
     }
     if not dry_run:  # the emails of finalized invoices were queued with them; send what waits
+        documents = render_documents()
+        summary["documents"] = {"rendered": len(documents.rendered), "failed": len(documents.failed)}
+        for invoice_id, why in sorted(documents.failed.items()):
+            logger.warning("invoice %d: PDF not rendered, its email waits: %s", invoice_id, why)
         delivery = send_pending_emails()
         summary["emails"] = {"sent": len(delivery.sent), "failed": len(delivery.failed)}
     title = f"Invoices as of {instant.isoformat()}" + (" (dry run)" if dry_run else "")
@@ -83,3 +95,13 @@ def run_invoices(
         problems = [f"{cid}: not invoiced: {why}" for cid, why in sorted(report.failures.items())]
         raise InvoiceRunIncomplete(problems, summary)
     return summary
+
+
+def render_documents() -> DocumentReport:
+    """The PDFs of every finalized invoice that has none yet, in chunks run side by side."""
+    ids = find_invoices_to_render()
+    chunks = [ids[i : i + INVOICES_PER_PDF_TASK] for i in range(0, len(ids), INVOICES_PER_PDF_TASK)]
+    report = DocumentReport()
+    for future in [render_invoice_pdfs.submit(chunk) for chunk in chunks]:
+        report.add(future.result())
+    return report

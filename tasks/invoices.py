@@ -28,4 +28,5 @@ def invoice_chunk(
         due_days=settings.invoice_due_days,
         now=resources.utc_now(),
         dry_run=dry_run,
+        email_zero_invoices=settings.email_zero_invoices,
     )

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 from billing.api import dependencies as deps
 from billing.api.errors import install_error_handlers
+from billing.api.invoice_documents import add_document_routes
 from billing.api.invoice_routes import install_invoice_routes
 from billing.api.request_body import BodyLimit
 from billing.api.schemas import PreviewRequest, error_responses
@@ -34,6 +35,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    add_document_routes(app)  # before any `/v1/invoices/{number}` route: see its module
 
     @app.post(
         "/v1/customers/{customer_id}/preview",

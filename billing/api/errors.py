@@ -26,6 +26,7 @@ from billing.core.errors import (
     UnknownMetric,
     UnknownPlan,
 )
+from billing.notify.invoice_pdf import DocumentError
 from billing.store.catalog_versions import NoCatalog
 
 logger = logging.getLogger("billing.api")
@@ -39,6 +40,7 @@ _STATUS: dict[type[BillingError], int] = {
     UnknownMetric: 422,
     DatabaseNotReady: 503,
     NoCatalog: 503,
+    DocumentError: 503,
 }
 
 

@@ -69,7 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true")
     show = invoice_actions.add_parser("show")
     show.add_argument("number")
-    show.add_argument("--json", action="store_true")
+    shown_as = show.add_mutually_exclusive_group()
+    shown_as.add_argument("--json", action="store_true")
+    shown_as.add_argument("--pdf", metavar="FILE", help="write the invoice's PDF to FILE ('-': stdout)")
+    shown_as.add_argument(
+        "--html", metavar="FILE", help="write the invoice's HTML page to FILE ('-': stdout)"
+    )
     invoice_actions.add_parser("pay", help="mark a finalized invoice paid").add_argument("number")
     invoice_actions.add_parser(
         "void", help="void a finalized invoice and issue its credit note"
@@ -110,6 +115,8 @@ def run(args: argparse.Namespace) -> str | None:
             return admin.invoices_pay(args.number)
         if args.action == "void":
             return admin.invoices_void(args.number)
+        if args.pdf or args.html:
+            return admin.write_invoice_document(args.number, pdf=args.pdf, html=args.html)
         return admin.invoices_show(args.number, args.json)
     if command == "serve":
         from billing.api.server import serve

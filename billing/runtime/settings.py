@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     invoice_grace_hours: int = Field(default=24, ge=0)
     invoice_due_days: int = Field(default=30, ge=0)
+    # an invoice whose subtotal is 0 is issued and numbered; emailed only when this is true
+    email_zero_invoices: bool = False
     # how long an API request may wait for a database connection, and run each statement
     api_database_timeout_seconds: float = Field(default=10, gt=0, le=300)
 

@@ -1,4 +1,7 @@
-"""Sending what the ledger holds: claim, render, send, record; failures stay pending."""
+"""Sending what the ledger holds: claim, render, send, record; failures stay pending.
+
+An invoice's email attaches the invoice's stored PDF (the ledger lets it be claimed only once
+that PDF is stored), so the customer gets the very bytes the API and the CLI hand out."""
 
 from __future__ import annotations
 
@@ -8,9 +11,12 @@ from datetime import datetime
 
 from sqlalchemy.engine import Engine
 
-from billing.notify.backends import EmailBackend, EmailMessage
+from billing.core.errors import BillingError
+from billing.notify.backends import Attachment, EmailBackend, EmailMessage
 from billing.notify.rendering import render_email
 from billing.store import send_ledger
+from billing.store.invoice_documents import stored_pdf_for_number
+from billing.store.send_ledger import WITH_INVOICE_PDF, ClaimedNotification
 
 
 @dataclass
@@ -48,6 +54,7 @@ def deliver_pending(
                     html=email.html,
                     sender=sender,
                     key=notification.key,
+                    attachments=_attachments(engine, notification),
                 )
             )
         except Exception as error:
@@ -59,6 +66,17 @@ def deliver_pending(
             send_ledger.mark_sent(connection, notification.id, message_id, now)
         report.sent.append(notification.key)
     return report
+
+
+def _attachments(engine: Engine, notification: ClaimedNotification) -> tuple[Attachment, ...]:
+    if notification.kind != WITH_INVOICE_PDF:
+        return ()
+    number = notification.subject
+    with engine.connect() as connection:
+        pdf = stored_pdf_for_number(connection, number)
+    if pdf is None:  # claimed only once stored, and a stored PDF is never deleted
+        raise BillingError(f"the PDF of invoice {number} is not stored")
+    return (Attachment(f"{number}.pdf", pdf, "application/pdf"),)
 
 
 def deliver_all(

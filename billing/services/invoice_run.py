@@ -103,6 +103,7 @@ class _Run:
     due_days: int
     now: datetime
     dry_run: bool
+    email_zero_invoices: bool = False
     memo: PricedLines = field(default_factory=PricedLines)
 
 
@@ -116,8 +117,12 @@ def invoice_customers(
     due_days: int,
     now: datetime,
     dry_run: bool = False,
+    email_zero_invoices: bool = False,
 ) -> InvoiceRunReport:
     """Draft, and past the grace period finalize, every invoice due for these customers.
+
+    A finalized invoice's email is queued with it, unless its subtotal is 0 and
+    `email_zero_invoices` is false (one brought to 0 by credits is emailed: SPEC §8a).
 
     Refuses to write anything (`InvoiceMissing`) while an invoice issued earlier is missing."""
     catalog = stored.catalog
@@ -126,7 +131,7 @@ def invoice_customers(
     with engine.begin() as connection:
         lock_billing(connection)  # no ingest may add usage or lateness while this decides
         records.ensure_no_invoice_missing(connection, customer_ids)  # never issued or emailed twice
-        run = _Run(connection, catalog, stored.id, as_of, grace, due_days, now, dry_run)
+        run = _Run(connection, catalog, stored.id, as_of, grace, due_days, now, dry_run, email_zero_invoices)
         states = records.billing_states(connection, customer_ids)
         plans = {cid: plan_invoices(schedules[cid], states[cid], as_of) for cid in customer_ids}
         drafted: dict[str, list[_Drafted]] = {}
@@ -238,9 +243,10 @@ def _store(
             number = records.finalize_invoice(
                 run.connection, invoice_id, draft.customer_id, run.now, due_on, state.late_max_id
             )
-            # queued with the invoice itself: a final invoice always has its email
-            issued = replace(draft.as_invoice(), status="finalized", number=number, due_on=due_on)
-            send_ledger.enqueue(run.connection, [invoice_issued(issued, customer)], run.now)
+            # queued with the invoice itself: a final invoice has its email, unless it bills nothing
+            if draft.subtotal != 0 or run.email_zero_invoices:
+                issued = replace(draft.as_invoice(), status="finalized", number=number, due_on=due_on)
+                send_ledger.enqueue(run.connection, [invoice_issued(issued, customer)], run.now)
     return InvoiceOutcome(
         customer_id=draft.customer_id,
         issued_at=draft.issued_at,

@@ -216,3 +216,17 @@ class Counter(Base):
 
     name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     value: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class InvoiceDocumentRow(Base):
+    """A finalized invoice's PDF, rendered once: the bytes emailed, served and printed. The
+    database refuses a document for a draft and any change or deletion (migration 0005)."""
+
+    __tablename__ = "invoice_documents"
+
+    invoice_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("invoices.id", ondelete="CASCADE"), primary_key=True
+    )
+    pdf: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    rendered_at: Mapped[datetime] = mapped_column(UTCDateTime)

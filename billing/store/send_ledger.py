@@ -3,7 +3,8 @@
 `(customer, kind, subject, period)` is unique, so a second scan cannot enqueue the same reminder
 twice. A row is claimed (pending -> sending) by one worker in one statement; a failed send goes
 back to pending with its error and is retried by the next scan; a claim left behind by a crash
-is taken back after `STALE_CLAIM`.
+is taken back after `STALE_CLAIM`. An invoice's email (`invoice_issued`, its subject the
+invoice number) carries the invoice's PDF: it waits, pending, until the PDF is stored.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import sqlalchemy as sa
 
 from billing.core.lifecycle import Reminder
 from billing.store.database import dialect_insert
-from billing.store.models import Notification
+from billing.store.models import InvoiceDocumentRow, InvoiceRow, Notification
 
 STALE_CLAIM = timedelta(minutes=15)
+WITH_INVOICE_PDF = "invoice_issued"  # the kind whose subject is an invoice number and carries its PDF
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +100,8 @@ def claim(
                     sa.or_(Notification.claimed_at.is_(None), Notification.claimed_at < tried_before),
                 ),
                 sa.and_(Notification.status == "sending", Notification.claimed_at < now - STALE_CLAIM),
-            )
+            ),
+            sa.or_(Notification.kind != WITH_INVOICE_PDF, _invoice_pdf_stored()),
         )
         .order_by(Notification.id)
         .limit(limit)
@@ -119,6 +122,15 @@ def claim(
         )
     ).all()
     return sorted((ClaimedNotification(*row) for row in rows), key=lambda n: n.id)
+
+
+def _invoice_pdf_stored() -> sa.Exists:
+    return (
+        sa.select(InvoiceDocumentRow.invoice_id)
+        .join(InvoiceRow, InvoiceRow.id == InvoiceDocumentRow.invoice_id)
+        .where(InvoiceRow.number == Notification.subject)
+        .exists()
+    )
 
 
 def mark_sent(connection: sa.Connection, notification_id: int, message_id: str, now: datetime) -> None:

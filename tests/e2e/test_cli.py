@@ -147,7 +147,7 @@ def test_quote_and_read_only_commands_load_neither_prefect_nor_great_expectation
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         f"    main(['quote', '--catalog', {str(EXAMPLE)!r}, '--plan', 'pro', '--usage', 'api_calls=5'])\n"
         "    main(['catalog', 'check', " + repr(str(EXAMPLE)) + "])\n"
-        "heavy = {'prefect', 'great_expectations', 'pandas'}\n"
+        "heavy = {'prefect', 'great_expectations', 'pandas', 'weasyprint'}\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & heavy))\n"
     )
     result = subprocess.run(

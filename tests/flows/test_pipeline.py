@@ -20,6 +20,7 @@ from billing.store.catalog_versions import save_catalog
 from billing.store.invoice_records import load_invoices
 from billing.store.models import IngestRun, QuarantinedEvent
 from tests.conftest import FIXTURES
+from tests.integration.test_invoice_pdf import pages
 
 pytestmark = [pytest.mark.flow, pytest.mark.usefixtures("prefect_harness")]
 
@@ -98,11 +99,15 @@ def test_month_of_usage_becomes_emailed_invoices(loaded, tmp_path):
     assert alpha["From"] == "billing@vendor.example"
     text = alpha.get_body(("plain",)).get_content()
     assert "Hello Alpha GmbH" in text
-    assert "for 1 Mar 2026 – 31 Mar 2026, issued 1 Apr 2026, is ready" in text
-    assert "API calls: 7 at $0.10 (1 Mar 2026 – 31 Mar 2026): 0.70 USD" in text
-    assert "Total due: 10.70 USD by 1 May 2026" in text
+    assert "Your invoice INV-000002 for 1 Mar 2026 – 31 Mar 2026 is ready." in text
+    assert "Issue date  1 Apr 2026" in text and "Due date    1 May 2026" in text
+    assert "Total due   10.70 USD" in text
     html = alpha.get_body(("html",)).get_content()
     assert "INV-000002" in html and "10.70" in html
+    (pdf,) = alpha.iter_attachments()
+    (page,) = pages(pdf.get_content())
+    assert "API calls: 7 at $0.10 1 Mar 2026 – 31 Mar 2026 7 0.70" in page
+    assert "Total due 10.70 USD" in page
 
     # Re-running changes nothing: no new invoice, no second email.
     again = run_invoices(date(2026, 4, 2))

@@ -20,10 +20,12 @@ from billing.core.catalog import parse_catalog
 from billing.notify.outbox import OutboxBackend
 from billing.services.email_delivery import deliver_all
 from billing.services.ingest import ingest_records
+from billing.services.invoice_documents import invoices_to_render, render_pdfs
 from billing.services.invoice_run import invoice_customers
 from billing.sources.usage_files import RawRecord
 from billing.store.catalog_versions import active_catalog, save_catalog
 from billing.store.models import Notification
+from tests.integration.test_invoice_pdf import pages
 
 AS_OF = datetime(2026, 11, 3, tzinfo=UTC)  # November's grace period has passed
 CATALOG = parse_catalog(
@@ -100,6 +102,7 @@ def test_the_paris_october_invoice_email_reads_in_local_days(configured, event_s
     # Issued at Paris midnight: Oct 1 (Sep 30, 22:00 UTC) and Nov 1 (Oct 31, 23:00 UTC).
     assert sorted(outcomes) == ["2026-10-01", "2026-11-01"]
     assert [outcomes[d].status for d in sorted(outcomes)] == ["finalized", "finalized"]
+    render_pdfs(configured, invoices_to_render(configured), AS_OF)  # the emails carry them
     outbox = tmp_path / "mails"
     sent = deliver_all(configured, OutboxBackend(outbox), "billing@vendor.example", lambda: AS_OF)
     assert len(sent.sent) == 2 and not sent.failed
@@ -109,25 +112,35 @@ def test_the_paris_october_invoice_email_reads_in_local_days(configured, event_s
     mail = mails[f"Invoice {november.number}: 64.00 EUR due 1 Dec 2026"]
     text = mail.get_body(("plain",)).get_content()
     html = mail.get_body(("html",)).get_content()
-    assert (
-        f"Your invoice {november.number} for 1 Oct 2026 – 31 Oct 2026, issued 1 Nov 2026, is ready." in text
-    )
-    # Starter's October usage, then Pro's November fee, each with its own days
-    assert "- Calls: 2 at €1.00 (1 Oct 2026 – 14 Oct 2026): 2.00 EUR" in text
-    assert "(1 Nov 2026 – 30 Nov 2026): 62.00 EUR" in text
-    assert "Total due: 64.00 EUR by 1 Dec 2026" in text
+    assert f"Your invoice {november.number} for 1 Oct 2026 – 31 Oct 2026 is ready." in text
+    assert "Issue date  1 Nov 2026" in text and "Due date    1 Dec 2026" in text
+    assert "Total due   64.00 EUR" in text
     for body in (text, html):
         assert "2026-09-30" not in body and "2026-10-31" not in body and "[:10]" not in body
-    assert "1 Oct 2026 – 31 Oct 2026" in html and "1 Oct 2026 – 14 Oct 2026" in html
+    assert "1 Oct 2026 – 31 Oct 2026" in html and "1 Nov 2026" in html
+
+    # The PDF: Starter's October usage, then Pro's November fee, each with its own days
+    (pdf,) = pages(_attachment(mail))
+    assert "Calls: 2 at €1.00 1 Oct 2026 – 14 Oct 2026 2 2.00" in pdf
+    assert "1 Nov 2026 – 30 Nov 2026 1 62.00" in pdf
+    assert "Total due 64.00 EUR" in pdf and "Due date 1 Dec 2026" in pdf
+    assert "2026-09-30" not in pdf and "2026-10-31" not in pdf
 
     # The opening invoice bills October in advance on both sides of the plan change: the change
     # day, Oct 15, is Pro's first day and not also Starter's last.
     opening = mails[f"Invoice {outcomes['2026-10-01'].number}: 48.00 EUR due 31 Oct 2026"]
-    text = opening.get_body(("plain",)).get_content()
-    assert "issued 1 Oct 2026" in text
-    assert "(1 Oct 2026 – 14 Oct 2026): 14.00 EUR" in text
-    assert "(15 Oct 2026 – 31 Oct 2026): 34.00 EUR" in text
-    assert "– 15 Oct 2026" not in text
+    assert "Issue date  1 Oct 2026" in opening.get_body(("plain",)).get_content()
+    (pdf,) = pages(_attachment(opening))
+    assert "1 Oct 2026 – 14 Oct 2026 1 14.00" in pdf
+    assert "15 Oct 2026 – 31 Oct 2026 1 34.00" in pdf
+    assert "– 15 Oct 2026" not in pdf
+
+
+def _attachment(mail: email.message.EmailMessage) -> bytes:
+    (attachment,) = mail.iter_attachments()
+    content = attachment.get_content()
+    assert isinstance(content, bytes)
+    return content
 
 
 def test_the_invoice_email_is_keyed_by_the_local_issue_date(configured, event_suite):

@@ -985,3 +985,66 @@ def test_any_mangled_catalog_is_loaded_or_refused_in_the_products_words(data: st
     except CatalogError as error:
         assert error.problems, "a refusal names at least one problem"
         assert_product_words(str(error), "cat.yaml")
+
+
+# -- what invoices print: the seller, the customer's address and tax id ------------------------
+
+SELLER_YAML = MINIMAL_YAML.replace(
+    "customers:\n  - id: c1\n    email: c1@example.com\n",
+    "seller:\n"
+    "  name: Example Cloud Ltd\n"
+    '  address: ["1 Main St", "Springfield"]\n'
+    "  email: billing@example.com\n"
+    "  tax_id: GB123456789\n"
+    "customers:\n  - id: c1\n    email: c1@example.com\n"
+    '    address: ["2 Side St", "Boston MA"]\n'
+    "    tax_id: US-99\n",
+)
+
+
+def test_seller_and_customer_details_load(tmp_path: Path) -> None:
+    catalog = load_text(tmp_path, SELLER_YAML)
+    seller = catalog.seller
+    assert seller is not None
+    assert (seller.name, seller.address, seller.email, seller.tax_id) == (
+        "Example Cloud Ltd",
+        ("1 Main St", "Springfield"),
+        "billing@example.com",
+        "GB123456789",
+    )
+    customer = catalog.customer("c1")
+    assert (customer.address, customer.tax_id) == (("2 Side St", "Boston MA"), "US-99")
+    assert catalog_from_document(catalog.document) == catalog
+
+
+def test_seller_and_customer_details_are_optional(tmp_path: Path) -> None:
+    catalog = load_text(tmp_path, MINIMAL_YAML)
+    assert catalog.seller is None
+    assert (catalog.customer("c1").address, catalog.customer("c1").tax_id) == ((), None)
+    minimal = load_text(
+        tmp_path, SELLER_YAML.replace("  email: billing@example.com\n  tax_id: GB123456789\n", "")
+    )
+    assert minimal.seller is not None and (minimal.seller.email, minimal.seller.tax_id) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("  name: Example Cloud Ltd\n", "", "seller.name: is required"),
+        ("  name: Example Cloud Ltd", "  name: ''", "seller.name: must not be empty"),
+        (
+            "  email: billing@example.com",
+            "  email: billing",
+            "seller.email: must be an email address such as billing@example.com (got 'billing')",
+        ),
+        ('  address: ["1 Main St", "Springfield"]', "  address: 1 Main St", "seller.address: must be a list"),
+        ('["2 Side St", "Boston MA"]', '["2 Side St", ""]', "customers[0].address[1]: must not be empty"),
+        ("    tax_id: US-99", "    tax_id: [US, 99]", "customers[0].tax_id: must be text"),
+        ("  tax_id: GB123456789", "  vat: GB123456789", "seller.vat: is not a known setting"),
+    ],
+)
+def test_bad_seller_or_customer_details_are_refused(
+    tmp_path: Path, old: str, new: str, expected: str
+) -> None:
+    file, message = refusal(tmp_path, mutate(old, new, SELLER_YAML))
+    assert f"{file}: {expected}" in message, message

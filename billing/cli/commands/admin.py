@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from billing.core.catalog import Catalog
-from billing.core.errors import CatalogError, UnknownInvoice
+from billing.core.errors import BillingError, CatalogError, UnknownInvoice
 from billing.core.local_days import format_day, local_day, local_days
 from billing.core.money import format_amount
 from billing.runtime.settings import get_settings
@@ -161,3 +161,27 @@ def invoices_void(number: str) -> str:
     )
     emailed = "its email stays pending and goes with the next run" if failed else "emailed"
     return f"{number} void{cn} issued{total}, {emailed}"
+
+
+def write_invoice_document(number: str, *, pdf: str | None = None, html: str | None = None) -> str | None:
+    """Write the invoice's PDF (the stored one, as emailed) or HTML page to a file, or stdout."""
+    from billing.runtime import resources
+    from billing.services.invoice_documents import document_html, document_pdf
+
+    if pdf is not None:
+        data = document_pdf(resources.engine(), number, resources.utc_now())
+        target = pdf
+    else:
+        assert html is not None
+        data = document_html(resources.engine(), number).encode("utf-8")
+        target = html
+    if target == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return None
+    try:
+        with open(target, "wb") as handle:
+            handle.write(data)
+    except OSError as error:
+        raise BillingError(f"cannot write {target}: {error.strerror or error}") from None
+    return f"wrote {target} ({len(data):,} bytes)"

@@ -199,12 +199,27 @@ def _unique_names(rates: tuple[TaxRate, ...]) -> tuple[TaxRate, ...]:
     return rates
 
 
+Text = Annotated[str, Field(min_length=1, max_length=200)]
+AddressLines = Annotated[tuple[Text, ...], Field(max_length=8)]
+
+
+class Seller(_Model):
+    """Who issues the invoices: printed at the top of every invoice document."""
+
+    name: Text
+    address: AddressLines = ()
+    email: str | None = Field(default=None, pattern=EMAIL_PATTERN)
+    tax_id: Text | None = None
+
+
 class Customer(_Model):
     id: CustomerId
     name: str | None = None
     email: str = Field(pattern=EMAIL_PATTERN)
     timezone: Annotated[str, AfterValidator(_timezone)] = "UTC"
     tax_rates: Annotated[tuple[TaxRate, ...], AfterValidator(_unique_names)] = ()
+    address: AddressLines = ()  # printed on invoices, one line each
+    tax_id: Text | None = None
     contracts: tuple[Contract, ...] = ()
 
     @property
@@ -226,6 +241,7 @@ class Catalog(_Model):
     metrics: tuple[Metric, ...] = Field(min_length=1)
     plans: tuple[Plan, ...] = Field(min_length=1)
     customers: tuple[Customer, ...] = ()
+    seller: Seller | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, ignored_types=(cached_property,))
 
