@@ -20,8 +20,10 @@ from billing.core.invoice_plan import BillingState
 from billing.core.invoicing import Invoice, draft_invoice, usage_segments
 from billing.core.periods import Schedule
 from billing.core.pricing.base import MeteredUsage
+from billing.notify.invoice_pdf import invoice_html
 from billing.notify.rendering import render_email
 from billing.views.documents import invoice_document, period_document
+from billing.views.invoice_sheet import invoice_sheet
 from billing.views.tables import invoice_rows
 
 
@@ -178,11 +180,14 @@ def test_the_new_york_fall_back_invoice_email_reads_in_local_days() -> None:
     document = invoice_document(invoice)
     mail = render_email("invoice_issued", {"invoice": document, "customer_name": "Acme"})
     assert mail.subject == "Invoice INV-000007: 33.00 USD due 1 Dec 2026"
-    assert "Your invoice INV-000007 for 1 Oct 2026 – 31 Oct 2026, issued 1 Nov 2026, is ready." in mail.text
-    assert "- Calls: 2 at $1.00 (1 Oct 2026 – 31 Oct 2026): 2.00 USD" in mail.text
-    assert "(1 Nov 2026 – 30 Nov 2026): 31.00 USD" in mail.text
-    assert "Total due: 33.00 USD by 1 Dec 2026" in mail.text
-    assert "1 Nov 2026 – 30 Nov 2026" in mail.html and "1 Oct 2026 – 31 Oct 2026" in mail.html
+    assert "Your invoice INV-000007 for 1 Oct 2026 – 31 Oct 2026 is ready." in mail.text
+    assert "Issue date  1 Nov 2026" in mail.text
+    assert "Due date    1 Dec 2026" in mail.text
+    assert "Total due   33.00 USD" in mail.text
+    assert "1 Oct 2026 – 31 Oct 2026" in mail.html and "1 Dec 2026" in mail.html
+    # the lines and their own periods are in the attached document
+    page = invoice_html(invoice_sheet(invoice, None, None))
+    assert "1 Oct 2026 – 31 Oct 2026" in page and "1 Nov 2026 – 30 Nov 2026" in page
 
 
 def test_the_kolkata_new_year_invoice_is_dated_in_kolkata() -> None:
@@ -191,8 +196,9 @@ def test_the_kolkata_new_year_invoice_is_dated_in_kolkata() -> None:
         "invoice_issued", {"invoice": invoice_document(invoice), "customer_name": "Mumbai Ltd"}
     )
     # issued on Dec 31 in UTC: the customer reads 1 Jan 2027, due 31 Jan 2027
-    assert "for 1 Dec 2026 – 31 Dec 2026, issued 1 Jan 2027, is ready." in mail.text
-    assert "(1 Jan 2027 – 31 Jan 2027): 31.00 USD" in mail.text
+    assert "for 1 Dec 2026 – 31 Dec 2026 is ready." in mail.text
+    assert "Issue date  1 Jan 2027" in mail.text
+    assert "1 Jan 2027 – 31 Jan 2027" in invoice_html(invoice_sheet(invoice, None, None))
     assert mail.subject == "Invoice INV-000007: 33.00 USD due 31 Jan 2027"
     assert "31 Dec 2026 –" not in mail.text
     # the invoice run's table prints the same local issue date
