@@ -127,18 +127,13 @@ def flow_run(engine: sa.Engine) -> Timing:
 
 def send_step_seconds(flow_run_id: Any) -> float:
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import (
-        FlowRunFilter,
-        FlowRunFilterId,
-        TaskRunFilter,
-        TaskRunFilterName,
-    )
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
     with get_client(sync_client=True) as client:
-        (task_run,) = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
-            task_run_filter=TaskRunFilter(name=TaskRunFilterName(any_=["send-pending-emails"])),
+        task_runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])), limit=200
         )
+    (task_run,) = [run for run in task_runs if run.name.startswith("send-pending-emails")]
     assert task_run.start_time is not None and task_run.end_time is not None
     return (task_run.end_time - task_run.start_time).total_seconds()
 
@@ -184,7 +179,21 @@ def main() -> None:
         runs = args.runs
 
         baseline = best(runs, lambda: service_run(engine, stored, ids))
+        invoices_per_s = baseline.invoices / baseline.seconds
+        print(
+            f"{baseline.invoices:,} invoices ({baseline.lines:,} lines), {baseline.emails:,} emails, "
+            f"{args.customers:,} customers"
+        )
+        print(
+            f"service calls without Prefect: {baseline.seconds:.2f}s (best of {runs}): "
+            f"{invoices_per_s:.0f} invoices/s rated and persisted (target >= 500)",
+            flush=True,
+        )
         sending = sending_seconds(engine, outbox)
+        print(
+            f"for information: rendering and sending the {baseline.emails:,} emails: {sending:.2f}s",
+            flush=True,
+        )
         from prefect.testing.utilities import prefect_test_harness
 
         with prefect_test_harness(server_startup_timeout=180):
@@ -195,18 +204,8 @@ def main() -> None:
             baseline.emails,
         )
         ratio = flow.seconds / baseline.seconds
-        invoices_per_s = baseline.invoices / baseline.seconds
         pdfs = pdf_figures()
-        print(
-            f"{baseline.invoices:,} invoices ({baseline.lines:,} lines), {baseline.emails:,} emails, "
-            f"{args.customers:,} customers"
-        )
-        print(
-            f"service calls without Prefect: {baseline.seconds:.2f}s (best of {runs}): "
-            f"{invoices_per_s:.0f} invoices/s rated and persisted (target >= 500)"
-        )
         print(f"run-invoices flow, its send step aside: {flow.seconds:.2f}s (best of {runs})")
-        print(f"for information: rendering and sending the {baseline.emails:,} emails: {sending:.2f}s")
         print(f"ratio flow/service: {ratio:.2f} (target <= 1.5); peak RSS {peak_rss_mb():.0f} MB")
         print(f"PDFs per second: {pdfs['pdfs_per_s']} (not rendered by this version)")
     finally:
