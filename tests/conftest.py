@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -87,6 +87,12 @@ def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     engine = request.getfixturevalue(f"{request.param}_engine")
     _empty(engine)
     yield engine
+
+
+@pytest.fixture
+def wipe(engine: Engine) -> Callable[[], None]:
+    """Empty the test's database again, midway through the test."""
+    return lambda: _empty(engine)
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from billing.core.money import format_amount
 from billing.core.periods import Schedule
 from billing.core.pricing.base import MeteredUsage
 from billing.core.rating import PricedLines
+from billing.store import invoice_batches as batches
 from billing.store import invoice_records as records
 from billing.store import send_ledger
 from billing.store.catalog_versions import StoredCatalog
@@ -142,14 +143,12 @@ def invoice_customers(
                 drafted[cid] = _draft_one(run, schedules[cid], states[cid], plans[cid], usage)
             except BillingError as error:
                 report.failures[cid] = str(error)
-        for cid in customer_ids:
-            if cid in drafted:
-                try:
-                    report.outcomes += _write_one(run, schedules[cid].customer, states[cid], drafted[cid])
-                except BillingError as error:
-                    report.failures[cid] = str(error)
+        due = [(schedules[cid].customer, states[cid], drafted[cid]) for cid in customer_ids if cid in drafted]
         if dry_run:
+            report.outcomes += [o for due_one in due for o in _write_one(run, *due_one)]
             connection.rollback()
+        else:
+            report.outcomes += _write_chunk(run, due, report.failures)
     return report
 
 
@@ -211,6 +210,73 @@ def _draft_one(
     ]
 
 
+def _write_chunk(
+    run: _Run, due: list[tuple[Customer, BillingState, list[_Drafted]]], failures: dict[str, str]
+) -> list[InvoiceOutcome]:
+    """Store every customer's drafts, set-based (a statement per table for the whole chunk).
+
+    A customer whose write fails is reported in `failures` and the others are stored: amounts
+    are checked first, customer by customer; if the database still refuses the chunk's write
+    (a concurrent run finalized a draft, a check of the database), it is undone and the chunk
+    is written again customer by customer, each in its own savepoint."""
+    ready = []
+    for customer, state, drafted in due:
+        try:
+            for d in drafted:
+                if d.draft is not None:
+                    records.require_minor_units_of(d.draft)
+        except BillingError as error:
+            failures[customer.id] = str(error)
+            continue
+        ready.append((customer, state, drafted))
+    try:
+        with run.connection.begin_nested():
+            return _write_set(run, ready)
+    except (BillingError, *batches.REFUSED):
+        pass
+    outcomes = []
+    for customer, state, drafted in ready:
+        try:
+            outcomes += _write_one(run, customer, state, drafted)
+        except BillingError as error:
+            failures[customer.id] = str(error)
+        except batches.REFUSED as error:
+            failures[customer.id] = batches.refusal(error)
+    return outcomes
+
+
+def _write_set(run: _Run, due: list[tuple[Customer, BillingState, list[_Drafted]]]) -> list[InvoiceOutcome]:
+    """The chunk's drafts, finalizations, numbers and emails in a few statements; numbers in
+    the order of the chunk's customers, then of issue, as `_write_one` customer by customer."""
+    gone = [
+        d.existing for _, _, drafted in due for d in drafted if d.draft is None and d.existing is not None
+    ]
+    batches.delete_drafts(run.connection, gone)
+    stored = [
+        (customer, state, d) for customer, state, drafted in due for d in drafted if d.draft is not None
+    ]
+    writes = [batches.DraftWrite(d.draft, d.existing) for _, _, d in stored if d.draft is not None]
+    ids = batches.write_invoices(run.connection, writes, run.version_id, run.now)
+    finals = [n for n, (_, _, d) in enumerate(stored) if d.final]
+    due_on = {n: writes[n].draft.issued_on + timedelta(days=run.due_days) for n in finals}
+    finalizations = [
+        batches.Finalization(ids[n], stored[n][0].id, due_on[n], stored[n][1].late_max_id) for n in finals
+    ]
+    numbers = dict(
+        zip(finals, batches.finalize_invoices(run.connection, finalizations, run.now), strict=True)
+    )
+    issued = [
+        invoice_issued(
+            replace(writes[n].draft.as_invoice(), status="finalized", number=numbers[n], due_on=due_on[n]),
+            stored[n][0],
+        )
+        for n in finals
+        if writes[n].draft.subtotal != 0 or run.email_zero_invoices  # a zero invoice is kept, not emailed
+    ]
+    send_ledger.enqueue(run.connection, issued, run.now)
+    return [_outcome(write.draft, n in numbers, numbers.get(n), ids[n]) for n, write in enumerate(writes)]
+
+
 def _write_one(
     run: _Run, customer: Customer, state: BillingState, drafted: list[_Drafted]
 ) -> list[InvoiceOutcome]:
@@ -247,6 +313,10 @@ def _store(
             if draft.subtotal != 0 or run.email_zero_invoices:
                 issued = replace(draft.as_invoice(), status="finalized", number=number, due_on=due_on)
                 send_ledger.enqueue(run.connection, [invoice_issued(issued, customer)], run.now)
+    return _outcome(draft, final, number, invoice_id)
+
+
+def _outcome(draft: InvoiceDraft, final: bool, number: str | None, invoice_id: int | None) -> InvoiceOutcome:
     return InvoiceOutcome(
         customer_id=draft.customer_id,
         issued_at=draft.issued_at,

@@ -97,7 +97,7 @@ def billing_states(connection: sa.Connection, customer_ids: Iterable[str]) -> di
     return states
 
 
-def _line_row(position: int, line: InvoiceLine) -> dict[str, Any]:
+def line_row(position: int, line: InvoiceLine) -> dict[str, Any]:
     return {
         "position": position,
         "line_contract": line.key.contract,
@@ -146,19 +146,9 @@ def taxes_from_row(value: Any) -> tuple[TaxLine, ...]:
     return tuple(TaxLine(name, Decimal(rate), Decimal(amount)) for name, rate, amount in value or ())
 
 
-def write_invoice(
-    connection: sa.Connection,
-    draft: InvoiceDraft,
-    catalog_version_id: int,
-    now: datetime,
-    existing_id: int | None,
-) -> int:
-    """Create or rewrite a draft invoice and its lines; returns its id.
-
-    Every amount must already be at the currency's minor units (`MoneyError` otherwise): the
-    store keeps what is billed, it never rounds. The database checks the same (migration 0003)."""
-    _require_minor_units(draft)
-    values = {
+def invoice_values(draft: InvoiceDraft, catalog_version_id: int, now: datetime) -> dict[str, Any]:
+    """The columns of a draft invoice's row."""
+    return {
         "customer_id": draft.customer_id,
         "status": "draft",
         "currency": draft.currency.code,
@@ -177,6 +167,21 @@ def write_invoice(
         "catalog_version_id": catalog_version_id,
         "updated_at": now,
     }
+
+
+def write_invoice(
+    connection: sa.Connection,
+    draft: InvoiceDraft,
+    catalog_version_id: int,
+    now: datetime,
+    existing_id: int | None,
+) -> int:
+    """Create or rewrite a draft invoice and its lines; returns its id.
+
+    Every amount must already be at the currency's minor units (`MoneyError` otherwise): the
+    store keeps what is billed, it never rounds. The database checks the same (migration 0003)."""
+    require_minor_units_of(draft)
+    values = invoice_values(draft, catalog_version_id, now)
     if existing_id is None:
         invoice_id = connection.execute(
             sa.insert(InvoiceRow).values(**values).returning(InvoiceRow.id)
@@ -191,13 +196,14 @@ def write_invoice(
         if rewritten.rowcount != 1:  # finalized meanwhile: a final invoice never changes
             raise InvoiceChanged(f"invoice {invoice_id} of {draft.customer_id!r} is no longer a draft")
         connection.execute(sa.delete(InvoiceLineRow).where(InvoiceLineRow.invoice_id == invoice_id))
-    rows = [{"invoice_id": invoice_id, **_line_row(i, line)} for i, line in enumerate(draft.lines)]
+    rows = [{"invoice_id": invoice_id, **line_row(i, line)} for i, line in enumerate(draft.lines)]
     if rows:
         connection.execute(sa.insert(InvoiceLineRow), rows)
     return invoice_id
 
 
-def _require_minor_units(draft: InvoiceDraft) -> None:
+def require_minor_units_of(draft: InvoiceDraft) -> None:
+    """`MoneyError` unless every amount of the draft is at its currency's minor units."""
     currency = draft.currency
     whose = f"invoice of {draft.customer_id!r} issued {draft.issued_at.isoformat()}:"
     for line in draft.lines:  # the parts first: the message names the one that is off
@@ -219,10 +225,20 @@ def delete_draft(connection: sa.Connection, invoice_id: int) -> None:
 
 def next_number(connection: sa.Connection, name: str = "invoice") -> int:
     """Advance a gap-free counter inside the caller's transaction."""
+    return next_numbers(connection, 1, name)
+
+
+def next_numbers(connection: sa.Connection, count: int, name: str = "invoice") -> int:
+    """Advance a gap-free counter by `count` in one statement, inside the caller's transaction;
+    returns the last number of the block (the block is `last - count + 1` to `last`).
+
+    One advance per block, not per number: every update of the row leaves a version that the
+    next update in the same transaction walks past, so a row updated once per invoice costs
+    more with every invoice of the transaction."""
     statement = (
         dialect_insert(connection, Counter)
-        .values(name=name, value=1)
-        .on_conflict_do_update(index_elements=["name"], set_={"value": Counter.value + 1})
+        .values(name=name, value=count)
+        .on_conflict_do_update(index_elements=["name"], set_={"value": Counter.value + count})
         .returning(Counter.value)
     )
     return int(connection.execute(statement).scalar_one())
