@@ -236,7 +236,13 @@ def _store(
         if final:
             due_on = draft.issued_on + timedelta(days=run.due_days)
             number = records.finalize_invoice(
-                run.connection, invoice_id, draft.customer_id, run.now, due_on, state.late_max_id
+                run.connection,
+                invoice_id,
+                draft.customer_id,
+                run.now,
+                due_on,
+                state.late_max_id,
+                state.corrections_max_id,
             )
             # queued with the invoice itself: a final invoice always has its email
             issued = replace(draft.as_invoice(), status="finalized", number=number, due_on=due_on)
