@@ -76,6 +76,7 @@ def backfill_customers(
     report = BackfillReport(dry_run, customers=len(customer_ids))
     with engine.begin() as connection:
         lock_billing(connection)  # no invoice run or ingest decides meanwhile
+        records.ensure_no_invoice_missing(connection, customer_ids)  # what was billed must be whole
         states = records.billing_states(connection, customer_ids)
         invoices = stored_corrections.finalized_invoices(connection, customer_ids)
         versions = _Versions(connection)
