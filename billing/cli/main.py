@@ -47,6 +47,22 @@ def build_parser() -> argparse.ArgumentParser:
     invoice.add_argument("--customer", action="append", default=[], metavar="ID", help="repeatable")
     invoice.add_argument("--dry-run", action="store_true", help="compute and show, write nothing")
 
+    backfill = commands.add_parser(
+        "backfill",
+        help="re-rate finalized periods and correct what was billed wrong (dry run unless --apply)",
+    )
+    backfill.add_argument(
+        "--start", required=True, metavar="DATE", help="first local day of the first period"
+    )
+    backfill.add_argument("--end", required=True, metavar="DATE", help="periods starting before this day")
+    backfill.add_argument("--customer", action="append", default=[], metavar="ID", help="repeatable")
+    backfill.add_argument(
+        "--catalog-version",
+        metavar="HASH",
+        help="rate with this version (8+ hex digits); default: each invoice's",
+    )
+    backfill.add_argument("--apply", action="store_true", help="issue the corrections (default: show them)")
+
     lifecycle = commands.add_parser("lifecycle", help="lifecycle reminders")
     scan = lifecycle.add_subparsers(dest="action", required=True).add_parser(
         "scan", help="send due reminders"
@@ -134,6 +150,10 @@ def run(args: argparse.Namespace) -> str | None:
         return pipeline.ingest(args.sources)
     if command == "invoice":
         return pipeline.invoice(args.as_of, args.customer, args.dry_run)
+    if command == "backfill":
+        from billing.cli.commands.backfill import backfill
+
+        return backfill(args.start, args.end, args.customer, args.catalog_version, args.apply)
     return pipeline.lifecycle_scan(args.as_of, args.dry_run)
 
 

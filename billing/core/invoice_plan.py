@@ -27,7 +27,7 @@ from billing.core.invoicing import (
 from billing.core.line_keys import LineKey
 from billing.core.money import ZERO
 from billing.core.periods import Schedule, Segment
-from billing.core.rating import PricedLines
+from billing.core.rating import InvoiceLine, PricedLines
 
 
 @dataclass
@@ -41,15 +41,19 @@ class BillingState:
     late_first: datetime | None = None  # earliest usage awaiting an adjustment
     late_last: datetime | None = None
     late_max_id: int = 0  # the newest such event's id: finalizing clears up to it
+    corrections: list[InvoiceLine] = field(default_factory=list)  # a backfill's, not invoiced yet
+    corrections_max_id: int = 0  # the newest such correction's id: finalizing invoices up to it
 
     def record(self, draft: InvoiceDraft) -> None:
-        """Fold a finalized invoice into the state, as the next invoice must see it."""
+        """Fold a finalized invoice into the state, as the next invoice must see it; it
+        carried the pending corrections."""
         for line in draft.lines:
             self.billed[line.key] = self.billed.get(line.key, NOTHING_BILLED).plus(line)
         for key, amount in draft.credits:
             self.credits_used[key] = self.credits_used.get(key, ZERO) + amount
         self.last_finalized = draft.boundary
         self.late_first = self.late_last = None
+        self.corrections = []
 
 
 def late_periods(schedule: Schedule, state: BillingState) -> tuple[int, ...]:
@@ -85,7 +89,8 @@ class InvoicePlan:
 
 def plan_invoices(schedule: Schedule, state: BillingState, as_of: datetime) -> InvoicePlan:
     """Boundaries up to `as_of` with no finalized invoice; once the contracts have ended, none
-    after the one closing the last billed period, but the next one when usage arrives late."""
+    after the one closing the last billed period, but the next one when usage arrives late or
+    a correction waits."""
     late = late_periods(schedule, state)
     due = []
     last = schedule.bills_until
@@ -93,7 +98,8 @@ def plan_invoices(schedule: Schedule, state: BillingState, as_of: datetime) -> I
         if period.index > state.last_finalized:
             due.append(period.index)
         closes_the_last = last is not None and period.start_date >= last
-        if closes_the_last and (due or not late):  # late usage rides on the next boundary
+        waiting = late or state.corrections  # late usage and corrections ride on the next boundary
+        if closes_the_last and (due or not waiting):
             break
     return InvoicePlan(tuple(due), late)
 
@@ -128,6 +134,7 @@ def draft_invoices(
             state.credits_used,
             plan.late_at(position),
             memo,
+            state.corrections,
         )
         yield boundary, draft
         if draft is None:

@@ -18,7 +18,7 @@ the taxed total: `total = subtotal + taxes - credits_applied`, never below zero.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -80,6 +80,17 @@ class Billed:
 
 
 NOTHING_BILLED = Billed(ZERO, ZERO, "")
+
+
+def with_corrections(
+    billed: Mapping[LineKey, Billed], corrections: Iterable[InvoiceLine]
+) -> dict[LineKey, Billed]:
+    """What is billed once pending corrections (a backfill's adjustment lines, not invoiced
+    yet) are counted as billed: the next invoice carries them, so nothing settles them twice."""
+    folded = dict(billed)
+    for line in corrections:
+        folded[line.key] = folded.get(line.key, NOTHING_BILLED).plus(line)
+    return folded
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,10 +191,13 @@ def draft_invoice(
     credits_used: Mapping[str, Decimal],
     late: Iterable[int] = (),
     memo: PricedLines | None = None,
+    corrections: Sequence[InvoiceLine] = (),
 ) -> InvoiceDraft | None:
     """The invoice issued at the start of period `boundary`; None when it would bill nothing.
 
-    `memo` shares identical priced lines across the invoices of one run."""
+    `corrections` are pending adjustment lines (a backfill's) that this invoice carries as
+    they are; what it settles counts them as billed already. `memo` shares identical priced
+    lines across the invoices of one run."""
     opening = schedule.period(boundary)
     if opening is None:
         return None
@@ -199,7 +213,9 @@ def draft_invoice(
             inputs.append((segment.start, metered))
     for segment in schedule.segments(opening):
         due += rate_in_advance(segment, catalog, memo)
-    lines = settle(due, billed, revised, catalog.currency)
+    if corrections:
+        billed = with_corrections(billed, corrections)
+    lines = settle(due, billed, revised, catalog.currency) + list(corrections)
     if not lines:
         return None
     if boundary > 0:

@@ -11,7 +11,12 @@ from sqlalchemy.engine import Engine
 
 from billing.core.errors import BillingError
 from billing.runtime.settings import Settings, get_settings
-from billing.store.catalog_versions import StoredCatalog, active_catalog, catalog_version
+from billing.store.catalog_versions import (
+    StoredCatalog,
+    active_catalog,
+    catalog_version,
+    catalog_version_named,
+)
 from billing.store.database import create_engine, ensure_ready
 
 if TYPE_CHECKING:
@@ -55,6 +60,12 @@ def _freeze_once(stored: StoredCatalog) -> None:
     if stored.content_hash not in _frozen_versions:
         _frozen_versions.add(stored.content_hash)
         gc.freeze()
+
+
+def named_catalog(prefix: str, settings: Settings | None = None) -> StoredCatalog:
+    """The stored version whose content hash starts with `prefix` (a backfill's choice)."""
+    with engine(settings).connect() as connection:
+        return catalog_version_named(connection, prefix)
 
 
 def pinned_catalog(version_id: int, settings: Settings | None = None) -> StoredCatalog:

@@ -260,7 +260,10 @@ def _write_set(run: _Run, due: list[tuple[Customer, BillingState, list[_Drafted]
     finals = [n for n, (_, _, d) in enumerate(stored) if d.final]
     due_on = {n: writes[n].draft.issued_on + timedelta(days=run.due_days) for n in finals}
     finalizations = [
-        batches.Finalization(ids[n], stored[n][0].id, due_on[n], stored[n][1].late_max_id) for n in finals
+        batches.Finalization(
+            ids[n], stored[n][0].id, due_on[n], stored[n][1].late_max_id, stored[n][1].corrections_max_id
+        )
+        for n in finals
     ]
     numbers = dict(
         zip(finals, batches.finalize_invoices(run.connection, finalizations, run.now), strict=True)
@@ -307,7 +310,13 @@ def _store(
         if final:
             due_on = draft.issued_on + timedelta(days=run.due_days)
             number = records.finalize_invoice(
-                run.connection, invoice_id, draft.customer_id, run.now, due_on, state.late_max_id
+                run.connection,
+                invoice_id,
+                draft.customer_id,
+                run.now,
+                due_on,
+                state.late_max_id,
+                state.corrections_max_id,
             )
             # queued with the invoice itself: a final invoice has its email, unless it bills nothing
             if draft.subtotal != 0 or run.email_zero_invoices:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,6 +15,13 @@ from billing.store.models import CatalogVersion, ContractRow, CustomerRow
 
 class NoCatalog(BillingError):
     code = "no_catalog"
+
+
+class UnknownCatalogVersion(BillingError):
+    code = "unknown_catalog_version"
+
+
+VERSION_PREFIX = re.compile(r"[0-9a-f]{8,64}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +114,25 @@ def catalog_version(connection: sa.Connection, version_id: int) -> StoredCatalog
     if content_hash is None:
         raise NoCatalog(f"no catalog version {version_id} is stored")
     return StoredCatalog(version_id, content_hash, _parsed(connection, content_hash))
+
+
+def catalog_version_named(connection: sa.Connection, prefix: str) -> StoredCatalog:
+    """The stored version whose content hash starts with `prefix` (8 hex digits or more, as
+    `billing catalog load` prints it); `UnknownCatalogVersion` for none or several."""
+    if not VERSION_PREFIX.fullmatch(prefix):
+        raise UnknownCatalogVersion(
+            f"catalog version {prefix!r} is not a content hash: give 8 or more of its hex digits"
+        )
+    rows = connection.execute(
+        sa.select(CatalogVersion.id, CatalogVersion.content_hash)
+        .where(CatalogVersion.content_hash.startswith(prefix, autoescape=True))
+        .limit(2)
+    ).all()
+    if not rows:
+        raise UnknownCatalogVersion(f"no catalog version {prefix} is stored")
+    if len(rows) > 1:
+        raise UnknownCatalogVersion(f"catalog version {prefix} is ambiguous: give more of its digits")
+    return StoredCatalog(rows[0].id, rows[0].content_hash, _parsed(connection, rows[0].content_hash))
 
 
 # A version never changes, so its parsed catalog is kept by content hash: a task that loads

@@ -18,6 +18,7 @@ from typing import TypeVar, cast
 import sqlalchemy as sa
 
 from billing.core.invoicing import InvoiceDraft
+from billing.store.corrections import mark_invoiced_many
 from billing.store.invoice_records import (
     InvoiceChanged,
     invoice_values,
@@ -49,6 +50,7 @@ class Finalization:
     customer_id: str
     due_on: date
     late_max_id: int
+    corrections_max_id: int = 0  # the pending backfill corrections it carries, up to this id
 
 
 def write_invoices(
@@ -159,6 +161,10 @@ def finalize_invoices(connection: sa.Connection, finals: Sequence[Finalization],
             .values(pending_adjustment=False),
             adjusted,
         )
+    mark_invoiced_many(
+        connection,
+        [(f.customer_id, f.invoice_id, f.corrections_max_id) for f in finals if f.corrections_max_id],
+    )
     return numbers
 
 

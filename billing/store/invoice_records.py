@@ -18,6 +18,7 @@ from billing.core.money import ZERO, Currency, require_minor_units
 from billing.core.pricing.base import TierAmount
 from billing.core.rating import InvoiceLine
 from billing.core.taxes import TaxLine
+from billing.store.corrections import mark_invoiced, pending_corrections
 from billing.store.database import dialect_insert, one_of
 from billing.store.models import Counter, Event, InvoiceLineRow, InvoiceRow, Notification
 from billing.store.usage_events import FINALIZED_STATUSES, _batches
@@ -94,6 +95,10 @@ def billing_states(connection: sa.Connection, customer_ids: Iterable[str]) -> di
             state.late_first = instant if state.late_first is None else min(state.late_first, instant)
             state.late_last = instant if state.late_last is None else max(state.late_last, instant)
             state.late_max_id = max(state.late_max_id, event_id)
+    for customer, pending in pending_corrections(connection, ids).items():
+        state = states[customer]
+        state.corrections = [line for _, line in pending]
+        state.corrections_max_id = max((row_id for row_id, _ in pending), default=0)
     return states
 
 
@@ -251,9 +256,10 @@ def finalize_invoice(
     now: datetime,
     due_on: date,
     late_max_id: int,
+    corrections_max_id: int = 0,
 ) -> str:
     """Number a draft and freeze it, in one statement; the late usage it adjusted is no longer
-    pending.
+    pending, and the corrections it carried are marked as carried by it.
 
     The number is taken inside the caller's transaction, so if the draft is no longer there to
     freeze, the counter's step is undone with it: numbers stay gap-free. The database refuses
@@ -277,6 +283,8 @@ def finalize_invoice(
             )
             .values(pending_adjustment=False)
         )
+    if corrections_max_id:
+        mark_invoiced(connection, customer_id, invoice_id, corrections_max_id)
     return number
 
 

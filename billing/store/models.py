@@ -176,6 +176,33 @@ class InvoiceLineRow(Base):
     invoice: Mapped[InvoiceRow] = relationship(back_populates="lines")
 
 
+class BillingCorrection(Base):
+    """A difference a backfill found, to be billed as an adjustment line on the customer's next
+    invoice; `invoice_id` is set when that invoice is finalized (migration 0006)."""
+
+    __tablename__ = "billing_corrections"
+    __table_args__ = (sa.Index("ix_billing_corrections_customer_id_invoice_id", "customer_id", "invoice_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(sa.String(255))
+    # the line it corrects (billing.core.line_keys.LineKey): contract start, period start, charge
+    line_contract: Mapped[date] = mapped_column(sa.Date)
+    line_period: Mapped[date] = mapped_column(sa.Date)
+    line_charge: Mapped[str] = mapped_column(sa.String(128))
+    description: Mapped[str] = mapped_column(sa.Text)
+    metric: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    quantity: Mapped[Decimal] = mapped_column(ExactDecimal)
+    amount: Mapped[Decimal] = mapped_column(ExactDecimal)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    period_start: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    period_end: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    reason: Mapped[str] = mapped_column(sa.String(32))  # backfill
+    corrects_invoice_id: Mapped[int | None] = mapped_column(sa.ForeignKey("invoices.id"), nullable=True)
+    catalog_version_id: Mapped[int] = mapped_column(sa.ForeignKey("catalog_versions.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    invoice_id: Mapped[int | None] = mapped_column(sa.ForeignKey("invoices.id"), nullable=True)
+
+
 class Notification(Base):
     """The send ledger: one row per reminder, so each goes out exactly once."""
 

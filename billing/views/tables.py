@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from billing.core.backfill import BackfillLine, BackfillReport
 from billing.core.local_days import format_day
+from billing.core.money import Currency, format_amount
 
 
 def markdown_table(rows: Sequence[Sequence[Any]]) -> str:
@@ -45,3 +47,41 @@ def invoice_rows(outcomes: Sequence[dict[str, Any]]) -> list[list[str]]:
         issued = format_day(o["issued_on"])  # the customer's local issue date
         rows.append([number, o["customer_id"], issued, o["status"], str(o["lines"]), total])
     return rows
+
+
+BACKFILL_HEADER = ["customer", "period", "line", "billed", "should be", "difference", "billed on", "action"]
+BACKFILL_AMOUNTS = (3, 4, 5)  # right-aligned on the terminal
+_ACTIONS = {
+    ("adjustment", True): "would adjust on the next invoice",
+    ("adjustment", False): "adjustment on the next invoice",
+    ("credit", True): "would credit on the next invoice",
+    ("credit", False): "credit on the next invoice",
+}
+
+
+def backfill_rows(lines: Sequence[BackfillLine], dry_run: bool) -> list[list[str]]:
+    """What a backfill found billed wrong: per customer and line, billed, due, difference."""
+    rows = [list(BACKFILL_HEADER)]
+    for line in lines:
+        currency = Currency.of(line.currency)
+        rows.append(
+            [
+                line.customer_id,
+                line.period_days,
+                line.description,
+                f"{format_amount(line.billed, currency)} {line.currency}",
+                f"{format_amount(line.should, currency)} {line.currency}",
+                f"{format_amount(line.difference, currency)} {line.currency}",
+                line.invoice or "-",
+                _ACTIONS[(line.action, dry_run)],
+            ]
+        )
+    return rows
+
+
+def backfill_headline(report: BackfillReport) -> str:
+    head = "backfill (dry run: nothing written)" if report.dry_run else "backfill"
+    return (
+        f"{head}: {report.customers} customers, {report.periods} finalized periods re-rated, "
+        f"{report.lines_checked} lines compared, {len(report.lines)} to correct"
+    )

@@ -1,0 +1,72 @@
+"""The backfill flow through Prefect: its artifact shows each difference and the action, a dry
+run by default, the real run corrects once; a user's mistake ends the run in one line."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from billing.core.errors import UnknownCustomer
+from tests.flows.test_run_outcomes import _artifact
+from tests.integration.test_backfill import ingest, invoice, load, pending
+
+pytestmark = [pytest.mark.flow, pytest.mark.usefixtures("prefect_harness")]
+
+
+@pytest.fixture
+def late_march_call(configured, event_suite):
+    """acme's March billed for 2 calls (INV-000002); a third March call arrived after."""
+    stored = load(configured, "1.00", datetime(2026, 3, 1, tzinfo=UTC))
+    ingest(configured, event_suite, stored, [("e1", "2026-03-05T00:00:00Z"), ("e2", "2026-03-06T00:00:00Z")],
+           datetime(2026, 4, 1, 6, tzinfo=UTC))  # fmt: skip
+    invoice(configured, stored, datetime(2026, 4, 2, 1, tzinfo=UTC))
+    ingest(
+        configured, event_suite, stored, [("e3", "2026-03-30T00:00:00Z")], datetime(2026, 4, 10, tzinfo=UTC)
+    )
+    return configured
+
+
+def test_a_dry_run_shows_what_the_real_run_corrects_once(late_march_call):
+    from flows.backfill import backfill
+
+    state = backfill(date(2026, 3, 1), date(2026, 4, 1), return_state=True)
+    assert state.is_completed()
+    dry = state.result()
+    assert dry.dry_run and [(line.difference, line.action) for line in dry.lines] == [(1, "adjustment")]
+    markdown = _artifact(state.state_details.flow_run_id)
+    assert "(dry run)" in markdown
+    assert (
+        "| acme | 1 Mar 2026 – 31 Mar 2026 | Calls: 3 at $1.00 | 2.00 USD | 3.00 USD | 1.00 USD | INV-000002"
+        " | would adjust on the next invoice |"
+    ) in markdown
+    assert pending(late_march_call) == []
+
+    real = backfill(date(2026, 3, 1), date(2026, 4, 1), ["acme"], dry_run=False)
+    assert real.lines == dry.lines
+    assert len(pending(late_march_call)) == 1
+    again = backfill(date(2026, 3, 1), date(2026, 4, 1), dry_run=False, return_state=True)
+    assert again.result().lines == []
+    assert "_none_" in _artifact(again.state_details.flow_run_id)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"start": date(2026, 4, 1), "end": date(2026, 4, 1)},
+            "backfill window 2026-04-01 .. 2026-04-01 is empty",
+        ),
+        ({"customer_ids": ["nobody"]}, "unknown customer(s): nobody"),
+        ({"catalog_version": "deadbeef"}, "no catalog version deadbeef is stored"),
+    ],
+)
+def test_a_mistake_fails_the_run_in_one_line(late_march_call, kwargs, message):
+    from flows.backfill import backfill
+
+    arguments = {"start": date(2026, 3, 1), "end": date(2026, 4, 1), **kwargs}
+    state = backfill(**arguments, return_state=True)
+    assert state.is_failed()
+    assert state.message == message or state.message.startswith(message)
+    if "customer_ids" in kwargs:
+        assert isinstance(state.result(raise_on_failure=False), UnknownCustomer)
