@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 import sqlalchemy as sa
 
@@ -165,7 +166,7 @@ def mark_invoiced_many(connection: sa.Connection, carried: Sequence[tuple[str, i
     """`mark_invoiced` for many invoices in one statement: (customer, invoice id, max id) each."""
     if not carried:
         return
-    table = BillingCorrection.__table__
+    table = cast(sa.Table, BillingCorrection.__table__)
     connection.execute(
         sa.update(table)
         .where(
