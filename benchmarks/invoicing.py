@@ -6,15 +6,16 @@ into PostgreSQL (untimed), then times a real invoice run as of an instant just a
 customer's first period closed: rate, store the drafts, finalize and number them, render each
 invoice's email document and queue its `invoice_issued` email. The flow runs in-process under
 Prefect's test harness (its start-up not counted) and sends the queued emails to an outbox in a
-temporary folder; that send step is left out of its timing (the duration Prefect recorded for
-the task is taken off), as it is left out of the baseline: the same chunks through
-`billing.services.invoice_run.invoice_customers` in one process without Prefect. Rendering and
-sending the baseline's emails is timed once, for information. Each run starts from the same
-data: the invoices, their lines, the send ledger and the counters are truncated between runs
-(TRUNCATE fires no row trigger). Best of 3 each, in the same run.
+temporary folder; its PDF tasks and its send step are left out of its timing (their span, as
+Prefect recorded those tasks, is taken off), as they are left out of the baseline: the same
+chunks through `billing.services.invoice_run.invoice_customers` in one process without
+Prefect. Sending the baseline's emails is timed once, for information. Each run starts from the
+same data: the invoices, their lines and documents, the send ledger and the counters are
+truncated between runs (TRUNCATE fires no row trigger). Best of 3 each, in the same run.
 
-`invoices_per_s`: invoices rated and persisted per second by the baseline. PDF rendering is
-measured apart (`pdf_figures`).
+`invoices_per_s`: invoices rated and persisted per second by the baseline. PDF printing is
+measured apart (`pdf_figures`): PDFs printed and stored per second by one worker process
+(`pdfs_per_s`) and by two at once (`pdfs_per_s_2_processes`), through the flow's own task code.
 
     python benchmarks/invoicing.py [--customers N] [--events N] [--runs N]
 """
@@ -22,6 +23,7 @@ measured apart (`pdf_figures`).
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import random
 import sys
@@ -49,7 +51,8 @@ from flows.invoices import CUSTOMERS_PER_TASK
 from tests.bulk import bulk_load_events
 
 SENDER = "billing@bench.example"
-WRITTEN = "invoices, invoice_lines, notifications, counters"
+WRITTEN = "invoices, invoice_lines, invoice_documents, billing_corrections, notifications, counters"
+PDF_SAMPLE = 120  # invoices printed per process for the PDF figures
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,8 @@ def fresh(engine: sa.Engine) -> None:
 def written(engine: sa.Engine) -> tuple[int, int, int]:
     with engine.connect() as connection:
         counts = [
-            connection.scalar(sa.text(f"SELECT count(*) FROM {table}")) for table in WRITTEN.split(", ")[:3]
+            connection.scalar(sa.text(f"SELECT count(*) FROM {table}"))
+            for table in ("invoices", "invoice_lines", "notifications")
         ]
     return counts[0], counts[1], counts[2]
 
@@ -110,7 +114,8 @@ def sending_seconds(engine: sa.Engine, outbox: Path) -> float:
 
 
 def flow_run(engine: sa.Engine) -> Timing:
-    """The flow, timed without its send step (as Prefect recorded that task's run)."""
+    """The flow, timed without the steps measured apart: printing the PDFs (from the first PDF
+    task's start to the last one's end, as Prefect recorded them) and sending the emails."""
     from flows.invoices import run_invoices
 
     fresh(engine)
@@ -121,21 +126,32 @@ def flow_run(engine: sa.Engine) -> Timing:
     assert not summary["failures"] and not summary["emails"]["failed"], summary["failures"]
     invoices, lines, emails = written(engine)
     assert summary["emails"]["sent"] == emails == summary["finalized"], summary["emails"]
-    sending = send_step_seconds(state.state_details.flow_run_id)
-    return Timing(finished - started - sending, invoices, lines, emails)
+    apart = steps_apart_seconds(state.state_details.flow_run_id)
+    return Timing(finished - started - apart, invoices, lines, emails)
 
 
-def send_step_seconds(flow_run_id: Any) -> float:
+def steps_apart_seconds(flow_run_id: Any) -> float:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
+    task_runs: list[Any] = []
     with get_client(sync_client=True) as client:
-        task_runs = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])), limit=200
-        )
-    (task_run,) = [run for run in task_runs if run.name.startswith("send-pending-emails")]
-    assert task_run.start_time is not None and task_run.end_time is not None
-    return (task_run.end_time - task_run.start_time).total_seconds()
+        while True:
+            page = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+                limit=200,
+                offset=len(task_runs),
+            )
+            task_runs += page
+            if len(page) < 200:
+                break
+    (send,) = [run for run in task_runs if run.name.startswith("send-pending-emails")]
+    printing = [
+        run for run in task_runs if run.name.startswith(("find-invoices-to-render", "render-invoice-pdfs"))
+    ]
+    assert printing and all(run.start_time and run.end_time for run in [send, *printing])
+    span = max(run.end_time for run in printing) - min(run.start_time for run in printing)
+    return (send.end_time - send.start_time).total_seconds() + span.total_seconds()
 
 
 def best(runs: int, work: Any) -> Timing:
@@ -143,12 +159,56 @@ def best(runs: int, work: Any) -> Timing:
     return min(timings, key=lambda t: t.seconds)
 
 
-def pdf_figures() -> dict[str, float | None]:
-    """PDFs rendered per second by one worker process, and by two at once.
+def pdf_figures(engine: sa.Engine) -> dict[str, float]:
+    """PDFs printed and stored per second by one worker process, and by two at once, through
+    `billing.services.invoice_documents.render_pdfs` (what the flow's PDF tasks run) on
+    invoices the last run finalized: `PDF_SAMPLE` per process, different invoices each time."""
+    with engine.connect() as connection:
+        ids = list(
+            connection.scalars(
+                sa.text("SELECT id FROM invoices WHERE status = 'finalized' ORDER BY id LIMIT :n"),
+                {"n": 3 * PDF_SAMPLE},
+            )
+        )
+    assert len(ids) == 3 * PDF_SAMPLE, "not enough finalized invoices for the PDF figures"
+    url = engine.url.render_as_string(hide_password=False)
+    one = _print_chunks(url, [ids[:PDF_SAMPLE]])
+    two = _print_chunks(url, [ids[PDF_SAMPLE : 2 * PDF_SAMPLE], ids[2 * PDF_SAMPLE :]])
+    return {"pdfs_per_s": PDF_SAMPLE / one, "pdfs_per_s_2_processes": 2 * PDF_SAMPLE / two}
 
-    The invoice PDF is not rendered by this version: nothing to measure yet, so the figures
-    are None (not an estimate)."""
-    return {"pdfs_per_s": None, "pdfs_per_s_2_processes": None}
+
+def _print_chunks(url: str, chunks: list[list[int]]) -> float:
+    """Seconds for as many worker processes as chunks, each printing its chunk (started and
+    warmed up first: WeasyPrint's import and first layout are not counted)."""
+    context = multiprocessing.get_context("spawn")
+    ready, go = context.Barrier(len(chunks) + 1), context.Event()
+    results = context.Queue()
+    workers = [context.Process(target=_pdf_worker, args=(url, chunk, ready, go, results)) for chunk in chunks]
+    for worker in workers:
+        worker.start()
+    ready.wait()
+    started = time.perf_counter()
+    go.set()
+    printed = [results.get() for _ in workers]
+    seconds = time.perf_counter() - started
+    for worker in workers:
+        worker.join()
+    assert sorted(printed) == sorted(len(chunk) for chunk in chunks), printed
+    return seconds
+
+
+def _pdf_worker(url: str, chunk: list[int], ready: Any, go: Any, results: Any) -> None:
+    from billing.notify.invoice_pdf import html_to_pdf
+    from billing.services.invoice_documents import render_pdfs
+    from billing.store.database import create_engine
+
+    engine = create_engine(url)
+    html_to_pdf("<p>warm-up</p>")  # the import and the fonts, once per worker
+    ready.wait()
+    go.wait()
+    report = render_pdfs(engine, chunk, resources.utc_now())
+    assert not report.failed, report.failed
+    results.put(len(report.rendered))
 
 
 def main() -> None:
@@ -189,6 +249,13 @@ def main() -> None:
             f"{invoices_per_s:.0f} invoices/s rated and persisted (target >= 500)",
             flush=True,
         )
+        pdfs = pdf_figures(engine)
+        print(
+            f"PDFs printed and stored: {pdfs['pdfs_per_s']:.1f}/s by one worker process, "
+            f"{pdfs['pdfs_per_s_2_processes']:.1f}/s by two "
+            f"({pdfs['pdfs_per_s_2_processes'] / pdfs['pdfs_per_s']:.2f}x)",
+            flush=True,
+        )
         sending = sending_seconds(engine, outbox)
         print(
             f"for information: rendering and sending the {baseline.emails:,} emails: {sending:.2f}s",
@@ -204,10 +271,8 @@ def main() -> None:
             baseline.emails,
         )
         ratio = flow.seconds / baseline.seconds
-        pdfs = pdf_figures()
         print(f"run-invoices flow, its send step aside: {flow.seconds:.2f}s (best of {runs})")
         print(f"ratio flow/service: {ratio:.2f} (target <= 1.5); peak RSS {peak_rss_mb():.0f} MB")
-        print(f"PDFs per second: {pdfs['pdfs_per_s']} (not rendered by this version)")
     finally:
         drop_bench_database(engine)
         folder.cleanup()
@@ -218,7 +283,8 @@ def main() -> None:
             "baseline_seconds": round(baseline.seconds, 3),
             "ratio": round(ratio, 3),
             "invoices_per_s": round(invoices_per_s, 1),
-            "pdfs_per_s": pdfs["pdfs_per_s"],
+            "pdfs_per_s": round(pdfs["pdfs_per_s"], 2),
+            "pdfs_per_s_2_processes": round(pdfs["pdfs_per_s_2_processes"], 2),
             "invoices": baseline.invoices,
             "lines": baseline.lines,
             "peak_rss_mb": round(peak_rss_mb(), 1),
