@@ -150,7 +150,6 @@ def test_an_overcharge_is_credited_once_on_a_credit_note_of_the_invoice(engine, 
 
 def test_the_credit_note_document_renders_and_names_its_invoice(engine, overcharged):
     backfill(engine, dry_run=False, stored=overcharged)
-    (note,) = credit_notes(engine)
     with engine.connect() as connection:
         note_id = connection.scalar(sa.text("SELECT id FROM invoices WHERE number = 'CN-000001'"))
     report = render_pdfs(engine, [note_id], datetime(2026, 4, 20, tzinfo=UTC))
@@ -164,7 +163,11 @@ def test_a_void_after_a_backfill_credit_reverses_only_what_is_still_billed(engin
     now = datetime(2026, 4, 21, tzinfo=UTC)
     outcome = invoice_states.void(engine, "INV-000002", now)
     void = outcome.credit_note
-    assert void is not None and (void.number, void.reason, void.corrects) == ("CN-000002", "void", "INV-000002")
+    assert void is not None and (void.number, void.reason, void.corrects) == (
+        "CN-000002",
+        "void",
+        "INV-000002",
+    )
     assert sorted(line.amount for line in void.lines) == [D("-10.00"), D("-0.70")]
     assert [(t.name, t.amount) for t in void.taxes] == [("VAT", D("-2.14")), ("City", D("-0.27"))]
     assert void.total == D("-13.11")  # with CN-000001's -1.59: the invoice's 14.70, never more
