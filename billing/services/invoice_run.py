@@ -342,7 +342,9 @@ def _issue_remainder(run: _Run, invoice_id: int, draft: InvoiceDraft, customer: 
     note_id = credit_notes.issue_credit_note(
         run.connection, row, "remainder", rows, draft.remainder_taxes, run.now
     )
-    (note,) = records.load_invoices(Session(bind=run.connection), ids=[note_id])
+    # read within the chunk's savepoint: the session joins it and never opens one of its own
+    reader = Session(bind=run.connection, join_transaction_mode="rollback_only")
+    (note,) = records.load_invoices(reader, ids=[note_id])
     email = credit_note_issued(note, customer.display_name, customer.email)
     send_ledger.enqueue(run.connection, [email], run.now)
 
