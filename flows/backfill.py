@@ -11,9 +11,11 @@ from billing.core.errors import BillingError, UnknownCustomer
 from billing.runtime import resources
 from billing.services.invoice_run import check_nothing_missing
 from billing.views.tables import backfill_headline, backfill_rows
+from flows.invoices import render_documents
 from flows.user_errors import fails_in_one_line
 from tasks.artifacts import publish_summary
 from tasks.backfill import backfill_chunk
+from tasks.notifications import send_pending_emails
 
 CUSTOMERS_PER_TASK = 500
 
@@ -36,7 +38,8 @@ def backfill(
     difference. Each period is rated with the catalog version its invoices were rated with, or
     with `catalog_version` (a content hash, 8 hex digits or more). Unless `dry_run`, each
     difference is corrected once: an undercharge as an adjustment line on the customer's next
-    invoice, an overcharge as a credit on it. Running it again corrects nothing."""
+    invoice, an overcharge on a credit note of the invoice that billed it (its PDF rendered and
+    its email sent once the corrections are stored). Running it again corrects nothing."""
     logger = get_run_logger()
     if start >= end:
         raise BadBackfillWindow(f"backfill window {start} .. {end} is empty: start must be before end")
@@ -52,6 +55,9 @@ def backfill(
         chunk = ids[first : first + CUSTOMERS_PER_TASK]
         report.add(backfill_chunk(chunk, start, end, named.id if named else None, dry_run))
         logger.info("backfilled %d of %d customers", min(first + CUSTOMERS_PER_TASK, len(ids)), len(ids))
+    if any(line.credit_note for line in report.lines):  # the credit notes' PDFs, then their emails
+        render_documents()
+        send_pending_emails()
     title = f"Backfill of periods starting {start} .. {end} (exclusive)" + (" (dry run)" if dry_run else "")
     title += f", catalog version {named.content_hash[:12]}" if named else ", each invoice's catalog version"
     publish_summary("backfill", title, {backfill_headline(report): backfill_rows(report.lines, dry_run)})

@@ -58,11 +58,13 @@ class LineDifference:
         return "none"
 
     def correction(self, days: str) -> InvoiceLine:
-        """The adjustment line that corrects the difference; `days` are the period's local days."""
+        """The line that corrects the difference, `days` being the period's local days: an
+        adjustment for the next invoice, or a credit note's (negative) credit line."""
+        verb = "Credit" if self.action == "credit" else "Adjustment"
         return InvoiceLine(
             key=self.key,
             kind="adjustment",
-            description=f"Adjustment: {self.description} for {days} (backfill)",
+            description=f"{verb}: {self.description} for {days} (backfill)",
             metric=self.metric,
             quantity=self.should_quantity - self.billed_quantity,
             amount=self.difference,
@@ -180,6 +182,7 @@ class BackfillLine:
     should: Decimal
     action: Action  # adjustment (undercharge) | credit (overcharge)
     invoice: str | None  # the number of the invoice that billed it
+    credit_note: str | None = None  # an applied credit's: the credit note that carries it
 
     @property
     def difference(self) -> Decimal:

@@ -8,11 +8,14 @@ Billed = to be billed - already billed (Kill Bill's rule): every line has a key 
 bills; a line whose key was billed on a finalized invoice for the same amount is left out, and
 one billed for a different amount (usage that arrived after its period was invoiced) becomes an
 adjustment line for the difference. So re-runs change nothing and late usage is billed once.
-A key a credit note reversed (its invoice was voided) is left alone: invoice runs do not bill a
-voided period again; re-billing it is a backfill's decision.
+A key a void's credit note reversed is left alone: invoice runs do not bill a voided period
+again; re-billing it is a backfill's decision. A backfill's credit note bills its key like any
+line, negative: what is billed is the net amount.
 
 Taxes are exclusive percentages of the subtotal (`billing.core.taxes`); prepaid credits then burn
-the taxed total: `total = subtotal + taxes - credits_applied`, never below zero.
+the taxed total: `total = subtotal + taxes - credits_applied`, never below zero. Lines that
+would take the subtotal below zero (late usage reversed, a negative adjustment) are the draft's
+remainder, carried by a credit note of the invoice (`cap_at_zero`).
 """
 
 from __future__ import annotations
@@ -109,6 +112,9 @@ class InvoiceDraft:
     fingerprint: str
     timezone: str = "UTC"
     taxes: tuple[TaxLine, ...] = ()
+    # lines that would take the total below zero: a credit note of this invoice carries them
+    remainder: tuple[InvoiceLine, ...] = ()
+    remainder_taxes: tuple[TaxLine, ...] = ()
 
     @property
     def subtotal(self) -> Decimal:
@@ -165,6 +171,7 @@ class Invoice:
     taxes: tuple[TaxLine, ...] = ()  # total = subtotal + taxes - credits_applied
     kind: str = "invoice"  # invoice | credit_note
     corrects: str | None = None  # a credit note: the number of the invoice it credits
+    reason: str | None = None  # a credit note: void | backfill | remainder
     paid_at: datetime | None = None
     voided_at: datetime | None = None
 
@@ -215,8 +222,8 @@ def draft_invoice(
         due += rate_in_advance(segment, catalog, memo)
     if corrections:
         billed = with_corrections(billed, corrections)
-    lines = settle(due, billed, revised, catalog.currency) + list(corrections)
-    if not lines:
+    lines, remainder = cap_at_zero(settle(due, billed, revised, catalog.currency) + list(corrections))
+    if not lines and not remainder:
         return None
     if boundary > 0:
         shown = schedule.period(boundary - 1)
@@ -228,6 +235,7 @@ def draft_invoice(
     subtotal = sum((line.amount for line in lines), ZERO)
     rates = schedule.customer.taxes
     taxes = compute_taxes(subtotal, rates, catalog.currency)
+    remainder_taxes = compute_taxes(sum((line.amount for line in remainder), ZERO), rates, catalog.currency)
     credits = apply_credits(subtotal + tax_total(taxes), grants, credits_used, issued_on)
     fingerprint = draft_fingerprint(
         catalog.version, schedule.customer.id, boundary, inputs, billed, credits_used, rates
@@ -245,7 +253,18 @@ def draft_invoice(
         fingerprint=fingerprint,
         timezone=schedule.customer.timezone,
         taxes=taxes,
+        remainder=tuple(remainder),
+        remainder_taxes=remainder_taxes if remainder else (),
     )
+
+
+def cap_at_zero(lines: list[InvoiceLine]) -> tuple[list[InvoiceLine], list[InvoiceLine]]:
+    """An invoice total never goes below zero (SPEC §8a): when the lines sum below zero, the
+    invoice carries its lines of zero or more and the negative ones are the remainder, which a
+    credit note referencing the invoice carries (taxed like it), issued when it is finalized."""
+    if sum((line.amount for line in lines), ZERO) >= 0:
+        return lines, []
+    return [line for line in lines if line.amount >= 0], [line for line in lines if line.amount < 0]
 
 
 def settle(

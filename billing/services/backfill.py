@@ -5,19 +5,21 @@ For every customer of the chunk, each finalized period whose first local day lie
 one query per catalog version) and compared line by line with what was billed for it
 (`billing.core.backfill`). A real run then corrects each difference once, in the chunk's one
 transaction, under the billing lock: an undercharge becomes a pending correction that the
-customer's next invoice carries as an adjustment line; an overcharge goes through
-`correct_overcharge`. A dry run computes the same and writes nothing.
+customer's next invoice carries as an adjustment line; an overcharge becomes a credit note
+referencing the invoice that billed it (`correct_overcharge`), its email queued with it. A dry
+run computes the same and writes nothing.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from billing.core.backfill import (
     Action,
@@ -33,19 +35,29 @@ from billing.core.backfill import (
 from billing.core.catalog import Catalog
 from billing.core.errors import BillingError
 from billing.core.invoicing import UsageBySegment
+from billing.core.line_keys import LineKey
+from billing.core.money import ZERO, Currency
 from billing.core.periods import Period, Schedule
 from billing.core.pricing.base import MeteredUsage
 from billing.core.rating import InvoiceLine
+from billing.core.taxes import compute_taxes
+from billing.services.invoice_states import credit_note_issued
 from billing.store import corrections as stored_corrections
+from billing.store import credit_notes, send_ledger
 from billing.store import invoice_records as records
 from billing.store.catalog_versions import StoredCatalog, catalog_version
 from billing.store.corrections import FinalizedInvoice
 from billing.store.database import lock_billing
+from billing.store.invoice_states import customer_contact
 from billing.store.metering_sql import SegmentKey, stream_segment_usage
 
 
 class CurrencyMismatch(BillingError):
     code = "currency_mismatch"
+
+
+class NothingToCredit(BillingError):
+    code = "nothing_to_credit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +108,8 @@ def backfill_customers(
                 )
                 report.periods += 1
                 report.lines_checked += len(comparison.lines)
-                report.lines += _found(comparison, rating)
-                if not dry_run:
-                    _correct(connection, comparison, rating, now)
+                issued = {} if dry_run else _correct(connection, comparison, rating, now)
+                report.lines += _found(comparison, rating, issued)
     return report
 
 
@@ -181,11 +192,14 @@ def _billed_by(rating: _PeriodRating, in_advance: bool) -> FinalizedInvoice | No
     return rating.opened_by if in_advance else rating.closed_by
 
 
-def _found(comparison: PeriodComparison, rating: _PeriodRating) -> list[BackfillLine]:
+def _found(
+    comparison: PeriodComparison, rating: _PeriodRating, issued: Mapping[LineKey, str]
+) -> list[BackfillLine]:
     currency = rating.closing.catalog.currency.code
     found = []
     for line in comparison.differences:
-        invoice = _billed_by(rating, line.timing == "in_advance")
+        invoice = _credited(rating, line.timing == "in_advance") if line.action == "credit" else None
+        invoice = invoice or _billed_by(rating, line.timing == "in_advance")
         found.append(
             BackfillLine(
                 comparison.customer_id,
@@ -196,24 +210,39 @@ def _found(comparison: PeriodComparison, rating: _PeriodRating) -> list[Backfill
                 line.should,
                 line.action,
                 invoice.number if invoice else None,
+                issued.get(line.key),
             )
         )
     return found
 
 
+def _credited(rating: _PeriodRating, in_advance: bool) -> FinalizedInvoice | None:
+    """The invoice an overcharge's credit note references: the one that billed the line, else
+    the other invoice of the period."""
+    return _billed_by(rating, in_advance) or _billed_by(rating, not in_advance)
+
+
 def _correct(
     connection: sa.Connection, comparison: PeriodComparison, rating: _PeriodRating, now: datetime
-) -> None:
-    """Store each difference's correction once, grouped by the invoice that billed the line."""
+) -> dict[LineKey, str]:
+    """Correct each difference once, grouped by the invoice that billed the line; returns the
+    number of the credit note that credits each overcharged line key."""
     groups: dict[tuple[Action, bool], list[InvoiceLine]] = defaultdict(list)
     for difference, line in comparison.corrections():
         groups[(difference.action, difference.timing == "in_advance")].append(line)
+    issued: dict[LineKey, str] = {}
     for (action, in_advance), lines in groups.items():
-        invoice = _billed_by(rating, in_advance)
         stored = rating.opening if in_advance else rating.closing
         if action == "credit":
-            correct_overcharge(connection, comparison.customer_id, invoice, lines, stored, now)
+            credited = _credited(rating, in_advance)
+            if credited is None:
+                raise NothingToCredit(
+                    f"{comparison.customer_id!r}: no finalized invoice of {comparison.days} to credit"
+                )
+            number = correct_overcharge(connection, comparison.customer_id, credited, lines, now)
+            issued.update((line.key, number) for line in lines)
         else:
+            invoice = _billed_by(rating, in_advance)
             stored_corrections.add_corrections(
                 connection,
                 comparison.customer_id,
@@ -223,27 +252,29 @@ def _correct(
                 catalog_version_id=stored.id,
                 now=now,
             )
+    return issued
 
 
 def correct_overcharge(
     connection: sa.Connection,
     customer_id: str,
-    invoice: FinalizedInvoice | None,
+    invoice: FinalizedInvoice,
     lines: Sequence[InvoiceLine],
-    rated_with: StoredCatalog,
     now: datetime,
 ) -> str:
-    """The one place an overcharge is corrected: `lines` (negative, one per line key) credit
-    what `invoice` billed too much. Until credit notes exist, the credit is a pending
-    correction the customer's next invoice carries, as an undercharge's is; returns where the
-    credit goes."""
-    stored_corrections.add_corrections(
-        connection,
-        customer_id,
-        lines,
-        currency=rated_with.catalog.currency.code,
-        corrects_invoice_id=invoice.id if invoice else None,
-        catalog_version_id=rated_with.id,
-        now=now,
-    )
-    return "next invoice"
+    """The one place an overcharge is corrected: a credit note of `invoice`, issued now, with
+    `lines` (negative, one per over-billed line key) and the taxes `invoice` was taxed with on
+    their subtotal (each rounded once, half-up); prepaid credits untouched. Its
+    `credit_note_issued` email is queued with it. Returns its number."""
+    row = credit_notes.invoice_row(connection, invoice.id)
+    subtotal = sum((line.amount for line in lines), ZERO)
+    rates = [(tax.name, tax.rate) for tax in records.taxes_from_row(row.taxes)]
+    taxes = compute_taxes(subtotal, rates, Currency.of(row.currency))
+    rows = [records.line_row(n, line) for n, line in enumerate(lines)]
+    note_id = credit_notes.issue_credit_note(connection, row, "backfill", rows, taxes, now)
+    (note,) = records.load_invoices(Session(bind=connection), ids=[note_id])
+    contact = customer_contact(connection, customer_id)
+    if contact is not None:
+        send_ledger.enqueue(connection, [credit_note_issued(note, *contact)], now)
+    assert note.number is not None
+    return note.number

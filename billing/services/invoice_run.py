@@ -1,7 +1,9 @@
 """Invoice runs: for a chunk of customers, rate what is due as of an instant and store it.
 
 Every boundary up to `as_of` that no finalized invoice covers yet gets a draft; a draft whose
-grace period has passed is finalized and numbered. Usage for every segment of the chunk is
+grace period has passed is finalized and numbered. A draft whose lines would total below zero
+carries its lines of zero or more, and its finalization issues, in the same transaction, the
+credit note carrying the rest (`billing.core.invoicing.cap_at_zero`). Usage for every segment of the chunk is
 metered in one query. A dry run computes the same invoices and writes nothing.
 """
 
@@ -17,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from billing.core.catalog import Catalog, Customer
 from billing.core.errors import BillingError
@@ -28,9 +31,10 @@ from billing.core.money import format_amount
 from billing.core.periods import Schedule
 from billing.core.pricing.base import MeteredUsage
 from billing.core.rating import PricedLines
+from billing.services.invoice_states import credit_note_issued
+from billing.store import credit_notes, send_ledger
 from billing.store import invoice_batches as batches
 from billing.store import invoice_records as records
-from billing.store import send_ledger
 from billing.store.catalog_versions import StoredCatalog
 from billing.store.database import lock_billing
 from billing.store.metering_sql import SegmentKey, stream_segment_usage
@@ -277,6 +281,9 @@ def _write_set(run: _Run, due: list[tuple[Customer, BillingState, list[_Drafted]
         if writes[n].draft.subtotal != 0 or run.email_zero_invoices  # a zero invoice is kept, not emailed
     ]
     send_ledger.enqueue(run.connection, issued, run.now)
+    for n in finals:
+        if writes[n].draft.remainder:
+            _issue_remainder(run, ids[n], writes[n].draft, stored[n][0])
     return [_outcome(write.draft, n in numbers, numbers.get(n), ids[n]) for n, write in enumerate(writes)]
 
 
@@ -322,7 +329,24 @@ def _store(
             if draft.subtotal != 0 or run.email_zero_invoices:
                 issued = replace(draft.as_invoice(), status="finalized", number=number, due_on=due_on)
                 send_ledger.enqueue(run.connection, [invoice_issued(issued, customer)], run.now)
+            if draft.remainder:
+                _issue_remainder(run, invoice_id, draft, customer)
     return _outcome(draft, final, number, invoice_id)
+
+
+def _issue_remainder(run: _Run, invoice_id: int, draft: InvoiceDraft, customer: Customer) -> None:
+    """The credit note of a just finalized invoice carrying the lines that would have taken
+    its total below zero, taxed like it; its email queued with it."""
+    rows = [records.line_row(n, line) for n, line in enumerate(draft.remainder)]
+    row = credit_notes.invoice_row(run.connection, invoice_id)
+    note_id = credit_notes.issue_credit_note(
+        run.connection, row, "remainder", rows, draft.remainder_taxes, run.now
+    )
+    # read within the chunk's savepoint: the session joins it and never opens one of its own
+    reader = Session(bind=run.connection, join_transaction_mode="rollback_only")
+    (note,) = records.load_invoices(reader, ids=[note_id])
+    email = credit_note_issued(note, customer.display_name, customer.email)
+    send_ledger.enqueue(run.connection, [email], run.now)
 
 
 def _outcome(draft: InvoiceDraft, final: bool, number: str | None, invoice_id: int | None) -> InvoiceOutcome:

@@ -53,6 +53,7 @@ def finalized_invoices(
             ).where(
                 one_of(connection, InvoiceRow.customer_id, list(batch)),
                 InvoiceRow.status.in_(FINALIZED_STATUSES),
+                InvoiceRow.kind == "invoice",  # a credit note shares its invoice's boundary
             )
         )
         for customer, *fields in rows:

@@ -61,7 +61,7 @@ def billing_states(connection: sa.Connection, customer_ids: Iterable[str]) -> di
         lines = connection.execute(
             sa.select(
                 InvoiceRow.customer_id,
-                InvoiceRow.kind,
+                InvoiceRow.reason,
                 InvoiceLineRow.line_contract,
                 InvoiceLineRow.line_period,
                 InvoiceLineRow.line_charge,
@@ -80,11 +80,13 @@ def billing_states(connection: sa.Connection, customer_ids: Iterable[str]) -> di
             )
             .order_by(InvoiceLineRow.id)
         )
-        for customer, kind, contract, period, charge, *fields in lines:
+        for customer, reason, contract, period, charge, *fields in lines:
             line = InvoiceLine(LineKey(contract, period, charge), *fields)
             billed = states[customer].billed
             prior = billed.get(line.key, NOTHING_BILLED)
-            billed[line.key] = prior.reversed_by(line) if kind == "credit_note" else prior.plus(line)
+            # a void reverses the key (runs leave it alone); a backfill's or a remainder's
+            # credit is billed like any line, negative: the key stays billed, net
+            billed[line.key] = prior.reversed_by(line) if reason == "void" else prior.plus(line)
         late = connection.execute(
             sa.select(Event.customer_id, Event.timestamp, Event.id).where(
                 one_of(connection, Event.customer_id, list(batch)), Event.pending_adjustment.is_(True)
@@ -346,6 +348,7 @@ def _view(row: InvoiceRow) -> Invoice:
         taxes=taxes_from_row(row.taxes),
         kind=row.kind,
         corrects=row.corrects,
+        reason=row.reason,
         paid_at=row.paid_at,
         voided_at=row.voided_at,
     )

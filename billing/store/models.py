@@ -119,7 +119,17 @@ class InvoiceRow(Base):
     `voided_at`), and any deletion (migrations 0003 and 0004)."""
 
     __tablename__ = "invoices"
-    __table_args__ = (sa.UniqueConstraint("customer_id", "issued_at"),)
+    __table_args__ = (
+        sa.UniqueConstraint("customer_id", "issued_at"),
+        # one void per invoice; backfills and remainders may credit it more than once (0007)
+        sa.Index(
+            "uq_invoices_corrects_void",
+            "corrects",
+            unique=True,
+            postgresql_where=sa.text("reason = 'void'"),
+            sqlite_where=sa.text("reason = 'void'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
     number: Mapped[str | None] = mapped_column(sa.String(32), unique=True, nullable=True)
@@ -143,7 +153,8 @@ class InvoiceRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     taxes: Mapped[Any] = mapped_column(JSONDocument, default=list)  # [[name, rate, amount], ...] as text
     kind: Mapped[str] = mapped_column(sa.String(16), default="invoice")  # invoice | credit_note
-    corrects: Mapped[str | None] = mapped_column(sa.String(32), unique=True, nullable=True)
+    corrects: Mapped[str | None] = mapped_column(sa.String(32), nullable=True)
+    reason: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)  # void, backfill, remainder
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 

@@ -86,7 +86,8 @@ def taxes_document(taxes: Iterable[TaxLine], currency: Currency) -> list[dict[st
 
 def invoice_document(invoice: Invoice, *, with_number: bool = True) -> dict[str, Any]:
     """SPEC §8 invoice; a preview's `before`/`after` leave out `number`. `kind` is "invoice" or
-    "credit_note"; a credit note names the invoice it reverses in `corrects`."""
+    "credit_note"; a credit note names the invoice it credits in `corrects`, and why in `reason`
+    (`void`, `backfill` or `remainder`; null for an invoice)."""
     currency = invoice.currency
     tz = ZoneInfo(invoice.timezone)
     document: dict[str, Any] = {"number": invoice.number} if with_number else {}
@@ -107,6 +108,7 @@ def invoice_document(invoice: Invoice, *, with_number: bool = True) -> dict[str,
             "due_on": None if invoice.due_on is None else invoice.due_on.isoformat(),
             "kind": invoice.kind,
             "corrects": invoice.corrects,
+            "reason": invoice.reason,
             "paid_at": _instant(invoice.paid_at, tz),
             "voided_at": _instant(invoice.voided_at, tz),
         }

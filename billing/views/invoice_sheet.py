@@ -76,6 +76,7 @@ def invoice_sheet(invoice: Invoice, customer: Customer | None, seller: Seller | 
         "title": "Credit note" if credit_note else "Invoice",
         "credit_note": credit_note,
         "corrects": invoice.corrects,
+        "reason": invoice.reason,
         "draft": invoice.status == "draft",
         "status": invoice.status,
         "number": invoice.number,

@@ -54,8 +54,8 @@ BACKFILL_AMOUNTS = (3, 4, 5)  # right-aligned on the terminal
 _ACTIONS = {
     ("adjustment", True): "would adjust on the next invoice",
     ("adjustment", False): "adjustment on the next invoice",
-    ("credit", True): "would credit on the next invoice",
-    ("credit", False): "credit on the next invoice",
+    ("credit", True): "would credit on a credit note",
+    ("credit", False): "credited on",
 }
 
 
@@ -73,7 +73,7 @@ def backfill_rows(lines: Sequence[BackfillLine], dry_run: bool) -> list[list[str
                 f"{format_amount(line.should, currency)} {line.currency}",
                 f"{format_amount(line.difference, currency)} {line.currency}",
                 line.invoice or "-",
-                _ACTIONS[(line.action, dry_run)],
+                " ".join(filter(None, [_ACTIONS[(line.action, dry_run)], line.credit_note])),
             ]
         )
     return rows

@@ -242,6 +242,7 @@ def test_invoice_show_prints_lines_and_json_in_the_api_shape(configured, tmp_pat
         "due_on",
         "kind",
         "corrects",
+        "reason",
         "paid_at",
         "voided_at",
     }

@@ -3,11 +3,15 @@ run by default, the real run corrects once; a user's mistake ends the run in one
 
 from __future__ import annotations
 
+import email
 from datetime import UTC, date, datetime
+from decimal import Decimal
+from email import policy
 
 import pytest
 
 from billing.core.errors import UnknownCustomer
+from billing.store.invoice_documents import stored_pdf_for_number
 from tests.flows.test_run_outcomes import _artifact
 from tests.integration.test_backfill import ingest, invoice, load, pending
 
@@ -70,3 +74,31 @@ def test_a_mistake_fails_the_run_in_one_line(late_march_call, kwargs, message):
     assert state.message == message or state.message.startswith(message)
     if "customer_ids" in kwargs:
         assert isinstance(state.result(raise_on_failure=False), UnknownCustomer)
+
+
+def test_an_applied_overcharge_renders_and_sends_its_credit_note(late_march_call, tmp_path):
+    from flows.backfill import backfill
+
+    cheaper = load(late_march_call, "0.50", datetime(2026, 4, 15, tzinfo=UTC))
+    state = backfill(
+        date(2026, 3, 1),
+        date(2026, 4, 1),
+        catalog_version=cheaper.content_hash,
+        dry_run=False,
+        return_state=True,
+    )
+    (line,) = state.result().lines
+    assert (line.difference, line.action, line.invoice, line.credit_note) == (
+        Decimal("-0.50"), "credit", "INV-000002", "CN-000001",
+    )  # fmt: skip
+    assert "| INV-000002 | credited on CN-000001 |" in _artifact(state.state_details.flow_run_id)
+    messages = [
+        email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        for path in (tmp_path / "outbox").glob("*.eml")
+    ]  # March's 3 calls at $0.50 (1.50) were billed 2.00: its credit note went out with the invoices'
+    assert [m["Subject"] for m in messages if "CN-000001" in m["Subject"]] == [
+        "Credit note CN-000001 for invoice INV-000002: -0.50 USD"
+    ]
+    with late_march_call.connect() as connection:  # rendered like any finalized document
+        assert stored_pdf_for_number(connection, "CN-000001") is not None
+    assert pending(late_march_call) == []

@@ -158,11 +158,16 @@ def test_a_named_catalog_version_rerates_and_an_overcharge_is_credited(engine, m
     assert shown(backfill(engine, dry_run=False, stored=named)) == shown(dry)
     assert backfill(engine, dry_run=False, stored=named).lines == []
 
+    assert pending(engine) == []  # credited on a credit note of INV-000002, not on the next invoice
+    with Session(engine) as session:
+        (note,) = load_invoices(session, number="CN-000001")
+    assert (note.corrects, note.total) == ("INV-000002", D("-1.00"))
+
     invoice(engine, cheaper, datetime(2026, 5, 2, 1, tzinfo=UTC))
     with Session(engine) as session:
         (may,) = load_invoices(session, number="INV-000003")
-    assert [(line.kind, line.amount) for line in may.lines][-1] == ("adjustment", D("-1.00"))
-    assert may.total == D("9.00")  # May's fee, less the credit
+    assert [line.kind for line in may.lines] == ["usage", "flat"]
+    assert may.total == D("10.00")  # May's fee: the credit is not carried again
 
 
 def test_periods_outside_the_window_or_not_finalized_are_left_alone(engine, event_suite, march_invoiced):

@@ -95,3 +95,57 @@ def test_line_keys_become_typed_columns_and_invoices_keep_their_zone(empty_datab
 
 def _day(value: object) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+INVOICE_INSERT = (
+    "INSERT INTO invoices (id, number, customer_id, status, currency, timezone, boundary, issued_at, "
+    "issued_on, period_start, period_end, subtotal, credits_applied, total, credits, fingerprint, "
+    "catalog_version_id, due_on, finalized_at, updated_at, kind, corrects{extra}) VALUES "
+    "(:id, :number, 'paris', 'finalized', 'EUR', 'UTC', 1, :at, :day, :now, :now, :amount, '0.00', "
+    ":amount, '[]', 'f', 1, :day, :now, :now, :kind, :corrects{values})"
+)
+
+
+def _insert_invoice(c: sa.Connection, id: int, number: str, amount: str, corrects: str | None = None,
+                    reason: str | None = None) -> None:  # fmt: skip
+    extra, values = (", reason", ", :reason") if reason else ("", "")
+    c.execute(
+        sa.text(INVOICE_INSERT.format(extra=extra, values=values)),
+        {
+            "id": id, "number": number, "amount": amount, "now": NOW, "at": NOW.replace(minute=id),
+            "day": date(2026, 11, 1), "kind": "credit_note" if corrects else "invoice",
+            "corrects": corrects, "reason": reason,
+        },
+    )  # fmt: skip
+
+
+def test_credit_notes_stored_before_reasons_are_voids_and_one_void_per_invoice_stays(
+    empty_database: Engine,
+) -> None:
+    upgrade(empty_database, "0006")
+    with empty_database.begin() as c:
+        c.execute(
+            sa.text(
+                "INSERT INTO catalog_versions (id, content_hash, document, source, loaded_at, activated_at) "
+                "VALUES (1, 'h', '{}', 'test', :now, :now)"
+            ),
+            {"now": NOW},
+        )
+        _insert_invoice(c, 1, "INV-000001", "12.00")
+        _insert_invoice(c, 2, "CN-000001", "-12.00", corrects="INV-000001")
+        _insert_invoice(c, 3, "INV-000002", "5.00")
+    upgrade(empty_database, "head")
+    with empty_database.begin() as c:
+        reasons = c.execute(sa.text("SELECT number, reason FROM invoices ORDER BY id")).all()
+        assert [tuple(r) for r in reasons] == [
+            ("INV-000001", None),
+            ("CN-000001", "void"),
+            ("INV-000002", None),
+        ]
+        _insert_invoice(c, 4, "CN-000002", "-1.00", corrects="INV-000002", reason="backfill")
+        _insert_invoice(c, 5, "CN-000003", "-1.00", corrects="INV-000002", reason="backfill")
+        _insert_invoice(c, 6, "CN-000004", "-3.00", corrects="INV-000002", reason="void")
+    with pytest.raises(sa.exc.IntegrityError), empty_database.begin() as c:
+        _insert_invoice(c, 7, "CN-000005", "-3.00", corrects="INV-000002", reason="void")
+    with pytest.raises(sa.exc.DatabaseError, match="never change"), empty_database.begin() as c:
+        c.execute(sa.text("UPDATE invoices SET reason = 'backfill' WHERE number = 'CN-000001'"))
