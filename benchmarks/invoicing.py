@@ -40,7 +40,7 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import bench_database, drop_bench_database, peak_rss_mb, report
-from benchmarks.rating import AS_OF, build_catalog, events, store_catalog
+from benchmarks.rating import AS_OF, build_catalog, load_data
 from billing.notify.outbox import OutboxBackend
 from billing.runtime import resources
 from billing.runtime.settings import get_settings
@@ -48,7 +48,6 @@ from billing.services.email_delivery import deliver_all
 from billing.services.invoice_run import InvoiceRunReport, invoice_customers
 from billing.store.catalog_versions import StoredCatalog
 from flows.invoices import CUSTOMERS_PER_TASK
-from tests.bulk import bulk_load_events
 
 SENDER = "billing@bench.example"
 WRITTEN = "invoices, invoice_lines, invoice_documents, billing_corrections, notifications, counters"
@@ -223,13 +222,7 @@ def main() -> None:
     engine = bench_database("invoicing")
     folder = tempfile.TemporaryDirectory()
     try:
-        started = time.perf_counter()
-        stored = store_catalog(engine, catalog)
-        bulk_load_events(engine, events(args.customers, args.events, anchors, seed=2))
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(sa.text("VACUUM ANALYZE events"))
-        loaded = time.perf_counter() - started
-        print(f"loaded {args.events:,} events for {args.customers:,} customers in {loaded:.1f}s (untimed)")
+        stored = load_data(engine, catalog, anchors, args.events)
 
         os.environ["BILLING_DATABASE_URL"] = engine.url.render_as_string(hide_password=False)
         os.environ["BILLING_OUTBOX_DIR"] = str(Path(folder.name) / "outbox-flow")

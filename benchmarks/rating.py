@@ -236,6 +236,18 @@ def store_catalog(engine: sa.Engine, catalog: Catalog) -> StoredCatalog:
     return resources.catalog(Settings(database_url=engine.url.render_as_string(hide_password=False)))
 
 
+def load_data(engine: sa.Engine, catalog: Catalog, anchors: dict[str, date], total: int) -> StoredCatalog:
+    """The catalog and `total` events across its customers, analyzed (untimed)."""
+    started = time.perf_counter()
+    stored = store_catalog(engine, catalog)
+    bulk_load_events(engine, events(len(anchors), total, anchors, seed=2))
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(sa.text("VACUUM ANALYZE events"))
+    loaded = time.perf_counter() - started
+    print(f"loaded {total:,} events for {len(anchors):,} customers in {loaded:.1f}s (untimed)")
+    return stored
+
+
 def sqlite_seconds(catalog: Catalog, ids: list[str], rows: Iterator[tuple]) -> float:
     with tempfile.TemporaryDirectory() as folder:
         engine = create_engine(f"sqlite:///{folder}/bench.db")
@@ -262,13 +274,7 @@ def main() -> None:
     connections = 1
     engine = bench_database("rating")
     try:
-        started = time.perf_counter()
-        stored = store_catalog(engine, catalog)
-        bulk_load_events(engine, events(args.customers, args.events, anchors, seed=2))
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(sa.text("VACUUM ANALYZE events"))
-        loaded = time.perf_counter() - started
-        print(f"loaded {args.events:,} events for {args.customers:,} customers in {loaded:.1f}s (untimed)")
+        stored = load_data(engine, catalog, anchors, args.events)
 
         first, _ = best_of(1, lambda: invoice_run(engine, stored, ids))  # lays out schedules
         runs = args.runs

@@ -150,21 +150,9 @@ def add_corrections(
         connection.execute(sa.insert(BillingCorrection), rows)
 
 
-def mark_invoiced(connection: sa.Connection, customer_id: str, invoice_id: int, max_id: int) -> None:
-    """The corrections up to `max_id` are carried by the finalized invoice `invoice_id`."""
-    connection.execute(
-        sa.update(BillingCorrection)
-        .where(
-            BillingCorrection.customer_id == customer_id,
-            BillingCorrection.invoice_id.is_(None),
-            BillingCorrection.id <= max_id,
-        )
-        .values(invoice_id=invoice_id)
-    )
-
-
 def mark_invoiced_many(connection: sa.Connection, carried: Sequence[tuple[str, int, int]]) -> None:
-    """`mark_invoiced` for many invoices in one statement: (customer, invoice id, max id) each."""
+    """The corrections up to each max id are carried by that finalized invoice: (customer,
+    invoice id, max id) each, one statement for them all."""
     if not carried:
         return
     table = cast(sa.Table, BillingCorrection.__table__)

@@ -18,7 +18,7 @@ from billing.core.money import ZERO, Currency, require_minor_units
 from billing.core.pricing.base import TierAmount
 from billing.core.rating import InvoiceLine
 from billing.core.taxes import TaxLine
-from billing.store.corrections import mark_invoiced, pending_corrections
+from billing.store.corrections import mark_invoiced_many, pending_corrections
 from billing.store.database import dialect_insert, one_of
 from billing.store.models import Counter, Event, InvoiceLineRow, InvoiceRow, Notification
 from billing.store.usage_events import FINALIZED_STATUSES, _batches
@@ -286,7 +286,7 @@ def finalize_invoice(
             .values(pending_adjustment=False)
         )
     if corrections_max_id:
-        mark_invoiced(connection, customer_id, invoice_id, corrections_max_id)
+        mark_invoiced_many(connection, [(customer_id, invoice_id, corrections_max_id)])
     return number
 
 
