@@ -131,13 +131,16 @@ def compare_period(
     pending: Iterable[InvoiceLine] = (),
 ) -> PeriodComparison:
     """Each line the period should bill against what was billed under its key (pending
-    corrections counted as billed); a key billed before and no longer due should bill 0."""
+    corrections counted as billed); a key billed before and no longer due should bill 0. A key
+    a void reversed is left out: voiding is the operator's decision, a backfill does not undo it."""
     already = with_corrections(billed, pending)
     lines: list[LineDifference] = []
     seen: set[LineKey] = set()
     for line in due:
         seen.add(line.key)
         prior = already.get(line.key, NOTHING_BILLED)
+        if prior.reversed:  # voided: its credit note reversed it, and a backfill never re-bills it
+            continue
         lines.append(
             LineDifference(
                 line.key,
@@ -152,7 +155,11 @@ def compare_period(
                 line.quantity,
             )
         )
-    gone = sorted(key for key in already if key.period == period.start_date and key not in seen)
+    gone = sorted(
+        key
+        for key, prior in already.items()
+        if key.period == period.start_date and key not in seen and not prior.reversed
+    )
     for key in gone:  # billed, no longer due; which invoice billed it is not kept: the closing one
         prior = already[key]
         zero = prior.amount * 0

@@ -9,7 +9,7 @@ bills; a line whose key was billed on a finalized invoice for the same amount is
 one billed for a different amount (usage that arrived after its period was invoiced) becomes an
 adjustment line for the difference. So re-runs change nothing and late usage is billed once.
 A key a void's credit note reversed is left alone: invoice runs do not bill a voided period
-again; re-billing it is a backfill's decision. A backfill's credit note bills its key like any
+again, and backfills leave it out. A backfill's credit note bills its key like any
 line, negative: what is billed is the net amount.
 
 Taxes are exclusive percentages of the subtotal (`billing.core.taxes`); prepaid credits then burn

@@ -222,10 +222,24 @@ def preview(
             Meter(catalog.metrics, counted).add(e for e in added if start <= e.timestamp < end)
         ).usage()
     before = draft_invoice(
-        catalog, schedule, boundary, before_usage, state.billed, state.credits_used, late_here
+        catalog,
+        schedule,
+        boundary,
+        before_usage,
+        state.billed,
+        state.credits_used,
+        late_here,
+        corrections=state.corrections,  # a backfill's, still pending: the next invoice carries them
     )
     after = draft_invoice(
-        catalog, schedule, boundary, after_usage, state.billed, state.credits_used, late_here
+        catalog,
+        schedule,
+        boundary,
+        after_usage,
+        state.billed,
+        state.credits_used,
+        late_here,
+        corrections=state.corrections,  # a backfill's, still pending: the next invoice carries them
     )
     before_view = before.as_invoice() if before else _empty(shown, customer_id, catalog)
     after_view = after.as_invoice() if after else _empty(shown, customer_id, catalog)

@@ -98,9 +98,11 @@ def void_credit_note(connection: sa.Connection, invoice_id: int, now: datetime) 
     lines and taxes minus the credit notes issued for it already, never more) and gives back
     the prepaid credits it burned."""
     invoice = invoice_row(connection, invoice_id)
-    credited, credited_taxes = _credited(connection, invoice.number)
+    own = _lines(connection, invoice_id)
+    keys = {(line.line_contract, line.line_period, line.line_charge) for line in own}
+    credited, credited_taxes = _credited(connection, invoice.number, keys)
     lines = []
-    for line in _lines(connection, invoice_id):
+    for line in own:
         key = (line.line_contract, line.line_period, line.line_charge)
         amount, quantity = credited.get(key, (ZERO, ZERO))
         remaining = line.amount + amount
@@ -119,12 +121,29 @@ def void_credit_note(connection: sa.Connection, invoice_id: int, now: datetime) 
             ],
         )
         lines.append(row)
-    taxes = [
-        TaxLine(tax.name, tax.rate, -(tax.amount + credited_taxes.get(tax.name, ZERO)))
+    taxes = [  # what is left of each tax, never a tax charged by a credit note
+        TaxLine(tax.name, tax.rate, min(ZERO, -(tax.amount + credited_taxes.get(tax.name, ZERO))))
         for tax in taxes_from_row(invoice.taxes)
     ]
-    credits = [(key, -Decimal(amount)) for key, amount in invoice.credits]
+    reversed_total = -(
+        sum((Decimal(r["amount"]) for r in lines), ZERO) + sum((t.amount for t in taxes), ZERO)
+    )
+    credits = _credits_back(invoice.credits, reversed_total)
     return issue_credit_note(connection, invoice, "void", lines, taxes, now, credits)
+
+
+def _credits_back(burned: Sequence[Any], reversed_total: Decimal) -> list[tuple[str, Decimal]]:
+    """The prepaid credits a void gives back: what the invoice burned, but never more than the
+    void reverses (a backfill's credit note may already have given part of it back as money),
+    so a credit note's total is never above zero. Earliest grants first, as they were burned."""
+    left = max(reversed_total, ZERO)
+    back = []
+    for key, amount in burned:
+        given = min(Decimal(amount), left)
+        left -= given
+        if given:
+            back.append((key, -given))
+    return back
 
 
 _LINE_COLUMNS = (
@@ -142,19 +161,26 @@ def _lines(connection: sa.Connection, invoice_id: int) -> Sequence[Any]:
 
 
 def _credited(
-    connection: sa.Connection, number: str
+    connection: sa.Connection, number: str, keys: set[tuple[Any, Any, str]]
 ) -> tuple[dict[tuple[Any, Any, str], tuple[Decimal, Decimal]], dict[str, Decimal]]:
-    """What the credit notes of invoice `number` credited already: amount and quantity by line
-    key, and amount by tax name (all negative)."""
+    """What the credit notes of invoice `number` credited of its own lines already: amount and
+    quantity by line key, and amount by tax name (all negative). Only notes that credit lines
+    of this invoice (`keys`) count: a remainder's credit note, or a backfill's that credits
+    another invoice's keys, credits other periods, not what this invoice billed."""
     notes = connection.execute(
         sa.select(InvoiceRow.id, InvoiceRow.taxes).where(
-            InvoiceRow.corrects == number, InvoiceRow.kind == "credit_note"
+            InvoiceRow.corrects == number,
+            InvoiceRow.kind == "credit_note",
+            InvoiceRow.reason != "remainder",
         )
     ).all()
     lines: dict[tuple[Any, Any, str], tuple[Decimal, Decimal]] = {}
     taxes: dict[str, Decimal] = defaultdict(Decimal)
     for note_id, note_taxes in notes:
-        for line in _lines(connection, note_id):
+        note_lines = _lines(connection, note_id)
+        if any((line.line_contract, line.line_period, line.line_charge) not in keys for line in note_lines):
+            continue
+        for line in note_lines:
             key = (line.line_contract, line.line_period, line.line_charge)
             amount, quantity = lines.get(key, (ZERO, ZERO))
             lines[key] = (amount + line.amount, quantity + line.quantity)

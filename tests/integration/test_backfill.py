@@ -15,6 +15,7 @@ from billing.core.catalog import parse_catalog
 from billing.services.backfill import backfill_customers
 from billing.services.ingest import ingest_records
 from billing.services.invoice_run import invoice_customers
+from billing.services.preview import preview
 from billing.sources.usage_files import RawRecord
 from billing.store.catalog_versions import (
     UnknownCatalogVersion,
@@ -123,6 +124,10 @@ def test_late_usage_is_corrected_once_and_carried_by_the_next_invoice(engine, ev
     assert shown(real) == shown(dry)
     assert pending(engine) == [(D("1.00"), None)]
     assert backfill(engine, dry_run=False).lines == []  # the second run finds it corrected
+    # the preview shows the invoice that will be issued: the correction rides on it
+    shown_now = preview(engine, stored, "acme", [], "merge", datetime(2026, 4, 20, tzinfo=UTC))
+    assert [line["amount"] for line in shown_now["before"]["lines"]][-1] == "1.00"
+    assert shown_now["before"]["total"] == "11.00"
 
     # May's invoice carries the correction; the late call is not adjusted a second time.
     invoice(engine, stored, datetime(2026, 5, 2, 1, tzinfo=UTC))

@@ -28,7 +28,7 @@ MARCH, APRIL = date(2026, 3, 1), date(2026, 4, 1)
 DAYS = "1 Mar 2026 – 31 Mar 2026"
 
 
-def catalog(unit_price: str, *, negative: bool = False):
+def catalog(unit_price: str, *, negative: bool = False, prepaid: str | None = None, city_tax: bool = True):
     metric = {"code": "calls", "name": "Calls", "event_type": "call", "aggregation": "count"}
     if negative:  # a sum that late usage may bring down
         metric = {**metric, "aggregation": "sum", "field": "n", "allow_negative": True}
@@ -50,8 +50,19 @@ def catalog(unit_price: str, *, negative: bool = False):
                 {
                     "id": "acme",
                     "email": "a@acme.example",
-                    "tax_rates": [{"name": "VAT", "rate": "20"}, {"name": "City", "rate": "2.5"}],
-                    "contracts": [{"plan": "std", "starts_on": "2026-03-01"}],
+                    "tax_rates": [{"name": "VAT", "rate": "20"}]
+                    + ([{"name": "City", "rate": "2.5"}] if city_tax else []),
+                    "contracts": [
+                        {
+                            "plan": "std",
+                            "starts_on": "2026-03-01",
+                            "credits": []
+                            if prepaid is None
+                            else [
+                                {"amount": prepaid, "granted_on": "2026-03-01", "expires_on": "2026-12-31"}
+                            ],
+                        }
+                    ],
                 }
             ],
         }
@@ -203,3 +214,62 @@ def test_an_invoice_that_would_go_negative_is_capped_and_the_rest_credited(engin
     june = document(engine, "INV-000004")
     assert [line.kind for line in june.lines] == ["usage", "flat"]
     assert len(credit_notes(engine)) == 1
+
+
+def test_a_void_after_a_remainder_credit_note_reverses_the_whole_invoice(engine, event_suite):
+    """The remainder's credit note credits March's late usage, not what INV-000003 billed:
+    voiding INV-000003 gives back all of its 12.25, taxes included, never a positive tax."""
+    stored = load(engine, catalog("1.00", negative=True), datetime(2026, 3, 1, tzinfo=UTC))
+    march = {"transaction_id": "m1", "timestamp": "2026-03-05T00:00:00Z", "properties": {"n": 15}}
+    ingest(engine, event_suite, stored, [march], datetime(2026, 4, 1, 6, tzinfo=UTC))
+    invoice(engine, stored, datetime(2026, 4, 2, 1, tzinfo=UTC))
+    late = {"transaction_id": "m2", "timestamp": "2026-03-30T00:00:00Z", "properties": {"n": -12}}
+    ingest(engine, event_suite, stored, [late], datetime(2026, 4, 10, tzinfo=UTC))
+    invoice(engine, stored, datetime(2026, 5, 2, 1, tzinfo=UTC))  # INV-000003 12.25, CN-000001
+
+    note = invoice_states.void(engine, "INV-000003", datetime(2026, 5, 3, tzinfo=UTC)).credit_note
+    assert note is not None and note.number == "CN-000002"
+    assert note.subtotal == D("-10.00")
+    assert [(t.name, t.amount) for t in note.taxes] == [("VAT", D("-2.00")), ("City", D("-0.25"))]
+    assert note.total == D("-12.25")
+
+
+def test_a_backfill_never_re_bills_a_voided_invoice(engine, event_suite):
+    """March voided (both its invoices), then a backfill with the same prices: nothing to
+    correct, and May's invoice bills May only."""
+    stored = load(engine, catalog("1.00"), datetime(2026, 3, 1, tzinfo=UTC))
+    calls = [{"transaction_id": f"e{n}", "timestamp": f"2026-03-0{n}T00:00:00Z"} for n in (5, 6)]
+    ingest(engine, event_suite, stored, calls, datetime(2026, 4, 1, 6, tzinfo=UTC))
+    invoice(engine, stored, datetime(2026, 4, 2, 1, tzinfo=UTC))
+    for number in ("INV-000001", "INV-000002"):
+        invoice_states.void(engine, number, datetime(2026, 4, 3, tzinfo=UTC))
+
+    assert not backfill(engine, dry_run=False).lines
+    invoice(engine, stored, datetime(2026, 5, 2, 1, tzinfo=UTC))
+    may = document(engine, "INV-000003")
+    assert [line.kind for line in may.lines] == ["usage", "flat"]  # no "(backfill)" adjustment
+    assert may.total == D("12.25")  # April's 0 calls, May's fee 10.00, VAT 2.00, City 0.25
+
+
+def test_a_void_never_gives_back_more_than_it_reverses(engine, event_suite):
+    """INV-000002 (14.40) was paid by a prepaid credit; a backfill then credited 1.56 of it as
+    money. The void reverses 12.84 and gives back 12.84 of credit: its total is 0, not +1.56."""
+    stored = load(
+        engine, catalog("1.00", prepaid="1000.00", city_tax=False), datetime(2026, 3, 1, tzinfo=UTC)
+    )
+    calls = [{"transaction_id": f"e{n}", "timestamp": f"2026-03-0{n}T00:00:00Z"} for n in (5, 6)]
+    ingest(engine, event_suite, stored, calls, datetime(2026, 4, 1, 6, tzinfo=UTC))
+    invoice(engine, stored, datetime(2026, 4, 2, 1, tzinfo=UTC))
+    paid = document(engine, "INV-000002")
+    assert (paid.subtotal, paid.credits_applied, paid.total) == (D("12.00"), D("14.40"), D("0.00"))
+    cheaper = load(
+        engine, catalog("0.35", prepaid="1000.00", city_tax=False), datetime(2026, 4, 15, tzinfo=UTC)
+    )
+    backfill(engine, dry_run=False, stored=cheaper)
+    (credit,) = credit_notes(engine)
+    assert credit.total == D("-1.56")
+
+    note = invoice_states.void(engine, "INV-000002", datetime(2026, 4, 21, tzinfo=UTC)).credit_note
+    assert note is not None
+    assert (note.subtotal, note.taxes[0].amount) == (D("-10.70"), D("-2.14"))
+    assert (note.credits_applied, note.total) == (D("-12.84"), D("0.00"))
