@@ -10,10 +10,12 @@ invoices, lines, numbers and emails for the others.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from billing.core.catalog import parse_catalog
@@ -248,3 +250,47 @@ def test_two_runs_at_once_number_every_invoice_once_without_gaps(engine, event_s
     assert sorted(subject for _, _, subject, *_ in seen["emails"]) == numbers
     assert sorted(len(r.outcomes) for r in reports) in ([0, 12], [12])
     assert all(not r.failures for r in reports)
+
+
+def _run_in_process(url: str, customers: list[str], as_of: datetime, ready: Any, results: Any) -> None:
+    """One invoice run in its own process: its own engine, its catalog read from the store."""
+    from billing.store.catalog_versions import active_catalog
+    from billing.store.database import create_engine
+
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        stored = active_catalog(connection)
+    ready.wait()
+    try:
+        report = _run(engine, stored, customers, as_of)
+        results.put((len(report.outcomes), sorted(report.failures)))
+    except Exception as error:  # reported to the test, which fails on it
+        results.put(("error", repr(error)))
+
+
+def test_two_processes_at_once_issue_one_invoice_per_customer_and_period(engine, event_suite):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serializes writers: two processes do not race")
+    stored = _setup(engine, CUSTOMERS)
+    now = datetime(2026, 4, 1, tzinfo=UTC)
+    _ingest(engine, event_suite, stored, [(cid, "2026-03-05T00:00:00Z") for cid in CUSTOMERS], now)
+    as_of = datetime(2026, 6, 3, tzinfo=UTC)
+    context = multiprocessing.get_context("spawn")
+    ready, results = context.Barrier(2), context.Queue()
+    url = engine.url.render_as_string(hide_password=False)
+    workers = [
+        context.Process(target=_run_in_process, args=(url, CUSTOMERS, as_of, ready, results))
+        for _ in range(2)
+    ]
+    for worker in workers:
+        worker.start()
+    outcomes = sorted(results.get(timeout=120) for _ in workers)
+    for worker in workers:
+        worker.join(timeout=60)
+    assert all(isinstance(count, int) and not failed for count, failed in outcomes), outcomes
+    assert sorted(count for count, _ in outcomes) == [0, 12]  # the billing lock: one run invoiced
+    seen = _stored(engine)
+    numbers = sorted(number for (_, _, status, number, *_) in seen["invoices"] if status == "finalized")
+    assert numbers == [f"INV-{n:06d}" for n in range(1, 13)]
+    assert len({(customer, issued_at) for customer, issued_at, *_ in seen["invoices"]}) == 12
+    assert sorted(subject for _, _, subject, *_ in seen["emails"]) == numbers
