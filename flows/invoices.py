@@ -6,10 +6,12 @@ run."""
 
 from __future__ import annotations
 
+import os
 from datetime import date, datetime
 from typing import Any
 
 from prefect import flow, get_run_logger
+from prefect.task_runners import ProcessPoolTaskRunner
 
 from billing.core.as_of import as_of_instant, check_issuable
 from billing.core.errors import RunIncomplete, UnknownCustomer
@@ -98,9 +100,23 @@ def run_invoices(
 
 
 def render_documents() -> DocumentReport:
-    """The PDFs of every finalized invoice that has none yet, in chunks run side by side."""
+    """The PDFs of every finalized invoice that has none yet, in chunks of
+    `INVOICES_PER_PDF_TASK`; more than one chunk is printed by a pool of worker processes
+    (printing is CPU-bound and serialized inside one process), one per core at most or
+    `PREFECT_TASKS_RUNNER_PROCESS_POOL_MAX_WORKERS`."""
     ids = find_invoices_to_render()
     chunks = [ids[i : i + INVOICES_PER_PDF_TASK] for i in range(0, len(ids), INVOICES_PER_PDF_TASK)]
+    if len(chunks) <= 1:  # a pool's start-up would cost more than it saves
+        return render_invoice_pdfs(chunks[0]) if chunks else DocumentReport()
+    workers = min(len(chunks), os.cpu_count() or 1)
+    pool = ProcessPoolTaskRunner(max_workers=workers)
+    printing = print_invoice_pdfs.with_options(task_runner=pool)  # type: ignore[arg-type]
+    return printing(chunks)
+
+
+@flow(name="print-invoice-pdfs")
+def print_invoice_pdfs(chunks: list[list[int]]) -> DocumentReport:
+    """Print and store the PDFs of these chunks of invoices, side by side."""
     report = DocumentReport()
     for future in [render_invoice_pdfs.submit(chunk) for chunk in chunks]:
         report.add(future.result())

@@ -51,3 +51,22 @@ def test_finalized_invoices_are_printed_once_and_emailed_once_with_their_pdf(con
     assert second["documents"] == {"rendered": 0, "failed": 0}
     assert second["emails"] == {"sent": 0, "failed": 0}
     assert sorted((tmp_path / "outbox").glob("*.eml")) == mails
+
+
+def test_many_chunks_are_printed_by_worker_processes(configured, tmp_path, monkeypatch):
+    """Five invoices in chunks of two: three PDF tasks in a pool of worker processes, each PDF
+    stored once and attached to its email."""
+    import flows.invoices as invoice_flows
+    from billing.runtime.resources import utc_now
+    from billing.sources.catalog_file import load_catalog
+
+    monkeypatch.setattr(invoice_flows, "INVOICES_PER_PDF_TASK", 2)
+    with configured.begin() as connection:
+        save_catalog(connection, load_catalog(FIXTURES / "three_customers.yaml"), "fixture", utc_now())
+
+    summary = invoice_flows.run_invoices(date(2026, 4, 2))
+    assert summary["documents"] == {"rendered": 5, "failed": 0}
+    assert summary["emails"] == {"sent": 5, "failed": 0}
+    with configured.connect() as connection:
+        assert connection.scalar(sa.select(sa.func.count()).select_from(InvoiceDocumentRow)) == 5
+    assert len(sorted((tmp_path / "outbox").glob("*.eml"))) == 5
