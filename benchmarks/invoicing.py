@@ -146,7 +146,9 @@ def steps_apart_seconds(flow_run_id: Any) -> float:
                 break
     (send,) = [run for run in task_runs if run.name.startswith("send-pending-emails")]
     printing = [
-        run for run in task_runs if run.name.startswith(("find-invoices-to-render", "render-invoice-pdfs"))
+        run
+        for run in task_runs
+        if run.name.startswith(("find-invoices-to-render", "render-invoice-pdfs", "print-invoice-pdfs"))
     ]
     assert printing and all(run.start_time and run.end_time for run in [send, *printing])
     span = max(run.end_time for run in printing) - min(run.start_time for run in printing)
