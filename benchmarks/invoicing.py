@@ -113,8 +113,9 @@ def sending_seconds(engine: sa.Engine, outbox: Path) -> float:
 
 
 def flow_run(engine: sa.Engine) -> Timing:
-    """The flow, timed without the steps measured apart: printing the PDFs (from the first PDF
-    task's start to the last one's end, as Prefect recorded them) and sending the emails."""
+    """The flow, timed without the steps measured apart: printing the PDFs (from the last
+    invoicing task's end to the send step's start, as Prefect recorded them) and sending the
+    emails."""
     from flows.invoices import run_invoices
 
     fresh(engine)
@@ -145,14 +146,12 @@ def steps_apart_seconds(flow_run_id: Any) -> float:
             if len(page) < 200:
                 break
     (send,) = [run for run in task_runs if run.name.startswith("send-pending-emails")]
-    printing = [
-        run
-        for run in task_runs
-        if run.name.startswith(("find-invoices-to-render", "render-invoice-pdfs", "print-invoice-pdfs"))
-    ]
-    assert printing and all(run.start_time and run.end_time for run in [send, *printing])
-    span = max(run.end_time for run in printing) - min(run.start_time for run in printing)
-    return (send.end_time - send.start_time).total_seconds() + span.total_seconds()
+    invoicing = [run for run in task_runs if run.name.startswith("invoice-customers")]
+    assert invoicing and all(run.start_time and run.end_time for run in [send, *invoicing])
+    # printing the PDFs is everything between the last invoicing task and the send step,
+    # the worker processes' start and stop included
+    printing = send.start_time - max(run.end_time for run in invoicing)
+    return (send.end_time - send.start_time).total_seconds() + printing.total_seconds()
 
 
 def best(runs: int, work: Any) -> Timing:
