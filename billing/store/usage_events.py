@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 
 from billing.core.events import UsageEvent
-from billing.store.database import dialect_insert
+from billing.store.database import dialect_insert, one_of
 from billing.store.models import CustomerRow, Event, IngestRun, InvoiceRow, QuarantinedEvent
 
 T = TypeVar("T")
@@ -27,7 +27,11 @@ def known_customers(connection: sa.Connection, customer_ids: Iterable[str]) -> s
     ids = sorted(set(customer_ids))
     found: set[str] = set()
     for batch in _batches(ids):
-        found.update(connection.scalars(sa.select(CustomerRow.id).where(CustomerRow.id.in_(batch))))
+        found.update(
+            connection.scalars(
+                sa.select(CustomerRow.id).where(one_of(connection, CustomerRow.id, list(batch)))
+            )
+        )
     return found
 
 
@@ -37,7 +41,9 @@ def stored_hashes(connection: sa.Connection, transaction_ids: Iterable[str]) -> 
     found: dict[str, str] = {}
     for batch in _batches(ids):
         rows = connection.execute(
-            sa.select(Event.transaction_id, Event.payload_hash).where(Event.transaction_id.in_(batch))
+            sa.select(Event.transaction_id, Event.payload_hash).where(
+                one_of(connection, Event.transaction_id, list(batch))
+            )
         )
         found.update({txid: digest for txid, digest in rows})
     return found
@@ -51,7 +57,7 @@ def finalized_until(connection: sa.Connection, customer_ids: Iterable[str]) -> d
         rows = connection.execute(
             sa.select(InvoiceRow.customer_id, sa.func.max(InvoiceRow.issued_at))
             .where(
-                InvoiceRow.customer_id.in_(batch),
+                one_of(connection, InvoiceRow.customer_id, list(batch)),
                 InvoiceRow.status.in_(FINALIZED_STATUSES),
                 InvoiceRow.kind == "invoice",  # a credit note is dated when it is issued, not a boundary
             )
