@@ -1,7 +1,7 @@
 """Sending what the ledger holds: claim, render, send, record; failures stay pending.
 
-An invoice's email attaches the invoice's stored PDF (the ledger lets it be claimed only once
-that PDF is stored), so the customer gets the very bytes the API and the CLI hand out."""
+An invoice's or a credit note's email attaches its stored PDF (the ledger lets it be claimed
+only once that PDF is stored), so the customer gets the very bytes the API and the CLI hand out."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from billing.notify.backends import Attachment, EmailBackend, EmailMessage
 from billing.notify.rendering import render_email
 from billing.store import send_ledger
 from billing.store.invoice_documents import stored_pdf_for_number
-from billing.store.send_ledger import WITH_INVOICE_PDF, ClaimedNotification
+from billing.store.send_ledger import WITH_DOCUMENT_PDF, ClaimedNotification
 
 
 @dataclass
@@ -69,13 +69,13 @@ def deliver_pending(
 
 
 def _attachments(engine: Engine, notification: ClaimedNotification) -> tuple[Attachment, ...]:
-    if notification.kind != WITH_INVOICE_PDF:
+    if notification.kind not in WITH_DOCUMENT_PDF:
         return ()
     number = notification.subject
     with engine.connect() as connection:
         pdf = stored_pdf_for_number(connection, number)
     if pdf is None:  # claimed only once stored, and a stored PDF is never deleted
-        raise BillingError(f"the PDF of invoice {number} is not stored")
+        raise BillingError(f"the PDF of {number} is not stored")
     return (Attachment(f"{number}.pdf", pdf, "application/pdf"),)
 
 

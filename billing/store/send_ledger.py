@@ -21,7 +21,8 @@ from billing.store.database import dialect_insert
 from billing.store.models import InvoiceDocumentRow, InvoiceRow, Notification
 
 STALE_CLAIM = timedelta(minutes=15)
-WITH_INVOICE_PDF = "invoice_issued"  # the kind whose subject is an invoice number and carries its PDF
+# the kinds whose subject is an invoice or credit note number and whose email carries its PDF
+WITH_DOCUMENT_PDF = ("invoice_issued", "credit_note_issued")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +102,7 @@ def claim(
                 ),
                 sa.and_(Notification.status == "sending", Notification.claimed_at < now - STALE_CLAIM),
             ),
-            sa.or_(Notification.kind != WITH_INVOICE_PDF, _invoice_pdf_stored()),
+            sa.or_(Notification.kind.not_in(WITH_DOCUMENT_PDF), _invoice_pdf_stored()),
         )
         .order_by(Notification.id)
         .limit(limit)

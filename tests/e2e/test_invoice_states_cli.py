@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
+from email.message import EmailMessage
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -55,7 +58,15 @@ def test_void_issues_and_emails_the_credit_note_listed_with_the_invoices(env, tm
     assert voided.returncode == 0, voided.stderr
     assert voided.stdout.strip() == "INV-000001 void; credit note CN-000001 issued (-7.00 USD), emailed"
     outbox = list((tmp_path / "outbox").rglob("*credit_note_issued*"))
-    assert outbox, list((tmp_path / "outbox").rglob("*"))
+    assert len(outbox) == 1, list((tmp_path / "outbox").rglob("*"))
+    message = email.message_from_bytes(outbox[0].read_bytes(), policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    (attachment,) = message.iter_attachments()
+    assert (attachment.get_filename(), attachment.get_content_type()) == ("CN-000001.pdf", "application/pdf")
+    written = billing("invoices", "show", "CN-000001", "--pdf", str(tmp_path / "cn.pdf"), env=env)
+    assert written.returncode == 0, written.stderr
+    assert attachment.get_content() == (tmp_path / "cn.pdf").read_bytes()  # the bytes handed out
+    assert "The credit note is attached as a PDF." in message.get_body(("plain",)).get_content()
     listed = json.loads(billing("invoices", "list", "--json", env=env).stdout)
     by_number = {document["number"]: document for document in listed}
     assert by_number["INV-000001"]["status"] == "void"

@@ -15,7 +15,10 @@ from sqlalchemy.orm import Session
 from billing.core.catalog import parse_catalog
 from billing.core.errors import InvoiceStateError, UnknownInvoice
 from billing.notify.rendering import render_email
+from billing.notify.backends import EmailMessage
 from billing.services import invoice_states
+from billing.services.email_delivery import deliver_all
+from billing.services.invoice_documents import document_pdf
 from billing.services.invoice_run import invoice_customers
 from billing.store import invoice_records as records
 from billing.store.catalog_versions import StoredCatalog, active_catalog, save_catalog
@@ -23,6 +26,18 @@ from billing.store.invoice_records import load_invoices
 from billing.store.models import Counter, InvoiceRow, Notification
 
 GRACE = timedelta(hours=24)
+
+
+class RecordingBackend:
+    """An email backend that keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.sent: list[EmailMessage] = []
+
+    def send(self, message: EmailMessage) -> str:
+        self.sent.append(message)
+        return f"recorded:{len(self.sent)}"
+
 VOIDED_AT = datetime(2026, 4, 10, 9, 30, tzinfo=UTC)
 CATALOG = parse_catalog(
     {
@@ -156,6 +171,19 @@ def test_the_credit_note_email_is_queued_with_it(issued: sa.Engine) -> None:
     assert "VAT (20%): -2.00 USD" in email.text
     assert "Prepaid credits given back: 5.00 USD" in email.text
     assert "CN-000001" in email.html
+
+
+def test_the_credit_note_email_waits_for_its_pdf_and_carries_it(issued: sa.Engine) -> None:
+    outbox = RecordingBackend()
+    invoice_states.void(issued, "INV-000001", VOIDED_AT)
+    deliver_all(issued, outbox, "billing@vendor.example", lambda: VOIDED_AT)
+    assert not [m for m in outbox.sent if m.key.startswith("credit_note_issued/")]  # no PDF yet
+    pdf = document_pdf(issued, "CN-000001", VOIDED_AT)
+    deliver_all(issued, outbox, "billing@vendor.example", lambda: VOIDED_AT + timedelta(minutes=1))
+    (sent,) = [m for m in outbox.sent if m.key.startswith("credit_note_issued/")]
+    assert [(a.filename, a.mime_type, a.content) for a in sent.attachments] == [
+        ("CN-000001.pdf", "application/pdf", pdf)
+    ]
 
 
 def test_pay_moves_finalized_to_paid_once(issued: sa.Engine) -> None:

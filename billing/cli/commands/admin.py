@@ -150,10 +150,11 @@ def invoices_void(number: str) -> str:
     if not outcome.changed:
         return f"{number} is already void{cn}; nothing changed"
     settings = get_settings()
+    printed = credit_note is None or _printed(credit_note.number)  # its email waits for its PDF
     report = deliver_all(
         resources.engine(), resources.mailer(settings), settings.email_from, resources.utc_now
     )
-    failed = [key for key in report.failed if key.startswith("credit_note_issued/")]
+    failed = not printed or any(key.startswith("credit_note_issued/") for key in report.failed)
     total = (
         ""
         if credit_note is None
@@ -161,6 +162,22 @@ def invoices_void(number: str) -> str:
     )
     emailed = "its email stays pending and goes with the next run" if failed else "emailed"
     return f"{number} void{cn} issued{total}, {emailed}"
+
+
+def _printed(number: str | None) -> bool:
+    """Render and store a new credit note's PDF now; False if it could not be (the next run's
+    document step renders it, and its email goes then)."""
+    from billing.runtime import resources
+    from billing.services.invoice_documents import document_pdf
+
+    if number is None:
+        return False
+    try:
+        document_pdf(resources.engine(), number, resources.utc_now())
+    except Exception as error:  # a printing failure must not hide that the void is done
+        print(f"warning: the PDF of {number} could not be rendered now: {error}", file=sys.stderr)
+        return False
+    return True
 
 
 def write_invoice_document(number: str, *, pdf: str | None = None, html: str | None = None) -> str | None:
