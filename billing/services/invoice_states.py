@@ -30,11 +30,14 @@ class StateOutcome:
     invoice: Invoice
     changed: bool  # False: it was paid (or void) already
     credit_note: Invoice | None = None
+    unmailed: str | None = None  # why a new credit note's email could not be queued
 
     def as_dict(self) -> dict[str, Any]:
         document: dict[str, Any] = {"invoice": invoice_document(self.invoice), "changed": self.changed}
         if self.invoice.status == "void":
             document["credit_note"] = None if self.credit_note is None else invoice_document(self.credit_note)
+        if self.unmailed:
+            document["warning"] = self.unmailed
         return document
 
 
@@ -53,11 +56,16 @@ def void(engine: Engine, number: str, now: datetime) -> StateOutcome:
         (invoice,) = load_invoices(session, number=number)
         found = [] if change.credit_note_id is None else load_invoices(session, ids=[change.credit_note_id])
         credit_note = found[0] if found else None
+        unmailed = None
         if change.changed and credit_note is not None:
             contact = invoice_states.customer_contact(connection, invoice.customer_id)
-            if contact is not None:
+            if contact is None:
+                unmailed = (
+                    f"customer {invoice.customer_id!r} is no longer in the catalog: no address to email"
+                )
+            else:
                 send_ledger.enqueue(connection, [credit_note_issued(credit_note, *contact)], now)
-    return StateOutcome(invoice, change.changed, credit_note)
+    return StateOutcome(invoice, change.changed, credit_note, unmailed)
 
 
 def credit_note_issued(credit_note: Invoice, customer_name: str, email: str) -> Reminder:

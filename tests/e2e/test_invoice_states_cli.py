@@ -5,8 +5,8 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-from email.message import EmailMessage
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 
 import pytest
 

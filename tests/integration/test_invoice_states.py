@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from billing.core.catalog import parse_catalog
 from billing.core.errors import InvoiceStateError, UnknownInvoice
-from billing.notify.rendering import render_email
 from billing.notify.backends import EmailMessage
+from billing.notify.rendering import render_email
 from billing.services import invoice_states
 from billing.services.email_delivery import deliver_all
 from billing.services.invoice_documents import document_pdf
@@ -38,38 +38,38 @@ class RecordingBackend:
         self.sent.append(message)
         return f"recorded:{len(self.sent)}"
 
+
 VOIDED_AT = datetime(2026, 4, 10, 9, 30, tzinfo=UTC)
-CATALOG = parse_catalog(
-    {
-        "currency": "USD",
-        "metrics": [{"code": "calls", "event_type": "call", "aggregation": "count"}],
-        "plans": [
-            {
-                "code": "std",
-                "interval": "monthly",
-                "charges": [
-                    {"model": "flat", "amount": "10.00"},
-                    {"metric": "calls", "model": "per_unit", "unit_price": "1.00"},
-                ],
-            }
-        ],
-        "customers": [
-            {
-                "id": "acme",
-                "name": "Acme",
-                "email": "a@acme.example",
-                "tax_rates": [{"name": "VAT", "rate": "20"}],
-                "contracts": [
-                    {
-                        "plan": "std",
-                        "starts_on": "2026-03-01",
-                        "credits": [{"amount": "5.00", "granted_on": "2026-03-01"}],
-                    }
-                ],
-            }
-        ],
-    }
-)
+CATALOG_SOURCE = {
+    "currency": "USD",
+    "metrics": [{"code": "calls", "event_type": "call", "aggregation": "count"}],
+    "plans": [
+        {
+            "code": "std",
+            "interval": "monthly",
+            "charges": [
+                {"model": "flat", "amount": "10.00"},
+                {"metric": "calls", "model": "per_unit", "unit_price": "1.00"},
+            ],
+        }
+    ],
+    "customers": [
+        {
+            "id": "acme",
+            "name": "Acme",
+            "email": "a@acme.example",
+            "tax_rates": [{"name": "VAT", "rate": "20"}],
+            "contracts": [
+                {
+                    "plan": "std",
+                    "starts_on": "2026-03-01",
+                    "credits": [{"amount": "5.00", "granted_on": "2026-03-01"}],
+                }
+            ],
+        }
+    ],
+}
+CATALOG = parse_catalog(CATALOG_SOURCE)
 
 
 def _stored(engine: sa.Engine) -> StoredCatalog:
@@ -184,6 +184,18 @@ def test_the_credit_note_email_waits_for_its_pdf_and_carries_it(issued: sa.Engin
     assert [(a.filename, a.mime_type, a.content) for a in sent.attachments] == [
         ("CN-000001.pdf", "application/pdf", pdf)
     ]
+
+
+def test_a_void_for_a_customer_gone_from_the_catalog_says_it_emails_no_one(issued: sa.Engine) -> None:
+    with issued.begin() as connection:  # the customer left: a catalog without it is loaded
+        save_catalog(connection, parse_catalog({**CATALOG_SOURCE, "customers": []}), "test", VOIDED_AT)
+    outcome = invoice_states.void(issued, "INV-000001", VOIDED_AT)
+    assert outcome.credit_note is not None and outcome.credit_note.number == "CN-000001"
+    assert outcome.unmailed == "customer 'acme' is no longer in the catalog: no address to email"
+    assert outcome.as_dict()["warning"] == outcome.unmailed
+    with Session(issued) as session:
+        queued = session.scalars(sa.select(Notification).where(Notification.kind == "credit_note_issued"))
+        assert not list(queued)
 
 
 def test_pay_moves_finalized_to_paid_once(issued: sa.Engine) -> None:

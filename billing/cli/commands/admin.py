@@ -161,6 +161,8 @@ def invoices_void(number: str) -> str:
         else f" ({format_amount(credit_note.total, credit_note.currency)} {credit_note.currency.code})"
     )
     emailed = "its email stays pending and goes with the next run" if failed else "emailed"
+    if outcome.unmailed:
+        emailed = f"not emailed ({outcome.unmailed})"
     return f"{number} void{cn} issued{total}, {emailed}"
 
 
