@@ -141,3 +141,21 @@ def test_quote_with_tax_rates() -> None:
     table = billing(*args, "--tax-rate", "VAT=20").stdout
     assert ["VAT", "20%", "3.00"] in [line.split() for line in table.splitlines()]
     assert json.loads(billing(*args, "--json").stdout)["taxes"] == []
+
+
+def test_void_with_a_misconfigured_mailer_refuses_before_voiding(env) -> None:
+    broken = {
+        **env,
+        "BILLING_EMAIL_BACKEND": "sendgrid",
+        "BILLING_SENDGRID_API_KEY": "",
+        "SENDGRID_API_KEY": "",
+    }
+    refused = billing("invoices", "void", "INV-000001", env=broken)
+    assert refused.returncode == 1
+    assert refused.stderr.strip().endswith(
+        "BILLING_EMAIL_BACKEND is 'sendgrid' but no API key is set: "
+        "set BILLING_SENDGRID_API_KEY (or SENDGRID_API_KEY)"
+    )
+    assert len(refused.stderr.strip().splitlines()) == 1
+    shown = json.loads(billing("invoices", "show", "INV-000001", "--json", env=env).stdout)
+    assert shown["status"] == "finalized"  # nothing changed

@@ -144,16 +144,15 @@ def invoices_void(number: str) -> str:
     from billing.services.email_delivery import deliver_all
     from billing.services.invoice_states import void
 
+    settings = get_settings()
+    mailer = resources.mailer(settings)  # a misconfigured mailer refuses before anything changes
     outcome = void(resources.engine(), number, resources.utc_now())
     credit_note = outcome.credit_note
     cn = "" if credit_note is None else f"; credit note {credit_note.number}"
     if not outcome.changed:
         return f"{number} is already void{cn}; nothing changed"
-    settings = get_settings()
     printed = credit_note is None or _printed(credit_note.number)  # its email waits for its PDF
-    report = deliver_all(
-        resources.engine(), resources.mailer(settings), settings.email_from, resources.utc_now
-    )
+    report = deliver_all(resources.engine(), mailer, settings.email_from, resources.utc_now)
     failed = not printed or any(key.startswith("credit_note_issued/") for key in report.failed)
     total = (
         ""
