@@ -164,6 +164,8 @@ def _keep_one_copy(
             copies.append(current)
         if take:
             holder[fingerprint] = row.id
+        if (outcome.reason, outcome.detail, fingerprint) == (row.reason, row.detail, row.fingerprint):
+            continue  # fails as it did: nothing to write but the audit row
         reholds.append(
             Rehold(row.id, outcome.reason or "", outcome.detail or "", fingerprint if take else None)
         )

@@ -187,12 +187,32 @@ def resolve(connection: sa.Connection, resolutions: dict[int, str], status: str,
 
 
 def rehold(connection: sa.Connection, reholds: Sequence[Rehold]) -> None:
-    """Rows that failed again stay held, with the reason they fail for now."""
-    for item in reholds:
-        values: dict[str, object] = {"reason": item.reason, "detail": item.detail}
-        if item.fingerprint is not None:
-            values["fingerprint"] = item.fingerprint
-        connection.execute(sa.update(QuarantinedEvent).where(QuarantinedEvent.id == item.id).values(**values))
+    """Rows that failed again stay held, with the reason they fail for now (one statement per
+    kind of change, executed for many rows)."""
+    with_print = [r for r in reholds if r.fingerprint is not None]
+    without = [r for r in reholds if r.fingerprint is None]
+    row_id = QuarantinedEvent.id == sa.bindparam("row_id")
+    reason, detail = sa.bindparam("new_reason"), sa.bindparam("new_detail")
+    if with_print:
+        connection.execute(
+            sa.update(QuarantinedEvent)
+            .where(row_id)
+            .values(reason=reason, detail=detail, fingerprint=sa.bindparam("new_fingerprint")),
+            [
+                {
+                    "row_id": r.id,
+                    "new_reason": r.reason,
+                    "new_detail": r.detail,
+                    "new_fingerprint": r.fingerprint,
+                }
+                for r in with_print
+            ],
+        )
+    if without:
+        connection.execute(
+            sa.update(QuarantinedEvent).where(row_id).values(reason=reason, detail=detail),
+            [{"row_id": r.id, "new_reason": r.reason, "new_detail": r.detail} for r in without],
+        )
 
 
 def record_actions(connection: sa.Connection, actions: Sequence[ActionRecord]) -> None:
