@@ -192,7 +192,8 @@ def rehold(connection: sa.Connection, reholds: Sequence[Rehold]) -> None:
     with_print = [r for r in reholds if r.fingerprint is not None]
     without = [r for r in reholds if r.fingerprint is None]
     row_id = QuarantinedEvent.id == sa.bindparam("row_id")
-    reason, detail = sa.bindparam("new_reason"), sa.bindparam("new_detail")
+    reason: sa.BindParameter[str] = sa.bindparam("new_reason")
+    detail: sa.BindParameter[str] = sa.bindparam("new_detail")
     if with_print:
         connection.execute(
             sa.update(QuarantinedEvent)
