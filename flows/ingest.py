@@ -10,23 +10,32 @@ from prefect.utilities.annotations import quote
 
 from billing.core.errors import SourceError
 from billing.runtime import resources
+from billing.services.inbox import NEW, UNCHANGED, InboxCheck
 from billing.services.ingest import IngestReport
+from billing.services.ingest_examples import first_examples
 from billing.sources.usage_files import DEFAULT_CHUNK_SIZE, check_readable, expand, read_chunks
-from billing.views.tables import ingest_rows, reason_rows
+from billing.views.tables import example_rows, ingest_rows, reason_rows
 from flows.user_errors import fails_in_one_line
 from tasks.artifacts import publish_summary
+from tasks.inbox import check_inbox_file, remember_file
 from tasks.ingest import ingest_chunk, record_run
 
 
 @flow(name="ingest-usage")
 @fails_in_one_line
-def ingest_usage(source: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> dict[str, Any]:
+def ingest_usage(
+    source: str, chunk_size: int = DEFAULT_CHUNK_SIZE, skip_ingested: bool = False
+) -> dict[str, Any]:
     """Ingest JSONL usage: a file, an fsspec URL or a glob of them (`var/inbox/*.jsonl`).
 
     Returns the received / accepted / duplicates / quarantined counts, the run's and each
     file's. Files already ingested may be sent again: their events come back as duplicates,
     nothing is billed twice. A file that cannot be read fails alone: it is named with the reason
     in `failed_files`, and the other files are still ingested.
+
+    Each file read whole is remembered in the inbox ledger (path, size, SHA-256, counts). With
+    `skip_ingested` (the scheduled inbox), a file unchanged since it was ingested is skipped
+    (`skipped_files`), and one changed since is reported (`changed_files`) and not read.
     """
     logger = get_run_logger()
     started = resources.utc_now()
@@ -35,18 +44,47 @@ def ingest_usage(source: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> dict[str,
     if not files:
         logger.info("no file matches %s: nothing to ingest", source)
     report = IngestReport(source)
-    per_file = []
+    per_file, parts = [], []
+    skipped: list[str] = []
+    changed: list[str] = []
     for path in files:
+        check = _inbox_check(path)
+        if skip_ingested and check is not None and check.state != NEW:
+            (skipped if check.state == UNCHANGED else changed).append(check.describe())
+            if check.state != UNCHANGED:
+                logger.warning("%s", check.describe())
+            continue
         part = _ingest_file(path, chunk_size, stored.id, logger)
         _check_balanced(part)
         report.add(part)
         per_file.append(part.as_dict())
+        parts.append((path, part))
+        warning = remember_file(check, part.as_dict()) if check and not part.failed_files else None
+        if warning is not None:  # remembered only once every chunk committed, unless it changed
+            changed.append(warning)
+            logger.warning("%s", warning)
     _check_balanced(report)
-    summary = {**report.as_dict(), "files": per_file, "catalog_version": stored.content_hash}
+    summary = {
+        **report.as_dict(),
+        "files": per_file,
+        "catalog_version": stored.content_hash,
+        "skipped": len(skipped),
+        "skipped_files": skipped,
+        "changed_files": changed,
+        "examples": first_examples(parts),
+    }
     record_run(summary, started)
-    tables = {"Counts": ingest_rows(summary), "Quarantined": reason_rows(summary)}
+    tables = {
+        "Counts": ingest_rows(summary),
+        "Quarantined": reason_rows(summary),
+        "First quarantined rows": example_rows(summary),
+    }
     if report.failed_files:
         tables["Files not read"] = [["file and reason"], *([line] for line in report.failed_files)]
+    if changed:
+        tables["Files changed after they were ingested (not read)"] = [["file"], *([c] for c in changed)]
+    if skipped:
+        tables["Files skipped (unchanged since ingested)"] = [["file"], *([s] for s in skipped)]
     publish_summary("ingest-usage", f"Ingested {source}, catalog version {stored.content_hash[:12]}", tables)
     return summary
 
@@ -75,6 +113,14 @@ def _ingest_file(
         report.failed_files.append(str(error))
         logger.warning("%s", error)
     return report
+
+
+def _inbox_check(path: str) -> InboxCheck | None:
+    """The file against the ledger; None if it cannot be read (reading it then says why)."""
+    try:
+        return check_inbox_file(path)
+    except SourceError:
+        return None
 
 
 def _check_balanced(report: IngestReport) -> None:

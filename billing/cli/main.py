@@ -96,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
         "void", help="void a finalized invoice and issue its credit note"
     ).add_argument("number")
 
+    _quarantine_parser(commands)
+
     quote = commands.add_parser("quote", help="price usage for one period of a plan (no database)")
     quote.add_argument("--catalog", required=True, metavar="FILE")
     quote.add_argument("--plan", required=True, metavar="CODE")
@@ -107,8 +109,50 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quarantine_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+    quarantine = commands.add_parser("quarantine", help="list, show, retry or discard quarantined rows")
+    actions = quarantine.add_subparsers(dest="action", required=True)
+
+    def filters(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--reason", metavar="CODE", help="e.g. unknown_customer")
+        parser.add_argument("--source", metavar="TEXT", help="part of the file, URL or API source")
+        parser.add_argument("--customer", metavar="ID")
+
+    listing = actions.add_parser("list", help="quarantined rows, newest first")
+    filters(listing)
+    listing.add_argument("--status", choices=["held", "retried", "discarded", "all"], default="held")
+    listing.add_argument("--limit", type=int, default=50, metavar="N", help="at most N rows (default 50)")
+    listing.add_argument("--json", action="store_true")
+    show = actions.add_parser("show", help="one row in full: reason, source, line, payload, history")
+    show.add_argument("id", type=int)
+    show.add_argument("--json", action="store_true")
+    retry = actions.add_parser("retry", help="ingest held rows again with the active catalog, once")
+    retry.add_argument("ids", nargs="*", type=int, metavar="ID")
+    filters(retry)
+    discard = actions.add_parser("discard", help="set held rows aside for good (audited)")
+    discard.add_argument("ids", nargs="+", type=int, metavar="ID")
+    for parser in (retry, discard):
+        parser.add_argument("--note", help="why, kept in the audit trail")
+        parser.add_argument("--by", metavar="NAME", help="who, kept in the audit trail (default: login)")
+
+
+def _run_quarantine(args: argparse.Namespace) -> str:
+    from billing.cli.commands import quarantine as q
+
+    if args.action == "show":
+        return q.quarantine_show(args.id, args.json)
+    if args.action == "discard":
+        return q.quarantine_discard(args.ids, args.by, args.note)
+    where = q.quarantine_filter(getattr(args, "status", "held"), args.reason, args.source, args.customer)
+    if args.action == "list":
+        return q.quarantine_list(where, args.limit, args.json)
+    return q.quarantine_retry(args.ids, where, args.by, args.note)
+
+
 def run(args: argparse.Namespace) -> str | None:
     command = args.command
+    if command == "quarantine":
+        return _run_quarantine(args)
     if command == "quote":
         from billing.cli.commands.quoting import run_quote
 

@@ -95,8 +95,47 @@ class QuarantinedEvent(Base):
     payload: Mapped[str] = mapped_column(sa.Text)
     source: Mapped[str] = mapped_column(sa.Text)
     line: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
-    status: Mapped[str] = mapped_column(sa.String(16), default="held")
+    status: Mapped[str] = mapped_column(sa.String(16), default="held")  # held | retried | discarded
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # what a retry made of it (accepted | duplicate) or `discarded`, and when (migration 0009)
+    resolution: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    __table_args__ = (sa.Index("ix_quarantined_events_status_id", "status", "id"),)
+
+
+class QuarantineAction(Base):
+    """The audit trail of the quarantine: who retried or discarded a held row, when, why, and
+    what came of it (accepted, duplicate, held again with a new reason, discarded)."""
+
+    __tablename__ = "quarantine_actions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    quarantined_id: Mapped[int] = mapped_column(BigId, sa.ForeignKey("quarantined_events.id"), index=True)
+    action: Mapped[str] = mapped_column(sa.String(16))  # retry | discard
+    outcome: Mapped[str] = mapped_column(sa.String(16))  # accepted | duplicate | held | discarded
+    reason: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)  # held again: why
+    detail: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    note: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    actor: Mapped[str] = mapped_column(sa.String(255))
+    acted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IngestedFile(Base):
+    """The scheduled inbox's ledger: a file's size and content hash once its last chunk was
+    committed, and that run's counts (migration 0009)."""
+
+    __tablename__ = "ingested_files"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(sa.Text, unique=True)
+    size: Mapped[int] = mapped_column(sa.BigInteger)
+    content_hash: Mapped[str] = mapped_column(sa.String(64))
+    ingested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received: Mapped[int] = mapped_column(sa.Integer)
+    accepted: Mapped[int] = mapped_column(sa.Integer)
+    duplicates: Mapped[int] = mapped_column(sa.Integer)
+    quarantined: Mapped[int] = mapped_column(sa.Integer)
 
 
 class IngestRun(Base):

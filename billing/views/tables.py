@@ -39,6 +39,14 @@ def reason_rows(report: dict[str, Any]) -> list[list[str]]:
     return [["reason", "rows"], *([k, str(v)] for k, v in report["reasons"].items())]
 
 
+def example_rows(report: dict[str, Any]) -> list[list[str]]:
+    """The run's first quarantined rows (a few per reason): where they are and why."""
+    rows = [["file", "line", "reason", "detail", "transaction id"]]
+    for e in report.get("examples", ()):
+        rows.append([e["file"], str(e["line"]), e["reason"], e["detail"], e["transaction_id"] or "-"])
+    return rows
+
+
 def invoice_rows(outcomes: Sequence[dict[str, Any]]) -> list[list[str]]:
     rows = [["number", "customer", "issued", "status", "lines", "total"]]
     for o in outcomes:
