@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 from billing.api import dependencies as deps
 from billing.api.errors import install_error_handlers
+from billing.api.event_routes import install_event_routes
 from billing.api.invoice_documents import add_document_routes
 from billing.api.invoice_routes import install_invoice_routes
 from billing.api.request_body import BodyLimit
@@ -67,4 +68,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         return preview(db, stored, customer_id, request.events, request.mode, now, bound)
 
     install_invoice_routes(app)
+    install_event_routes(app)
     return app

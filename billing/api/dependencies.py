@@ -9,11 +9,13 @@ from fastapi import Depends, Header, HTTPException, Request
 from sqlalchemy.engine import Engine
 
 from billing.api.request_body import exact_json
+from billing.runtime import resources
 from billing.runtime.settings import Settings
 from billing.store.api_keys import key_owner
 from billing.store.catalog_versions import StoredCatalog, active_catalog
+from billing.validation.suite import EventSuite  # at run time: FastAPI reads the annotation
 
-__all__ = ["api_caller", "catalog", "engine", "exact_json", "now", "settings"]
+__all__ = ["api_caller", "catalog", "engine", "event_suite", "exact_json", "now", "settings"]
 
 
 def settings(request: Request) -> Settings:
@@ -27,6 +29,12 @@ def engine(request: Request) -> Engine:
 def catalog(db: Annotated[Engine, Depends(engine)]) -> StoredCatalog:
     with db.connect() as connection:
         return active_catalog(connection)
+
+
+def event_suite() -> EventSuite:
+    """The process's one Great Expectations suite (built on first use: GX takes seconds to
+    import; `billing serve` builds it before it listens)."""
+    return resources.event_suite()
 
 
 def now() -> datetime:

@@ -71,8 +71,18 @@ async def _too_large(limit: int, send: Send) -> None:
 
 
 async def exact_json(request: Request) -> Any:
-    """The request body parsed with every number as an exact Decimal (never through a float)."""
-    body = await request.body()
+    """The request body parsed with every number as an exact Decimal (never through a float),
+    refused whole if any of it could not be stored (a preview prices all of it or nothing)."""
+    document = parsed_json(await request.body())
+    problem = unstorable_text(document)
+    if problem:
+        raise InvalidUsage(f"the request body {problem}")
+    return document
+
+
+def parsed_json(body: bytes) -> Any:
+    """UTF-8 JSON with exact numbers; the text is not checked for what a database refuses, so
+    that a batch of events can quarantine its bad ones one by one (SPEC §5)."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -85,9 +95,6 @@ async def exact_json(request: Request) -> Any:
         raise InvalidUsage(f"the request body nests deeper than {MAX_DEPTH} levels") from None
     except ValueError as error:
         raise InvalidUsage(f"the request body is not valid JSON: {_one_line(error)}") from None
-    problem = unstorable_text(document)
-    if problem:
-        raise InvalidUsage(f"the request body {problem}")
     return document
 
 

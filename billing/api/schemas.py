@@ -1,10 +1,10 @@
-"""The shapes the API documents in its OpenAPI schema: the preview request and the error body."""
+"""The shapes the API documents in its OpenAPI schema: requests, answers and the error body."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 MAX_EVENTS = 1_000
 
@@ -20,6 +20,44 @@ class PreviewRequest(BaseModel):
         default="merge",
         description="merge: add the events to the current period's stored usage; replace: price them alone",
     )
+
+
+class EventsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[Any] = Field(
+        max_length=MAX_EVENTS,
+        description="usage events (SPEC §5): transaction_id, customer_id, event_type, timestamp "
+        "with its offset, properties; numbers are read exactly from their JSON text",
+    )
+
+
+class CloudEvent(BaseModel):
+    """A CloudEvents 1.0 event in structured JSON mode, as `POST /v1/events` reads it."""
+
+    specversion: Literal["1.0"]
+    id: str = Field(description="the transaction id: the same id and payload again is a duplicate")
+    source: str = Field(description="who sent it (a URI-reference); not billed on")
+    type: str = Field(description="the event type a metric of the catalog counts")
+    subject: str | None = Field(default=None, description="the customer id (required to be billed)")
+    time: str | None = Field(default=None, description="the event's time, RFC 3339 with its offset")
+    data: dict[str, Any] | None = Field(default=None, description="the event's properties")
+    datacontenttype: str | None = None
+
+
+class EventRejection(BaseModel):
+    index: int = Field(description="the event's position in the batch, from 0")
+    reason: str = Field(description="a SPEC §5 quarantine reason, e.g. unknown_customer")
+    message: str
+
+
+class EventsAnswer(BaseModel):
+    received: int
+    accepted: int = Field(description="stored now (late ones included)")
+    duplicates: int = Field(description="same transaction id and payload as one stored already")
+    quarantined: int
+    late: int = Field(description="of the accepted, for a period already invoiced: an adjustment")
+    rejections: list[EventRejection] = Field(description="every quarantined event, by index")
 
 
 class ErrorDetail(BaseModel):
@@ -41,6 +79,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "unknown customer or invoice",
         409: "the invoice is not in a state that allows this (only a finalized invoice is paid or voided)",
         413: "request body over 1 MiB",
+        415: "a request body of a media type the endpoint does not read",
         422: "a body or an event that cannot be priced; `problems` names each bad event",
         503: "the database is busy or past its time bound; see Retry-After",
     }

@@ -1,0 +1,123 @@
+"""A `POST /v1/events` body as the records of one ingest chunk, by its Content-Type.
+
+`application/json` is `{"events": [...]}`; `application/cloudevents+json` one CloudEvent and
+`application/cloudevents-batch+json` an array of them (`cloud_events` reads each as a usage
+event). Only a body that cannot be split into events fails, with a JSON 4xx naming what is
+wrong; anything wrong inside one event is left for ingestion to quarantine at its index.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from fastapi import HTTPException, Request
+
+from billing.api import cloud_events
+from billing.api.request_body import parsed_json
+from billing.api.schemas import MAX_EVENTS
+from billing.core.errors import InvalidUsage
+from billing.core.events import MAX_ROW_BYTES, dumps, storable
+from billing.sources.usage_files import RawRecord
+
+JSON = "application/json"
+MEDIA_TYPES = ("", JSON, cloud_events.SINGLE, cloud_events.BATCH)
+# A number past what exact arithmetic writes (over 200 digits, a huge exponent) needs at least
+# a run of 100 digits or a three-digit exponent: a body without one skips the check below.
+_HUGE_NUMBER = re.compile(rb"[0-9]{100,}|[0-9.][eE][+-]?[0-9]{3,}")
+
+
+@dataclass(frozen=True, slots=True)
+class EventBatch:
+    records: list[RawRecord]
+    cloud: bool  # CloudEvents: rejection messages name their attributes
+
+
+async def event_batch(request: Request) -> EventBatch:
+    """The body as records; a body that holds no batch of events is a 4xx."""
+    kind = cloud_events.media_type(request.headers.get("content-type"))
+    if kind not in MEDIA_TYPES:
+        raise HTTPException(
+            415,
+            f'cannot read a {kind[:80]!r} body: send {JSON} ({{"events": [...]}}), '
+            f"{cloud_events.SINGLE} or {cloud_events.BATCH}",
+        )
+    body = await request.body()
+    batch = _batch(kind, parsed_json(body))
+    if _HUGE_NUMBER.search(body):
+        return EventBatch([_writable(record) for record in batch.records], batch.cloud)
+    return batch
+
+
+def _batch(kind: str, document: Any) -> EventBatch:
+    if kind == cloud_events.SINGLE:
+        if not isinstance(document, dict):
+            raise InvalidUsage(
+                f"a CloudEvent body must be one JSON object (a batch is sent as {cloud_events.BATCH})"
+            )
+        return EventBatch([_cloud_record(0, document)], cloud=True)
+    if kind == cloud_events.BATCH:
+        if not isinstance(document, list):
+            raise InvalidUsage(f"a {cloud_events.BATCH} body must be a JSON array of CloudEvents")
+        _check_size(len(document))
+        return EventBatch([_cloud_record(i, e) for i, e in enumerate(document)], cloud=True)
+    if not isinstance(document, dict):
+        raise InvalidUsage('the request body must be a JSON object: {"events": [...]}')
+    unknown = sorted(str(key)[:40] for key in document if key != "events")
+    if unknown:
+        raise InvalidUsage(f'unknown field {unknown[0]!r} in the body: expected {{"events": [...]}}')
+    events = document.get("events")
+    if not isinstance(events, list):
+        got = "missing" if events is None else f"a JSON {_kind(events)}"
+        raise InvalidUsage(f"events must be a JSON array of events, got {got}")
+    _check_size(len(events))
+    return EventBatch([RawRecord(i, data=event) for i, event in enumerate(events)], cloud=False)
+
+
+def _cloud_record(index: int, cloud_event: Any) -> RawRecord:
+    translated = cloud_events.usage_event(cloud_event)
+    return RawRecord(index, data=translated.data, unreadable=translated.envelope_problem)
+
+
+def _check_size(count: int) -> None:
+    if count > MAX_EVENTS:
+        raise InvalidUsage(f"{count:,} events in one request: at most {MAX_EVENTS:,} a call")
+
+
+def _kind(value: Any) -> str:
+    return {dict: "object", str: "string", bool: "boolean"}.get(type(value), "number")
+
+
+def _writable(record: RawRecord) -> RawRecord:
+    """A record whose event holds a number the canonical writer cannot write exactly (it is
+    refused at ingest anyway), given as JSON text instead, so that its quarantine keeps it."""
+    try:
+        dumps(record.data)
+    except (ArithmeticError, TypeError, ValueError, RecursionError):
+        pass
+    else:
+        return record
+    try:
+        text = _json_text(record.data)
+    except RecursionError:
+        text = None
+    if text is None or len(text.encode("utf-8", "surrogatepass")) > MAX_ROW_BYTES:
+        shown = storable(repr(record.data)[:1000])
+        return RawRecord(record.position, shown, unreadable="holds a number too large to store exactly")
+    return RawRecord(record.position, storable(text), unreadable=record.unreadable)
+
+
+def _json_text(value: Any) -> str:
+    """JSON with every number as its Decimal's own text (`1E+400`, `9.99E-1000001`): valid JSON,
+    read back as the same Decimal, however large."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        items = sorted(value.items())
+        return "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{_json_text(v)}" for k, v in items) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_json_text(item) for item in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
