@@ -14,6 +14,7 @@ from billing.api.errors import install_error_handlers
 from billing.api.event_routes import install_event_routes
 from billing.api.invoice_documents import add_document_routes
 from billing.api.invoice_routes import install_invoice_routes
+from billing.api.rate_limit import RateLimiter
 from billing.api.request_body import BodyLimit
 from billing.api.schemas import PreviewRequest, error_responses
 from billing.core.errors import InvalidUsage
@@ -30,6 +31,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.engine = engine or create_engine(
         settings.database_url, pool_timeout=settings.api_database_timeout_seconds
     )
+    app.state.rate_limiter = RateLimiter(settings.api_rate_limit, settings.api_rate_burst)
     app.add_middleware(BodyLimit)
     install_error_handlers(app)
 

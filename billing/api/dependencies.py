@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Request
 from sqlalchemy.engine import Engine
 
+from billing.api.rate_limit import RateLimiter, retry_after
 from billing.api.request_body import exact_json
 from billing.runtime import resources
 from billing.runtime.settings import Settings
@@ -42,10 +43,12 @@ def now() -> datetime:
 
 
 def api_caller(
+    request: Request,
     db: Annotated[Engine, Depends(engine)],
     authorization: Annotated[str | None, Header()] = None,
 ) -> str:
-    """The name of the API key in `Authorization: Bearer <key>`; 401 without a valid one."""
+    """The name of the API key in `Authorization: Bearer <key>`; 401 without a valid one, 429
+    past the key's rate limit."""
     scheme, _, key = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise HTTPException(
@@ -55,4 +58,17 @@ def api_caller(
         owner = key_owner(connection, key.strip())
     if owner is None:
         raise HTTPException(401, "unknown or revoked API key", {"WWW-Authenticate": "Bearer"})
+    limiter: RateLimiter = request.app.state.rate_limiter
+    wait = limiter.wait(owner)
+    if wait is not None:
+        raise RateLimited(
+            f"API key {owner!r} is over its rate limit of {limiter.rate:g} requests a second "
+            f"(burst {limiter.burst}): retry after {retry_after(wait)} s",
+            {"Retry-After": retry_after(wait)},
+        )
     return owner
+
+
+class RateLimited(HTTPException):
+    def __init__(self, message: str, headers: dict[str, str]) -> None:
+        super().__init__(429, message, headers)

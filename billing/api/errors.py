@@ -95,6 +95,7 @@ def install_error_handlers(app: FastAPI) -> None:
             405: "method_not_allowed",
             413: "payload_too_large",
             415: "unsupported_media_type",
+            429: "rate_limited",
         }.get(error.status_code, "http_error")
         response = error_response(error.status_code, code, str(error.detail))
         if error.headers:

@@ -81,12 +81,15 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         413: "request body over 1 MiB",
         415: "a request body of a media type the endpoint does not read",
         422: "a body or an event that cannot be priced; `problems` names each bad event",
+        429: "the API key is over its rate limit; see Retry-After",
         503: "the database is busy or past its time bound; see Retry-After",
     }
     responses: dict[int | str, dict[str, Any]] = {}
+    if 401 in statuses and 429 not in statuses:  # every route behind an API key is rate limited
+        statuses = tuple(sorted((*statuses, 429)))
     for status in statuses:
         response: dict[str, Any] = {"model": ErrorBody, "description": described[status]}
-        if status == 503:
+        if status in (429, 503):
             response["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
         responses[status] = response
     return responses

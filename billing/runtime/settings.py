@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     email_zero_invoices: bool = False
     # how long an API request may wait for a database connection, and run each statement
     api_database_timeout_seconds: float = Field(default=10, gt=0, le=300)
+    # requests a second per API key on average, and at once (SPEC §8): past them, 429
+    api_rate_limit: float = Field(default=50, gt=0)
+    api_rate_burst: int = Field(default=100, ge=1)
 
     @field_validator("database_url")
     @classmethod

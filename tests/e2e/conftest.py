@@ -26,6 +26,8 @@ def client_for(engine, **settings) -> TestClient:
         save_catalog(connection, load_catalog(FIXTURES / "three_customers.yaml"), "fixture", MID_MARCH)
         key = create_key(connection, next(_KEY_NAMES), MID_MARCH)
     url = engine.url.render_as_string(hide_password=False)
+    # tests send requests far faster than a client would: the limit is tested on its own
+    settings = {"api_rate_limit": 1e6, "api_rate_burst": 10**6, **settings}
     app = create_app(Settings(database_url=url, **settings), engine)
     app.dependency_overrides[deps.now] = lambda: MID_MARCH
     client = TestClient(app)
