@@ -39,8 +39,9 @@ from billing.core.pricing.base import MeteredUsage
 from billing.runtime import resources
 from billing.runtime.settings import Settings
 from billing.services.invoice_run import InvoiceRunReport, invoice_customers
+from billing.store import rollups
 from billing.store.catalog_versions import StoredCatalog, save_catalog
-from billing.store.database import create_engine, upgrade
+from billing.store.database import create_engine, lock_billing, upgrade
 from flows.invoices import CUSTOMERS_PER_TASK
 from tests.bulk import bulk_load_events
 
@@ -236,13 +237,23 @@ def store_catalog(engine: sa.Engine, catalog: Catalog) -> StoredCatalog:
     return resources.catalog(Settings(database_url=engine.url.render_as_string(hide_password=False)))
 
 
-def load_data(engine: sa.Engine, catalog: Catalog, anchors: dict[str, date], total: int) -> StoredCatalog:
-    """The catalog and `total` events across its customers, analyzed (untimed)."""
+def load_data(
+    engine: sa.Engine, catalog: Catalog, anchors: dict[str, date], total: int, with_rollups: bool = False
+) -> StoredCatalog:
+    """The catalog and `total` events across its customers, analyzed (untimed). The bulk load
+    bypasses ingest, so the usage rollups are stale and runs meter raw events, unless
+    `with_rollups` catches them up (then runs read the rollups)."""
     started = time.perf_counter()
     stored = store_catalog(engine, catalog)
     bulk_load_events(engine, events(len(anchors), total, anchors, seed=2))
+    if with_rollups:
+        with engine.begin() as connection:
+            lock_billing(connection)
+            rollups.add_events_after(connection, 0)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(sa.text("VACUUM ANALYZE events"))
+        connection.execute(sa.text("VACUUM ANALYZE usage_rollups"))
+        connection.execute(sa.text("VACUUM ANALYZE usage_rollup_values"))
     loaded = time.perf_counter() - started
     print(f"loaded {total:,} events for {len(anchors):,} customers in {loaded:.1f}s (untimed)")
     return stored
@@ -267,6 +278,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3, help="timings of each, the best counts")
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--rollups", action="store_true", help="catch the rollups up: runs read them")
     args = parser.parse_args()
 
     catalog, anchors = build_catalog(args.customers, random.Random(1))
@@ -274,7 +286,7 @@ def main() -> None:
     connections = 1
     engine = bench_database("rating")
     try:
-        stored = load_data(engine, catalog, anchors, args.events)
+        stored = load_data(engine, catalog, anchors, args.events, args.rollups)
 
         first, _ = best_of(1, lambda: invoice_run(engine, stored, ids))  # lays out schedules
         runs = args.runs

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from billing.core.catalog import Catalog
 from billing.core.events import MAX_ROW_BYTES, UsageEvent, dumps, storable
 from billing.sources.usage_files import RawRecord
+from billing.store import rollups
 from billing.store import usage_events as store
 from billing.store.database import lock_billing
 from billing.validation.frame import build_frame
@@ -153,6 +154,7 @@ def ingest_records(
             candidates.append((index, event))
     with engine.begin() as connection:
         lock_billing(connection)  # lateness must be decided against invoices that cannot move
+        after_id = rollups.greatest_event_id(connection)
         known = store.known_customers(connection, (e.customer_id for _, e in candidates))
         fresh = _first_of_each(chunk, [(i, e) for i, e in candidates if _known(chunk, known, i, e)])
         stored = store.stored_hashes(connection, (e.transaction_id for _, e in fresh))
@@ -164,6 +166,7 @@ def ingest_records(
             if e.customer_id in invoiced and e.timestamp < invoiced[e.customer_id]
         }
         inserted, refused = store.insert_events_isolating(connection, [e for _, e in new], late, now)
+        rollups.add_events_after(connection, after_id)  # the usage rollups, in this transaction
         for index, event in new:
             if event.transaction_id in refused:
                 chunk.reject(index, "unreadable_row", refused[event.transaction_id], event)

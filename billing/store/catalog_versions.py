@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from billing.core.catalog import Catalog, catalog_from_document
 from billing.core.errors import BillingError
 from billing.store.models import CatalogVersion, ContractRow, CustomerRow
+from billing.store.rollups import maintain_catalog
 
 
 class NoCatalog(BillingError):
@@ -33,7 +34,8 @@ class StoredCatalog:
 
 
 def save_catalog(connection: sa.Connection, catalog: Catalog, source: str, now: datetime) -> StoredCatalog:
-    """Store the catalog as a version (once per content hash) and make it the active one."""
+    """Store the catalog as a version (once per content hash) and make it the active one; the
+    usage rollups of any metric definition it brings are built from the stored events."""
     existing = connection.execute(
         sa.select(CatalogVersion.id).where(CatalogVersion.content_hash == catalog.version)
     ).scalar_one_or_none()
@@ -55,6 +57,7 @@ def save_catalog(connection: sa.Connection, catalog: Catalog, source: str, now: 
             sa.update(CatalogVersion).where(CatalogVersion.id == version_id).values(activated_at=now)
         )
     _project_customers(connection, catalog, version_id)
+    maintain_catalog(connection, catalog.metrics, now)
     return StoredCatalog(version_id, catalog.version, catalog, created=existing is None)
 
 

@@ -21,14 +21,19 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from psycopg import sql
 
 from billing.core.catalog import Catalog, Metric
 from billing.core.events import dumps, loads
 from billing.core.metering import NUMERIC_AGGREGATIONS, MetricState
 from billing.core.pricing.base import MeteredUsage
+from billing.store import rollup_reads, rollups
+from billing.store.metric_dialects import MetricDialect as _Dialect
+from billing.store.metric_dialects import PostgresMetrics as _Postgres
+from billing.store.metric_dialects import SqliteMetrics as _Sqlite
+from billing.store.metric_dialects import sqlite_instant as _sqlite_instant
 
 STREAM_BATCH = 32  # rows per network batch while streaming results from PostgreSQL
+USE_ROLLUPS = True  # read the usage rollups where they apply (benchmarks compare both ways)
 SegmentKey = tuple[str, datetime, datetime]  # customer, start, end (UTC, half-open)
 UsageBySegmentKey = dict[SegmentKey, dict[str, MeteredUsage]]
 
@@ -44,88 +49,6 @@ def metered_columns(catalog: Catalog, metrics: Iterable[Metric] | None = None) -
     chosen = list(catalog.metrics if metrics is None else metrics)
     counted = catalog.event_counted_metrics
     return [_Column(m, m.aggregation != "count" and m.code in counted) for m in chosen]
-
-
-class _Dialect:
-    """How one database spells a metric's condition and aggregate."""
-
-    def __init__(self) -> None:
-        self.params: dict[str, Any] = {}
-
-    def bind(self, value: Any) -> str:
-        name = f"p{len(self.params)}"
-        self.params[name] = value
-        return f":{name}"
-
-    def condition(self, metric: Metric) -> str:
-        parts = [f"e.event_type = {self.bind(metric.event_type)}"]
-        parts += [self.filter(key, value) for key, value in metric.filters.items()]
-        return " AND ".join(parts)
-
-    def filter(self, key: str, value: Any) -> str:
-        raise NotImplementedError
-
-    def aggregate(self, metric: Metric, condition: str) -> str:
-        raise NotImplementedError
-
-
-class _Postgres(_Dialect):
-    """Catalog constants are written into the statement as literals: the planner folds
-    `'{"region":"eu"}'::jsonb` once instead of casting a parameter on every row."""
-
-    def bind(self, value: Any) -> str:
-        text = value if isinstance(value, str) else dumps(value)
-        return sql.Literal(text).as_string()
-
-    def filter(self, key: str, value: Any) -> str:
-        return f"e.properties @> CAST({self.bind(dumps({key: value}))} AS jsonb)"
-
-    def aggregate(self, metric: Metric, condition: str) -> str:
-        where = f"FILTER (WHERE {condition})"
-        if metric.aggregation == "count":
-            return f"count(*) {where}"
-        field = self.bind(metric.field)
-        number = f"CAST(e.properties ->> {field} AS numeric)"
-        if metric.aggregation == "sum":
-            return f"sum({number}) {where}"
-        if metric.aggregation == "max":
-            return f"max({number}) {where}"
-        if metric.aggregation == "unique_count":
-            return f"count(DISTINCT e.properties -> {field}) {where}"
-        present = f"FILTER (WHERE {condition} AND (e.properties ->> {field}) IS NOT NULL)"
-        return f'(array_agg({number} ORDER BY e."timestamp" DESC, e.transaction_id DESC) {present})[1]'
-
-
-class _Sqlite(_Dialect):
-    def path(self, key: str) -> str:
-        return self.bind('$."' + key.replace('"', '\\"') + '"')
-
-    def filter(self, key: str, value: Any) -> str:
-        path = self.path(key)
-        if isinstance(value, bool):
-            return f"json_type(e.properties, {path}) = {self.bind('true' if value else 'false')}"
-        if isinstance(value, str):
-            return (
-                f"json_type(e.properties, {path}) = 'text' "
-                f"AND json_extract(e.properties, {path}) = {self.bind(value)}"
-            )
-        return (
-            f"json_type(e.properties, {path}) IN ('integer', 'real') "
-            f"AND (e.properties -> {path}) = {self.bind(dumps(value))}"
-        )
-
-    def aggregate(self, metric: Metric, condition: str) -> str:
-        where = f"FILTER (WHERE {condition})"
-        if metric.aggregation == "count":
-            return f"count(*) {where}"
-        value = f"(e.properties -> {self.path(metric.field or '')})"
-        if metric.aggregation == "sum":
-            return f"billing_sum({value}) {where}"
-        if metric.aggregation == "max":
-            return f"billing_max({value}) {where}"
-        if metric.aggregation == "unique_count":
-            return f"count(DISTINCT {value}) {where}"
-        return f'billing_latest(e."timestamp", e.transaction_id, {value}) {where}'
 
 
 def _select_list(dialect: _Dialect, columns: Sequence[_Column]) -> str:
@@ -151,14 +74,37 @@ def stream_segment_usage(
     if not segments or not columns:
         yield from ((index, _zero(columns)) for index in range(len(segments)))
         return
-    rows = _postgres_rows if connection.dialect.name == "postgresql" else _sqlite_rows
     seen = set()
-    for row in rows(connection, columns, segments):
+    for row in _metered_rows(connection, columns, segments):
         seen.add(row[0])
         yield row[0], _usage(columns, row[1:])
     for index in range(len(segments)):
         if index not in seen:
             yield index, _zero(columns)
+
+
+def _metered_rows(
+    connection: sa.Connection, columns: Sequence[_Column], segments: Sequence[SegmentKey]
+) -> Iterator[Sequence[Any]]:
+    """Segments on the 15-minute grid from the usage rollups when every metric's rollups hold
+    every stored event (`billing.store.rollups`), the others from raw events."""
+    postgres = connection.dialect.name == "postgresql"
+    on_grid: list[int] = []
+    if USE_ROLLUPS:
+        fresh = rollups.fresh_signatures(connection, (c.metric for c in columns))
+        if all(rollups.signature_of(c.metric) in fresh for c in columns):
+            on_grid = [i for i, (_, s, e) in enumerate(segments) if rollups.on_grid(s) and rollups.on_grid(e)]
+    chosen = set(on_grid)
+    raw = [i for i in range(len(segments)) if i not in chosen]
+    if on_grid:
+        rollup_rows = rollup_reads.postgres_rollup_rows if postgres else rollup_reads.sqlite_rollup_rows
+        pairs = [(c.metric, c.events) for c in columns]
+        for row in rollup_rows(connection, pairs, [segments[i] for i in on_grid]):
+            yield (on_grid[row[0]], *row[1:])
+    if raw:
+        rows = _postgres_rows if postgres else _sqlite_rows
+        for row in rows(connection, columns, [segments[i] for i in raw]):
+            yield (raw[row[0]], *row[1:])
 
 
 def meter_segments(
@@ -227,11 +173,6 @@ JOIN events e ON e.customer_id = s.customer_id
 WHERE e.event_type IN ({types})
 GROUP BY s.n"""
     yield from connection.execute(sa.text(sql), dialect.params)
-
-
-def _sqlite_instant(instant: datetime) -> str:
-    """The text SQLAlchemy stores for a UTC instant on SQLite, so comparisons are textual."""
-    return instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def _zero(columns: Sequence[_Column]) -> dict[str, MeteredUsage]:

@@ -307,3 +307,40 @@ class InvoiceDocumentRow(Base):
     pdf: Mapped[bytes] = mapped_column(sa.LargeBinary)
     sha256: Mapped[str] = mapped_column(sa.String(64))
     rendered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RollupSignature(Base):
+    """A metric definition whose rollups are maintained (migration 0008, `billing.store.rollups`):
+    keyed by a hash of (event_type, aggregation, field, filters); complete through `through_id`."""
+
+    __tablename__ = "rollup_signatures"
+
+    signature: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    definition: Mapped[str] = mapped_column(sa.Text)
+    through_id: Mapped[int] = mapped_column(sa.BigInteger)
+    built_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class UsageRollup(Base):
+    """One metric definition's aggregate of one customer's events in one 15-minute UTC bucket."""
+
+    __tablename__ = "usage_rollups"
+
+    customer_id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    signature: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    bucket: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    events: Mapped[int] = mapped_column(sa.BigInteger)
+    value: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
+    latest_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    latest_id: Mapped[str | None] = mapped_column(TransactionId, nullable=True)
+
+
+class UsageRollupValue(Base):
+    """A distinct value of a `unique_count` metric in a bucket (canonical JSON text)."""
+
+    __tablename__ = "usage_rollup_values"
+
+    customer_id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    signature: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    bucket: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    value: Mapped[str] = mapped_column(sa.Text, primary_key=True)

@@ -1,7 +1,7 @@
 """workable quarantine and the inbox ledger
 
 Revision ID: 0009
-Revises: 0007 (to be re-chained after 0008)
+Revises: 0008
 
 - `quarantined_events` says what became of a row: `status` is `held`, `retried` (it was
   ingested again and is now an accepted event or a duplicate: `resolution`) or `discarded`, with
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,287 @@
+"""Usage rollups: per-customer, per-metric aggregates of 15-minute UTC buckets, kept exact.
+
+A rollup row holds, for one customer, one metric definition and one bucket, what
+`billing.core.metering` needs to go on from those events (`MetricState`): the number of events
+the metric applies to, the exact sum, the greatest value, the latest value with its (timestamp,
+transaction_id). `unique_count` keeps the bucket's distinct values in `usage_rollup_values`, so
+a window counts each value once however many buckets hold it.
+
+Why 15 minutes: every UTC offset in use is a multiple of 15 minutes (`tests/unit/
+test_rollup_grid.py` checks every zone of zoneinfo from 2000 to 2037), so each customer's local
+midnight, hence every billing segment, starts and ends on a bucket edge.
+
+Rollups are keyed by a metric's definition (`signature`: event type, aggregation, field,
+filters), not its code: two catalog versions may define one code differently, and a backfill
+rates with the older one. `maintain_catalog` builds a new definition's rollups from the stored
+events, set-based, when a catalog is saved; `add_events_after` adds what an ingest stored, in its
+transaction. Both run under the billing lock, so no event is added twice or missed; each
+signature remembers the greatest event id it holds (`through_id`), and reads use rollups only
+when that covers every stored event (`fresh_signatures`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+
+from billing.core.catalog import Metric
+from billing.core.events import dumps, loads
+from billing.store.database import lock_billing
+from billing.store.metric_dialects import PostgresMetrics, SqliteMetrics
+from billing.store.models import Event, RollupSignature
+
+BUCKET = timedelta(minutes=15)
+LONG_VALUE_BYTES = 512  # distinct values longer than this are kept by their SHA-256 (PostgreSQL)
+_PG_BUCKET = "date_bin('15 minutes', e.\"timestamp\", TIMESTAMPTZ '2000-01-01 00:00:00+00')"
+# SQLite keeps instants as 'YYYY-MM-DD HH:MM:SS.ffffff' text: the bucket is the same text with the
+# minutes floored to a multiple of 15 and the seconds zeroed.
+_SQLITE_BUCKET = (
+    'substr(e."timestamp", 1, 14) || printf(\'%02d\', (CAST(substr(e."timestamp", 15, 2) AS INTEGER) '
+    "/ 15) * 15) || ':' || '00.000000'"
+)
+_SQLITE_INSTANT_CHARS = 26
+
+
+def signature_of(metric: Metric) -> str:
+    """What a metric's rollups depend on, hashed: its code and name do not count."""
+    return hashlib.sha256(definition_of(metric).encode()).hexdigest()[:32]
+
+
+def definition_of(metric: Metric) -> str:
+    return dumps(
+        {
+            "event_type": metric.event_type,
+            "aggregation": metric.aggregation,
+            "field": metric.field,
+            "filters": dict(metric.filters),
+        }
+    )
+
+
+def _metric_of(definition: str) -> Metric:
+    document = loads(definition)
+    return Metric(code="rollup", **document)
+
+
+def on_grid(instant: datetime) -> bool:
+    """Whether an instant is a bucket edge (a whole quarter hour in UTC)."""
+    utc = instant.astimezone(UTC)
+    return utc.minute % 15 == 0 and utc.second == 0 and utc.microsecond == 0
+
+
+def bucket_of(instant: datetime) -> datetime:
+    utc = instant.astimezone(UTC)
+    return utc.replace(minute=utc.minute - utc.minute % 15, second=0, microsecond=0)
+
+
+@dataclass(frozen=True, slots=True)
+class Maintained:
+    signature: str
+    metric: Metric
+    through_id: int
+
+
+def maintained(connection: sa.Connection) -> list[Maintained]:
+    rows = connection.execute(
+        sa.select(RollupSignature.signature, RollupSignature.definition, RollupSignature.through_id)
+    )
+    return [Maintained(s, _metric_of(d), t) for s, d, t in rows]
+
+
+def greatest_event_id(connection: sa.Connection) -> int:
+    return int(connection.execute(sa.select(sa.func.coalesce(sa.func.max(Event.id), 0))).scalar_one())
+
+
+def fresh_signatures(connection: sa.Connection, metrics: Iterable[Metric]) -> set[str]:
+    """The signatures of `metrics` whose rollups hold every stored event."""
+    wanted = {signature_of(m) for m in metrics}
+    if not wanted:
+        return set()
+    newest = greatest_event_id(connection)
+    rows = connection.execute(
+        sa.select(RollupSignature.signature).where(
+            RollupSignature.signature.in_(sorted(wanted)), RollupSignature.through_id >= newest
+        )
+    )
+    return set(rows.scalars())
+
+
+def maintain_catalog(connection: sa.Connection, metrics: Iterable[Metric], now: datetime) -> list[str]:
+    """Start maintaining the rollups of every metric not maintained yet, built from the stored
+    events in this transaction, under the billing lock; returns the new signatures."""
+    lock_billing(connection)
+    known = {m.signature for m in maintained(connection)}
+    new: dict[str, Metric] = {}
+    for metric in metrics:
+        signature = signature_of(metric)
+        if signature not in known:
+            new.setdefault(signature, metric)
+    if not new:
+        return []
+    newest = greatest_event_id(connection)
+    for signature, metric in new.items():
+        _add(connection, Maintained(signature, metric, 0))
+        connection.execute(
+            sa.insert(RollupSignature).values(
+                signature=signature, definition=definition_of(metric), through_id=newest, built_at=now
+            )
+        )
+    return sorted(new)
+
+
+def add_events_after(connection: sa.Connection, after_id: int) -> None:
+    """Add the events stored after `after_id` to every maintained rollup, set-based.
+
+    Call it in the transaction that inserted them, under the billing lock, with `after_id` the
+    greatest event id read after taking the lock. Each signature goes on from its own
+    `through_id`, which is `after_id` unless events were stored without this (a bulk load): they
+    are caught up then, and no event is ever added twice."""
+    newest = greatest_event_id(connection)
+    behind = [m for m in maintained(connection) if m.through_id < newest]
+    if not behind:
+        return  # nothing stored after `after_id`, nor missed before
+    for entry in behind:
+        _add(connection, entry)
+    connection.execute(
+        sa.update(RollupSignature)
+        .where(RollupSignature.signature.in_([m.signature for m in behind]))
+        .values(through_id=newest)
+    )
+
+
+def _add(connection: sa.Connection, entry: Maintained) -> None:
+    if connection.dialect.name == "postgresql":
+        statements = _postgres_statements(entry)
+        driver = connection.connection.driver_connection
+        with driver.cursor() as cursor:  # type: ignore[union-attr]
+            for statement in statements:
+                cursor.execute(statement)  # no parameters: every constant is a literal
+    else:
+        for statement, params in _sqlite_statements(entry):
+            connection.execute(sa.text(statement), params)
+
+
+def _postgres_statements(entry: Maintained) -> list[str]:
+    metric, dialect = entry.metric, PostgresMetrics()
+    signature = dialect.bind(entry.signature)
+    where = f"e.id > {int(entry.through_id)} AND {dialect.condition(metric)}"
+    field = dialect.bind(metric.field) if metric.field else "NULL"
+    json_value = f"(e.properties -> {field})"
+    number = (
+        f"CASE WHEN jsonb_typeof({json_value}) = 'number' THEN CAST(e.properties ->> {field} AS numeric) END"
+    )
+    value, latest_at, latest_id = "NULL", "NULL", "NULL"
+    if metric.aggregation == "sum":
+        value = f"coalesce(sum({number}), 0)"
+    elif metric.aggregation == "max":
+        value = f"max({number})"
+    elif metric.aggregation == "latest":
+        order = f'ORDER BY e."timestamp" DESC, e.transaction_id DESC) FILTER (WHERE {number} IS NOT NULL))[1]'
+        value = f"(array_agg({number} {order}"
+        latest_at = f'(array_agg(e."timestamp" {order}'
+        latest_id = f"(array_agg(e.transaction_id {order}"
+    newer = (
+        "excluded.latest_at IS NOT NULL AND (r.latest_at IS NULL OR "
+        "(excluded.latest_at, excluded.latest_id) > (r.latest_at, r.latest_id))"
+    )
+    merged = {
+        "sum": "r.value + excluded.value",
+        "max": "GREATEST(r.value, excluded.value)",
+        "latest": f"CASE WHEN {newer} THEN excluded.value ELSE r.value END",
+    }.get(metric.aggregation, "NULL")
+    updates = ["events = r.events + excluded.events", f"value = {merged}"]
+    if metric.aggregation == "latest":
+        updates += [
+            f"latest_at = CASE WHEN {newer} THEN excluded.latest_at ELSE r.latest_at END",
+            f"latest_id = CASE WHEN {newer} THEN excluded.latest_id ELSE r.latest_id END",
+        ]
+    statements = [
+        f"""
+INSERT INTO usage_rollups AS r (customer_id, signature, bucket, events, value, latest_at, latest_id)
+SELECT e.customer_id, {signature}, {_PG_BUCKET}, count(*), {value}, {latest_at}, {latest_id}
+FROM events e
+WHERE {where}
+GROUP BY e.customer_id, {_PG_BUCKET}
+ON CONFLICT (customer_id, signature, bucket) DO UPDATE SET {", ".join(updates)}"""
+    ]
+    if metric.aggregation == "unique_count":
+        # The value's canonical text: numbers without trailing zeros (1.0 and 1 are one value, as
+        # jsonb and the core's `dumps` hold), strings JSON-quoted ("1" and 1 differ).
+        text = (
+            f"CASE jsonb_typeof({json_value}) "
+            f"WHEN 'number' THEN CAST(trim_scale(CAST({json_value} AS numeric)) AS text) "
+            f"WHEN 'null' THEN NULL ELSE CAST({json_value} AS text) END"
+        )
+        key = (
+            f"CASE WHEN octet_length({text}) <= {LONG_VALUE_BYTES} THEN {text} "
+            f"ELSE 'sha256:' || encode(sha256(convert_to({text}, 'UTF8')), 'hex') END"
+        )
+        statements.append(
+            f"""
+INSERT INTO usage_rollup_values (customer_id, signature, bucket, value)
+SELECT DISTINCT e.customer_id, {signature}, {_PG_BUCKET}, {key}
+FROM events e
+WHERE {where} AND {json_value} IS NOT NULL AND jsonb_typeof({json_value}) <> 'null'
+ON CONFLICT DO NOTHING"""
+        )
+    return statements
+
+
+def _sqlite_statements(entry: Maintained) -> list[tuple[str, dict[str, object]]]:
+    """The new events' aggregates merged with the buckets' stored ones by the same exact SQL
+    aggregates (the core's accumulators) over both, then written back whole."""
+    metric, dialect = entry.metric, SqliteMetrics()
+    signature = dialect.bind(entry.signature)
+    start = dialect.bind(int(entry.through_id))
+    condition = dialect.condition(metric)
+    path = dialect.path(metric.field) if metric.field else "NULL"
+    kind = f"json_type(e.properties, {path})"
+    number = f"CASE WHEN {kind} IN ('integer', 'real') THEN e.properties -> {path} END"
+    separator = dialect.bind("\t")
+    key = f"max(CASE WHEN value IS NOT NULL THEN latest_at || {separator} || latest_id END)"
+    value, latest_at, latest_id = "NULL", "NULL", "NULL"
+    if metric.aggregation == "sum":
+        value = "billing_sum(value)"
+    elif metric.aggregation == "max":
+        value = "CASE WHEN count(value) > 0 THEN billing_max(value) END"
+    elif metric.aggregation == "latest":
+        value = "CASE WHEN count(value) > 0 THEN billing_latest(latest_at, latest_id, value) END"
+        latest_at = f"substr({key}, 1, {_SQLITE_INSTANT_CHARS})"
+        latest_id = f"substr({key}, {_SQLITE_INSTANT_CHARS + 2})"
+    fresh = f"e.id > {start} AND {condition}"
+    statements = [
+        (
+            f"""
+INSERT OR REPLACE INTO usage_rollups (customer_id, signature, bucket, events, value, latest_at, latest_id)
+SELECT customer_id, {signature}, bucket, sum(events), {value}, {latest_at}, {latest_id}
+FROM (
+    SELECT e.customer_id AS customer_id, {_SQLITE_BUCKET} AS bucket, 1 AS events, {number} AS value,
+           e."timestamp" AS latest_at, e.transaction_id AS latest_id
+    FROM events e
+    WHERE {fresh}
+    UNION ALL
+    SELECT r.customer_id, r.bucket, r.events, r.value, r.latest_at, r.latest_id
+    FROM usage_rollups r
+    WHERE r.signature = {signature}
+      AND (r.customer_id, r.bucket) IN (SELECT e.customer_id, {_SQLITE_BUCKET} FROM events e WHERE {fresh})
+)
+GROUP BY customer_id, bucket""",
+            dialect.params,
+        )
+    ]
+    if metric.aggregation == "unique_count":
+        statements.append(
+            (
+                f"""
+INSERT OR IGNORE INTO usage_rollup_values (customer_id, signature, bucket, value)
+SELECT DISTINCT e.customer_id, {signature}, {_SQLITE_BUCKET}, e.properties -> {path}
+FROM events e
+WHERE {fresh} AND {kind} IS NOT NULL AND {kind} <> 'null'""",
+                dialect.params,
+            )
+        )
+    return statements
