@@ -150,21 +150,26 @@ def _event(top: list[tuple[str, list[str]]], properties: list[tuple[str, list[st
 
 
 def _reader(handle: BinaryIO, names: list[str], rows: _Rows) -> Any:
-    from pyarrow import binary
+    from pyarrow import ArrowInvalid, binary
     from pyarrow import csv as arrow_csv
 
-    return arrow_csv.open_csv(
-        handle,
-        read_options=arrow_csv.ReadOptions(column_names=names, block_size=BLOCK_BYTES, use_threads=False),
-        parse_options=arrow_csv.ParseOptions(
-            newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=rows.invalid
-        ),
-        convert_options=arrow_csv.ConvertOptions(
-            column_types={name: binary() for name in names},
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        ),
-    )
+    try:
+        return arrow_csv.open_csv(
+            handle,
+            read_options=arrow_csv.ReadOptions(column_names=names, block_size=BLOCK_BYTES, use_threads=False),
+            parse_options=arrow_csv.ParseOptions(
+                newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=rows.invalid
+            ),
+            convert_options=arrow_csv.ConvertOptions(
+                column_types={name: binary() for name in names},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except ArrowInvalid as error:
+        if str(error) == "Empty CSV file":  # a header and no rows
+            return iter(())
+        raise
 
 
 def read_csv(
