@@ -83,8 +83,10 @@ class _Rows:
         import pyarrow.compute as pc
 
         columns = batch.columns
-        sizes = _row_sums([pc.binary_length(c) for c in columns], batch.num_rows)
+        lengths = [pc.binary_length(c) for c in columns]
+        sizes = _row_sums(lengths, batch.num_rows)
         breaks = _row_sums([pc.count_substring(c, "\n") for c in columns], batch.num_rows)
+        full = [len(c) == 0 or pc.min(c).as_py() > 0 for c in lengths]  # no empty cell
         texts: list[list[str]] = []
         undecodable: dict[int, str] = {}
         for name, column in zip(self.names, columns, strict=True):
@@ -92,8 +94,12 @@ class _Rows:
                 texts.append(column.cast(pa.string()).to_pylist())
             except pa.ArrowInvalid:
                 texts.append(_decoded(name, column.to_pylist(), undecodable))
-        top = [(field, texts[index]) for index, field in self.layout.top]
-        properties = [(name, texts[index]) for index, name in self.layout.properties]
+        events = _events(
+            [(field, texts[index], full[index]) for index, field in self.layout.top],
+            [(name, texts[index], full[index]) for index, name in self.layout.properties],
+            batch.num_rows,
+        )
+        _unix_seconds(events, columns[self.names.index("timestamp")])
         out: list[RawRecord] = []
         for i in range(batch.num_rows):
             out.extend(self._bad_rows_due())
@@ -109,7 +115,7 @@ class _Rows:
                 written = ",".join(column[i] for column in texts)
                 out.append(RawRecord(line, storable(written), unreadable=detail))
                 continue
-            out.append(RawRecord(line, data=_event(top, properties, i)))
+            out.append(RawRecord(line, data=events[i]))
         return out
 
 
@@ -135,18 +141,36 @@ def _decoded(name: str, cells: list[bytes], undecodable: dict[int, str]) -> list
     return texts
 
 
-def _event(top: list[tuple[str, list[str]]], properties: list[tuple[str, list[str]]], i: int) -> Any:
-    record: dict[str, Any] = {}
-    for field, cells in top:
-        if cells[i]:
-            record[field] = cells[i]
-    found = {name: cells[i] for name, cells in properties if cells[i]}
-    if found:
-        record["properties"] = found
-    timestamp = record.get("timestamp")
-    if timestamp is not None and timestamp[:1].isdigit() and _NUMBER.fullmatch(timestamp):
-        record["timestamp"] = Decimal(timestamp)  # Unix seconds, as a JSON number would be
-    return record
+def _cells_by_row(columns: list[tuple[str, list[str], bool]], rows: int) -> list[dict[str, Any]]:
+    """Each row's non-empty cells by name; zipped in C when no column has an empty cell."""
+    names = [name for name, _, _ in columns]
+    cells = [values for _, values, _ in columns]
+    if all(full for _, _, full in columns):
+        return [dict(zip(names, row, strict=True)) for row in zip(*cells, strict=True)]
+    return [
+        {name: values[i] for name, values in zip(names, cells, strict=True) if values[i]} for i in range(rows)
+    ]
+
+
+def _events(
+    top: list[tuple[str, list[str], bool]], properties: list[tuple[str, list[str], bool]], rows: int
+) -> list[dict[str, Any]]:
+    records = _cells_by_row(top, rows)
+    if properties:
+        for record, found in zip(records, _cells_by_row(properties, rows), strict=True):
+            if found:
+                record["properties"] = found
+    return records
+
+
+def _unix_seconds(records: list[dict[str, Any]], timestamps: Any) -> None:
+    """Timestamps written as a number are Unix seconds, as a JSON number would be."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    numeric = pc.match_substring_regex(timestamps, _NUMBER.pattern.join("^$"))
+    for i in np.flatnonzero(numeric.to_numpy(zero_copy_only=False)):
+        records[i]["timestamp"] = Decimal(records[i]["timestamp"])
 
 
 def _reader(handle: BinaryIO, names: list[str], rows: _Rows) -> Any:
