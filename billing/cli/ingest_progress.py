@@ -26,19 +26,20 @@ class _Bars:
     def __init__(self, progress: Any) -> None:
         self.progress = progress
         self.tasks: dict[str, Any] = {}
+        self.totals: dict[str, int | None] = {}
 
     def file_started(self, path: str) -> None:
         self.tasks[path] = self.progress.add_task(path, total=None, amount="", outcome="")
 
     def file_advanced(self, path: str, position: ReadPosition) -> None:
+        self.totals[path] = position.total
         self.progress.update(
             self.tasks[path], completed=position.done, total=position.total, amount=_amount(position)
         )
 
     def file_finished(self, path: str, summary: str) -> None:
-        task = self.tasks[path]
-        total = self.progress.tasks[task].total if task < len(self.progress.tasks) else None
-        self.progress.update(task, completed=total or 1, total=total or 1, outcome=summary)
+        total = self.totals.get(path) or 1
+        self.progress.update(self.tasks[path], completed=total, total=total, outcome=summary)
 
 
 @contextmanager

@@ -291,3 +291,22 @@ def test_local_folders_expand_too(tmp_path):
         str(tmp_path / "in" / "u.jsonl"),
     ]
     assert _records(str(tmp_path / "in" / "deep" / "u.csv")) == []
+
+
+def test_the_progress_bars_follow_each_file_to_its_end():
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from billing.cli.ingest_progress import _amount, _Bars
+    from billing.sources.progress import ReadPosition
+
+    out = io.StringIO()
+    progress = Progress(console=Console(file=out, force_terminal=True, width=100))
+    bars = _Bars(progress)
+    bars.file_started("a.csv")
+    bars.file_advanced("a.csv", ReadPosition(500, 1000, "bytes"))
+    assert progress.tasks[0].percentage == 50
+    bars.file_finished("a.csv", "3 received")
+    assert progress.tasks[0].finished and progress.tasks[0].fields["outcome"] == "3 received"
+    assert _amount(ReadPosition(1500, 3000, "rows")) == "1,500 / 3,000 rows"
+    assert _amount(ReadPosition(1500, None, "bytes")) == "1.5 kB"
