@@ -24,7 +24,7 @@ from billing.sources.locations import open_stored
 from billing.sources.progress import ReadPosition
 from billing.sources.raw_records import RawRecord
 
-BLOCK_BYTES = 8 << 20  # pyarrow parses this much at a time; a single row longer fails the file
+BLOCK_BYTES = 1 << 20  # pyarrow parses this much at a time; a single row longer fails the file
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 
 
