@@ -13,6 +13,7 @@ from billing.runtime import resources
 from billing.services.inbox import NEW, UNCHANGED, InboxCheck
 from billing.services.ingest import IngestReport
 from billing.services.ingest_examples import first_examples
+from billing.sources.progress import current_hook
 from billing.sources.usage_files import DEFAULT_CHUNK_SIZE, check_readable, expand, read_chunks
 from billing.views.tables import example_rows, ingest_rows, reason_rows
 from flows.user_errors import fails_in_one_line
@@ -26,7 +27,8 @@ from tasks.ingest import ingest_chunk, record_run
 def ingest_usage(
     source: str, chunk_size: int = DEFAULT_CHUNK_SIZE, skip_ingested: bool = False
 ) -> dict[str, Any]:
-    """Ingest JSONL usage: a file, an fsspec URL or a glob of them (`var/inbox/*.jsonl`).
+    """Ingest usage files: JSONL, CSV or Parquet; a file, a folder (every supported file in it,
+    subfolders included) or a glob (`var/inbox/*.csv`), local or any fsspec URL.
 
     Returns the received / accepted / duplicates / quarantined counts, the run's and each
     file's. Files already ingested may be sent again: their events come back as duplicates,
@@ -94,9 +96,12 @@ def _ingest_file(
 ) -> IngestReport:
     """One file's chunks; a file that cannot be read stops here with a one-line reason."""
     report = IngestReport(path)
+    progress = current_hook()  # set by the command line on a terminal; silent otherwise
+    progress.file_started(path)
     try:
         check_readable(path)
-        for number, records in enumerate(read_chunks(path, chunk_size), start=1):
+        chunks = read_chunks(path, chunk_size, lambda position: progress.file_advanced(path, position))
+        for number, records in enumerate(chunks, start=1):
             # quote(): Prefect need not walk a chunk's records looking for futures
             part = ingest_chunk(quote(records), path, catalog_version)  # type: ignore[call-overload]
             report.add(part)
@@ -112,6 +117,7 @@ def _ingest_file(
     except SourceError as error:
         report.failed_files.append(str(error))
         logger.warning("%s", error)
+    progress.file_finished(path, _file_line(report))
     return report
 
 
@@ -121,6 +127,15 @@ def _inbox_check(path: str) -> InboxCheck | None:
         return check_inbox_file(path)
     except SourceError:
         return None
+
+
+def _file_line(report: IngestReport) -> str:
+    if report.failed_files:
+        return "not read"
+    return (
+        f"{report.received} received, {report.accepted} accepted, {report.duplicates} duplicates, "
+        f"{report.quarantined} quarantined"
+    )
 
 
 def _check_balanced(report: IngestReport) -> None:

@@ -39,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
             "file", nargs="?", help="default: BILLING_CATALOG (config/catalog.example.yaml)"
         )
 
-    ingest = commands.add_parser("ingest", help="ingest usage files (JSONL; local paths or fsspec URLs)")
+    ingest = commands.add_parser(
+        "ingest", help="ingest usage files (JSONL, CSV, Parquet): a file, folder or glob, local or fsspec URL"
+    )
     ingest.add_argument("sources", nargs="+", metavar="PATH_OR_URL")
 
     invoice = commands.add_parser("invoice", help="draft, finalize and email the invoices due")

@@ -195,7 +195,7 @@ def test_store_commands_on_a_fresh_database(tmp_path):
     assert future.returncode == 1 and "is in the future" in future.stderr and "--dry-run" in future.stderr
     for source, message in [
         ("foo://x.jsonl", "cannot read: Protocol not known"),
-        ("usage.csv", "unsupported format"),
+        ("usage.xlsx", "unsupported format"),
         (str(tmp_path / "none" / "*.jsonl"), "no file matches"),
     ]:
         refused = billing("ingest", source, env=env)

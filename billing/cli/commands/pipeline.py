@@ -40,6 +40,14 @@ def ingest_summary(summary: dict[str, Any]) -> str:
         text += f"\n  quarantined {count} x {reason}"
     for failure in summary.get("failed_files", ()):
         text += f"\n  not read: {failure}"
+    files = summary.get("files", ())
+    if len(files) > 1:
+        for part in files:
+            if not part["failed_files"]:
+                text += (
+                    f"\n  {part['source']}: received {part['received']} = accepted {part['accepted']}"
+                    f" + duplicates {part['duplicates']} + quarantined {part['quarantined']}"
+                )
     return text
 
 
@@ -52,9 +60,12 @@ def ingest(sources: Sequence[str]) -> str:
             check_readable(path)
     resources.catalog()
     prefect_environment()
+    from billing.cli.ingest_progress import progress_on_terminal
     from flows.ingest import ingest_usage
 
-    return "\n".join(ingest_summary(ingest_usage(source)) for source in sources)
+    with progress_on_terminal():  # bars per file on a terminal; the summary is printed either way
+        summaries = [ingest_usage(source) for source in sources]
+    return "\n".join(ingest_summary(summary) for summary in summaries)
 
 
 def invoice_summary(summary: dict[str, Any]) -> str:
