@@ -13,6 +13,7 @@ from billing.runtime import resources
 from billing.services.ingest import IngestReport
 from billing.sources.usage_files import DEFAULT_CHUNK_SIZE, check_readable, expand, read_chunks
 from billing.views.tables import ingest_rows, reason_rows
+from billing.views.validation_tables import validation_tables
 from flows.user_errors import fails_in_one_line
 from tasks.artifacts import publish_summary
 from tasks.ingest import ingest_chunk, record_run
@@ -48,6 +49,7 @@ def ingest_usage(source: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> dict[str,
     if report.failed_files:
         tables["Files not read"] = [["file and reason"], *([line] for line in report.failed_files)]
     publish_summary("ingest-usage", f"Ingested {source}, catalog version {stored.content_hash[:12]}", tables)
+    publish_summary("ingest-validation", f"Validation of {source}", validation_tables(report.validation))
     return summary
 
 
