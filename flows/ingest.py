@@ -16,6 +16,7 @@ from billing.services.ingest_examples import first_examples
 from billing.sources.progress import current_hook
 from billing.sources.usage_files import DEFAULT_CHUNK_SIZE, check_readable, expand, read_chunks
 from billing.views.tables import example_rows, ingest_rows, reason_rows
+from billing.views.validation_tables import validation_tables
 from flows.user_errors import fails_in_one_line
 from tasks.artifacts import publish_summary
 from tasks.inbox import check_inbox_file, remember_file
@@ -88,6 +89,7 @@ def ingest_usage(
     if skipped:
         tables["Files skipped (unchanged since ingested)"] = [["file"], *([s] for s in skipped)]
     publish_summary("ingest-usage", f"Ingested {source}, catalog version {stored.content_hash[:12]}", tables)
+    publish_summary("ingest-validation", f"Validation of {source}", validation_tables(report.validation))
     return summary
 
 

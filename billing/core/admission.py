@@ -74,6 +74,11 @@ def admit_event(catalog: Catalog, event: UsageEvent) -> UsageEvent:
     return admitted
 
 
+def number_from_text(text: str) -> Decimal | None:
+    """The exact number a decimal string writes ("12.5"), or None if it is not a JSON number."""
+    return Decimal(text) if _DECIMAL_TEXT.fullmatch(text) is not None else None
+
+
 def _numbers_from_text(metrics: tuple[Metric, ...], event: UsageEvent) -> UsageEvent:
     """Decimal strings in fields that numeric metrics aggregate, read as exact numbers."""
     changed: dict[str, Any] | None = None
@@ -82,9 +87,9 @@ def _numbers_from_text(metrics: tuple[Metric, ...], event: UsageEvent) -> UsageE
         value = event.properties.get(field)
         if not isinstance(value, str) or not metric_applies(metric, event.event_type, event.properties):
             continue
-        if _DECIMAL_TEXT.fullmatch(value) is None:
+        number = number_from_text(value)
+        if number is None:
             continue  # left as it is: the metric's check names the wrong type
-        number = Decimal(value)
         problem = quantity_problem(number)
         if problem:
             raise EventRejected("invalid_property", f"properties.{field} {problem}")

@@ -95,7 +95,7 @@ def _text_problem(text: str) -> str | None:
     return None
 
 
-def _value_problem(value: Any, where: str, depth: int) -> tuple[str, str] | None:
+def value_problem(value: Any, where: str, depth: int) -> tuple[str, str] | None:
     """The first (reason, detail) a value inside an event fails on: an unstorable string, nesting
     deeper than `MAX_DEPTH`, a number that cannot be metered exactly; None if it has none."""
     kind = type(value)
@@ -126,7 +126,7 @@ def _value_problem(value: Any, where: str, depth: int) -> tuple[str, str] | None
         if kind is Decimal and quantity_problem(item) is None:
             continue
         inner = f"{where}.{storable(key[:80])}" if type(key) is str else f"{where}[{key}]"
-        found = _value_problem(item, inner, depth + 1)
+        found = value_problem(item, inner, depth + 1)
         if found:
             return found
     return None
@@ -219,6 +219,20 @@ def payload_hash(
 def parse_timestamp(value: object) -> datetime:
     """An ISO 8601 string with an offset, or Unix seconds, as an aware UTC datetime from
     2000-01-01 on; `EventRejected` names what is wrong."""
+    instant = read_timestamp(value)
+    if instant < EARLIEST_TIMESTAMP:
+        raise EventRejected("timestamp_out_of_range", before_earliest(value))
+    return instant
+
+
+def before_earliest(value: object) -> str:
+    return f"timestamp {shown(value)} is before {format_timestamp(EARLIEST_TIMESTAMP)}"
+
+
+def read_timestamp(value: object) -> datetime:
+    """An ISO 8601 string with an offset, or Unix seconds, as an aware UTC datetime, whatever
+    its year (the window of accepted instants is a validation rule); `EventRejected` for text
+    that is not such a timestamp or an instant no UTC datetime holds."""
     if isinstance(value, Decimal):
         try:  # exact to the microsecond: no float on the way
             instant = EPOCH + timedelta(microseconds=int(value.scaleb(6)))
@@ -243,11 +257,6 @@ def parse_timestamp(value: object) -> datetime:
             ) from None
     else:
         raise EventRejected("malformed_field", f"timestamp must be an ISO 8601 string, got {shown(value)}")
-    if instant < EARLIEST_TIMESTAMP:
-        raise EventRejected(
-            "timestamp_out_of_range",
-            f"timestamp {shown(value)} is before {format_timestamp(EARLIEST_TIMESTAMP)}",
-        )
     return instant
 
 
@@ -260,19 +269,26 @@ def _identifier(record: Mapping[str, Any], name: str) -> str:
         raise EventRejected("missing_field", f"{name} is missing")
     if not isinstance(value, str):
         raise EventRejected("malformed_field", f"{name} must be a string, got {shown(value)}")
-    problem = _text_problem(value)
+    problem = identifier_problem(name, value)
     if problem:
-        raise EventRejected("unreadable_row", f"{name} {shown(value)} {problem}")
-    if len(value) > MAX_ID_LENGTH:
-        raise EventRejected(
-            "unreadable_row", f"{name} {shown(value, 40)} is {len(value)} characters, over {MAX_ID_LENGTH}"
-        )
-    if value != value.strip():
-        raise EventRejected("malformed_field", f"{name} {shown(value)} has leading or trailing spaces")
+        raise EventRejected(*problem)
     return value
 
 
-_FIELDS = frozenset({"transaction_id", "customer_id", "event_type", "timestamp", "properties"})
+def identifier_problem(name: str, value: str) -> tuple[str, str] | None:
+    """The (reason, detail) an id string fails on as text (unstorable, over 255 characters,
+    padded with spaces), or None."""
+    problem = _text_problem(value)
+    if problem:
+        return "unreadable_row", f"{name} {shown(value)} {problem}"
+    if len(value) > MAX_ID_LENGTH:
+        return "unreadable_row", f"{name} {shown(value, 40)} is {len(value)} characters, over {MAX_ID_LENGTH}"
+    if value != value.strip():
+        return "malformed_field", f"{name} {shown(value)} has leading or trailing spaces"
+    return None
+
+
+EVENT_FIELDS = frozenset({"transaction_id", "customer_id", "event_type", "timestamp", "properties"})
 
 
 def parse_event(record: object) -> UsageEvent:
@@ -294,10 +310,10 @@ def parse_event(record: object) -> UsageEvent:
         properties = {}
     elif not isinstance(properties, Mapping):
         raise EventRejected("malformed_field", "properties must be a JSON object")
-    unknown = None if record.keys() <= _FIELDS else set(record) - _FIELDS
+    unknown = None if record.keys() <= EVENT_FIELDS else set(record) - EVENT_FIELDS
     if unknown:
         raise EventRejected("malformed_field", f"unknown field {sorted(map(str, unknown))[0][:80]!r}")
-    problem = _value_problem(properties, "properties", 2)
+    problem = value_problem(properties, "properties", 2)
     if problem:
         raise EventRejected(*problem)
     return UsageEvent(transaction_id, customer_id, event_type, timestamp, dict(properties))

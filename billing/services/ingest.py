@@ -22,7 +22,7 @@ from billing.sources.usage_files import RawRecord
 from billing.store import rollups
 from billing.store import usage_events as store
 from billing.store.database import lock_billing
-from billing.validation.frame import build_frame
+from billing.validation.stats import ValidationStats
 from billing.validation.suite import EventSuite
 
 MAX_REJECTIONS_KEPT = 1_000
@@ -47,6 +47,7 @@ class IngestReport:
     reasons: Counter[str] = field(default_factory=Counter)
     rejections: list[Rejection] = field(default_factory=list)  # the first ones, for display
     failed_files: list[str] = field(default_factory=list)  # one line each: the file and why
+    validation: ValidationStats = field(default_factory=ValidationStats)
 
     def add(self, other: IngestReport) -> IngestReport:
         self.received += other.received
@@ -56,6 +57,7 @@ class IngestReport:
         self.late += other.late
         self.reasons.update(other.reasons)
         self.failed_files.extend(other.failed_files)
+        self.validation.add(other.validation)
         room = MAX_REJECTIONS_KEPT - len(self.rejections)
         self.rejections.extend(other.rejections[: max(room, 0)])
         return self
@@ -74,6 +76,7 @@ class IngestReport:
             "late": self.late,
             "reasons": dict(sorted(self.reasons.items())),
             "failed_files": list(self.failed_files),
+            "validation": self.validation.as_dict(),
         }
 
 
@@ -139,19 +142,17 @@ def ingest_records(
     now: datetime,
 ) -> IngestReport:
     """Validate and store one chunk of records in one transaction."""
-    frame = build_frame(records, catalog)
-    chunk = _Chunk(records, frame.objects, source, now)
-    failures = suite.failures(frame.table, now)
+    checked = suite.validate(records, catalog, now)
+    chunk = _Chunk(records, checked.frame.objects, source, now)
+    chunk.report.validation = checked.stats
+    table_row = {index: row for row, index in enumerate(checked.frame.rows)}
     candidates: list[tuple[int, UsageEvent]] = []
-    for index, event in enumerate(frame.events):
-        failure = failures.get(index)
-        if failure is not None or event is None:
-            reason, detail = (
-                (failure.reason, failure.detail) if failure else ("malformed_field", "unreadable")
-            )
-            chunk.reject(index, reason, detail, event)
+    for index in range(len(records)):
+        failure = checked.failed.get(index)
+        if failure is not None:
+            chunk.reject(index, failure.reason, failure.detail)
         else:
-            candidates.append((index, event))
+            candidates.append((index, checked.frame.event(table_row[index])))
     with engine.begin() as connection:
         lock_billing(connection)  # lateness must be decided against invoices that cannot move
         after_id = rollups.greatest_event_id(connection)
