@@ -264,7 +264,6 @@ def split_one_batch(url: str, payloads: list[bytes]) -> dict[str, float]:
     from billing.runtime.resources import engine_for
     from billing.services.ingest import ingest_records
     from billing.store.catalog_versions import active_catalog
-    from billing.validation.frame import build_frame
     from billing.validation.suite import EventSuite
 
     engine = engine_for(url)
@@ -282,8 +281,8 @@ def split_one_batch(url: str, payloads: list[bytes]) -> dict[str, float]:
 
     for payload in payloads:
         records = timed("parse_ms", lambda p=payload: _batch("application/json", parsed_json(p)).records)
-        frame = timed("frame_ms", lambda r=records: build_frame(r, catalog))
-        timed("gx_ms", lambda f=frame: suite.failures(f.table, now))
+        checked = timed("validate_ms", lambda r=records: suite.validate(r, catalog, now))
+        best["gx_ms"] = min(best.get("gx_ms", float("inf")), checked.stats.suite_seconds * 1000)
         timed("ingest_ms", lambda r=records: ingest_records(engine, catalog, suite, r, "bench", now))
     engine.dispose()
     return {name: round(ms, 1) for name, ms in best.items()}
