@@ -143,6 +143,8 @@ def shown(value: Any, limit: int = 80) -> str:
     """A value as a message shows it: canonical JSON, storable, cut at `limit` characters."""
     try:
         text = dumps(value)
+    except ArithmeticError:  # a number too large to write plainly (1E+999999): its short form
+        text = str(value) if isinstance(value, Decimal) else type(value).__name__
     except (TypeError, ValueError, RecursionError):
         text = type(value).__name__
     text = storable(text)

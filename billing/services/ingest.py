@@ -125,7 +125,7 @@ def _written(data: Any) -> str:
     """An HTTP record's JSON as quarantine keeps it (whatever it holds, never an error)."""
     try:
         return dumps(data)
-    except (TypeError, ValueError, RecursionError):
+    except (TypeError, ValueError, RecursionError, ArithmeticError):  # e.g. 1E+999999
         pass
     try:
         return repr(data)[:MAX_ROW_BYTES]

@@ -71,7 +71,9 @@ def test_the_inbox_deployment_run_twice_reads_each_file_once(configured, inbox):
         str(inbox / "1.jsonl"),
         str(inbox / "2.jsonl"),
     ]
-    assert "## Files skipped (unchanged since ingested)" in _artifact(state.state_details.flow_run_id)
+    assert "## Files skipped (unchanged since ingested)" in _artifact(
+        state.state_details.flow_run_id, "ingest-usage"
+    )
 
 
 def test_a_file_changed_after_ingest_is_reported_not_read(configured, inbox):
@@ -89,7 +91,7 @@ def test_a_file_changed_after_ingest_is_reported_not_read(configured, inbox):
     (changed,) = summary["changed_files"]
     assert changed.startswith(f"{inbox / '2.jsonl'}: changed since it was ingested at ")
     assert f"not read again; `billing ingest {inbox / '2.jsonl'}` reads it" in changed
-    markdown = _artifact(state.state_details.flow_run_id)
+    markdown = _artifact(state.state_details.flow_run_id, "ingest-usage")
     assert "## Files changed after they were ingested (not read)" in markdown and "2.jsonl" in markdown
     with configured.connect() as connection:
         assert "i4" not in set(connection.scalars(sa.select(Event.transaction_id)))
@@ -117,7 +119,7 @@ def test_the_run_artifact_shows_counts_by_reason_and_the_first_examples(configur
         ("3.jsonl", 2, "unknown_customer", "z0"),
         ("3.jsonl", 3, "unknown_customer", "z1"),
     ]
-    markdown = _artifact(state.state_details.flow_run_id)
+    markdown = _artifact(state.state_details.flow_run_id, "ingest-usage")
     assert "## First quarantined rows" in markdown
     assert (
         f"| {inbox / '1.jsonl'} | 2 | unknown_customer | customer 'zulu' is not in the catalog | i2 |"

@@ -50,7 +50,9 @@ def one_customer_beyond_bounds(configured, tmp_path, event_suite):
     return stored
 
 
-def _artifact(flow_run_id) -> str:
+def _artifact(flow_run_id, key: str | None = None) -> str:
+    """The run's artifact (its one artifact, or the one of `key`; an ingest run publishes its
+    counts as `ingest-usage` and its validation as `ingest-validation`)."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
@@ -58,7 +60,7 @@ def _artifact(flow_run_id) -> str:
         found = client.read_artifacts(
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
         )
-    (artifact,) = found
+    (artifact,) = [a for a in found if key is None or a.key == key]
     return str(artifact.data)
 
 

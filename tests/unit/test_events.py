@@ -257,3 +257,10 @@ def test_any_bytes_are_an_event_or_a_named_rejection(line):
     else:
         dumps([event.transaction_id, event.customer_id, event.event_type, event.properties]).encode("utf-8")
         assert event.timestamp >= EARLIEST_TIMESTAMP
+
+
+def test_a_number_too_large_to_write_plainly_is_shown_in_its_short_form() -> None:
+    from billing.core.events import shown
+
+    assert shown(Decimal("1E+999999")) == "1E+999999"
+    assert shown([Decimal("1E+999999")]) == "list"
