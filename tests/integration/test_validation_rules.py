@@ -228,3 +228,31 @@ def test_the_reason_is_the_first_failed_rule_by_the_documented_priority():
     found = verdict(failures)
     assert found.reason == REASON_PRIORITY[0]
     assert found.detail.split("; ") == list(REASON_PRIORITY)
+
+
+def test_one_suite_validating_from_many_threads_gives_each_chunk_its_own_verdicts(event_suite):
+    """The API validates concurrent requests with the process's one suite (a thread pool)."""
+    import threading
+
+    def chunk(seed: int) -> list[RawRecord]:
+        # chunk `seed`: its rows at positions divisible by `seed` have an unknown event type
+        rows = [_row(f"t{seed}-{i}", "call" if i % seed else "nope") for i in range(40 + seed)]
+        return [RawRecord(i, data=row) for i, row in enumerate(rows)]
+
+    expected = {seed: {i for i in range(40 + seed) if i % seed == 0} for seed in range(2, 8)}
+    seen: dict[int, set[int]] = {}
+    start = threading.Barrier(len(expected))
+
+    def validate(seed: int) -> None:
+        start.wait()
+        for _ in range(3):
+            checked = event_suite.validate(chunk(seed), CATALOG, NOW)
+            found = {i for i, v in checked.failed.items() if v.reason == "unknown_event_type"}
+            seen[seed] = found if seen.get(seed, found) == found else {-1}
+
+    threads = [threading.Thread(target=validate, args=(seed,)) for seed in expected]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen == expected
