@@ -20,6 +20,7 @@ from billing.services.ingest import IngestReport, ingest_records
 from billing.sources.usage_files import read_chunks
 from billing.store.catalog_versions import save_catalog
 from billing.store.models import Event, QuarantinedEvent
+from billing.validation.suite import EventSuite
 from tests.integration.test_ingest_rows import CATALOG, NOW
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,7 +103,7 @@ def test_a_run_killed_after_a_committed_chunk_and_rerun_stores_one_clean_run(eng
     assert _counts(engine) == (GOOD, GOOD, GOOD // 500)  # each bad row held once
 
 
-def test_two_ingests_of_one_file_at_once_count_each_event_once(engine, event_suite, tmp_path):
+def test_two_ingests_of_one_file_at_once_count_each_event_once(engine, tmp_path):
     with engine.begin() as connection:
         save_catalog(connection, CATALOG, "test", NOW)
     path = _usage_file(tmp_path / "usage.jsonl")
@@ -110,14 +111,18 @@ def test_two_ingests_of_one_file_at_once_count_each_event_once(engine, event_sui
     errors: list[BaseException] = []
     start = threading.Barrier(2)
 
-    def ingest() -> None:
+    # one suite each, as two processes have: one EventSuite validating two chunks at once from
+    # two threads mixes their rows up (Great Expectations' batch is shared state)
+    suites = [EventSuite(), EventSuite()]
+
+    def ingest(suite: EventSuite) -> None:
         try:
             start.wait()
-            reports.append(_ingest(engine, event_suite, path))
+            reports.append(_ingest(engine, suite, path))
         except BaseException as error:  # surfaced in the test's thread below
             errors.append(error)
 
-    threads = [threading.Thread(target=ingest) for _ in range(2)]
+    threads = [threading.Thread(target=ingest, args=(suite,)) for suite in suites]
     began = time.monotonic()
     for thread in threads:
         thread.start()
