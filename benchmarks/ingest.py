@@ -25,13 +25,11 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
-from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import bench_database, drop_bench_database, peak_rss_mb, report
 from billing.core.catalog import Catalog, parse_catalog
-from billing.services import ingest as ingest_service
 from billing.services.ingest import IngestReport, ingest_records
 from billing.sources.usage_files import DEFAULT_CHUNK_SIZE, read_chunks
 from billing.store.catalog_versions import save_catalog
@@ -114,7 +112,8 @@ WRITERS = {"jsonl": write_events}  # a format's writer of `clean_rows`: `--forma
 
 
 class _Stopwatch:
-    """Seconds spent in the validation half of `ingest_records` (frame and suite)."""
+    """Seconds spent in the validation half of `ingest_records` (`EventSuite.validate`: the
+    frame and the Great Expectations run)."""
 
     def __init__(self) -> None:
         self.seconds = 0.0
@@ -138,13 +137,12 @@ def ingest_file(path: Path, catalog: Catalog, chunk_size: int) -> tuple[float, f
         save_catalog(connection, catalog, "benchmark", NOW)
     suite = EventSuite()
     validation = _Stopwatch()
-    suite.failures = validation.timed(suite.failures)  # type: ignore[method-assign]
+    suite.validate = validation.timed(suite.validate)  # type: ignore[method-assign]  # frame + GX
     total = IngestReport(str(path))
-    with mock.patch.object(ingest_service, "build_frame", validation.timed(ingest_service.build_frame)):
-        start = time.perf_counter()
-        for records in read_chunks(str(path), chunk_size):
-            total.add(ingest_records(engine, catalog, suite, records, str(path), NOW))
-        seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    for records in read_chunks(str(path), chunk_size):
+        total.add(ingest_records(engine, catalog, suite, records, str(path), NOW))
+    seconds = time.perf_counter() - start
     drop_bench_database(engine)
     return seconds, validation.seconds, total
 
