@@ -184,8 +184,22 @@ def read_row(text: str) -> Any:
         raise EventRejected("malformed_json", f"not valid JSON: {storable(str(error))}") from None
 
 
+def _string(text: str) -> str:
+    # the usual string needs no escape: json.dumps would write it between quotes as it is
+    if text.isprintable() and '"' not in text and "\\" not in text:
+        return '"' + text + '"'
+    return json.dumps(text, ensure_ascii=False)
+
+
 def dumps(value: Any) -> str:
     """Canonical JSON: sorted keys, no spaces, numbers in their plain decimal form."""
+    kind = type(value)  # the exact types first: one dict lookup, then the general checks
+    if kind is str:
+        return _string(value)
+    if kind is Decimal:
+        return plain(value)
+    if kind is dict:
+        return "{" + ",".join(f"{_string(str(k))}:{dumps(v)}" for k, v in sorted(value.items())) + "}"
     if isinstance(value, bool) or value is None:
         return json.dumps(value)
     if isinstance(value, Decimal):
@@ -195,10 +209,10 @@ def dumps(value: Any) -> str:
     if isinstance(value, float):
         raise TypeError(f"refusing to write the float {value!r}: numbers must be Decimal")
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        return _string(value)
     if isinstance(value, Mapping):
         items = sorted(value.items())
-        return "{" + ",".join(f"{json.dumps(str(k), ensure_ascii=False)}:{dumps(v)}" for k, v in items) + "}"
+        return "{" + ",".join(f"{_string(str(k))}:{dumps(v)}" for k, v in items) + "}"
     if isinstance(value, list | tuple):
         return "[" + ",".join(dumps(v) for v in value) + "]"
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
@@ -214,8 +228,22 @@ def payload_hash(
     customer_id: str, event_type: str, timestamp: datetime, properties: Mapping[str, Any]
 ) -> str:
     """What makes two events with one transaction_id the same event, or a conflict."""
-    canonical = dumps([customer_id, event_type, format_timestamp(timestamp), properties])
-    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+    return _digest(customer_id, event_type, format_timestamp(timestamp), dumps(properties))
+
+
+def _digest(customer_id: str, event_type: str, timestamp_text: str, properties_json: str) -> str:
+    # dumps([customer_id, event_type, timestamp text, properties]), each part written once
+    parts = (_string(customer_id), _string(event_type), _string(timestamp_text), properties_json)
+    return hashlib.sha256(f"[{','.join(parts)}]".encode()).hexdigest()[:32]
+
+
+def canonical_payload(event: UsageEvent) -> tuple[str, str, str]:
+    """What storing an event writes, each part computed once: its properties as canonical
+    JSON, its timestamp as `format_timestamp` writes it, and its payload hash."""
+    properties_json = dumps(event.properties)
+    timestamp_text = format_timestamp(event.timestamp)
+    digest = _digest(event.customer_id, event.event_type, timestamp_text, properties_json)
+    return properties_json, timestamp_text, digest
 
 
 def parse_timestamp(value: object) -> datetime:

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from billing.core.catalog import Catalog
 from billing.core.events import MAX_ROW_BYTES, UsageEvent, dumps, storable
 from billing.sources.usage_files import RawRecord
-from billing.store import rollups
+from billing.store import event_merge, rollups
 from billing.store import usage_events as store
 from billing.store.database import lock_billing
 from billing.validation.stats import ValidationStats
@@ -153,68 +153,34 @@ def ingest_records(
             chunk.reject(index, failure.reason, failure.detail)
         else:
             candidates.append((index, checked.frame.event(table_row[index])))
+    staged = event_merge.stage(candidates)  # canonical JSON and payload hash, once per event
     with engine.begin() as connection:
         lock_billing(connection)  # lateness must be decided against invoices that cannot move
-        after_id = rollups.greatest_event_id(connection)
-        known = store.known_customers(connection, (e.customer_id for _, e in candidates))
-        fresh = _first_of_each(chunk, [(i, e) for i, e in candidates if _known(chunk, known, i, e)])
-        stored = store.stored_hashes(connection, (e.transaction_id for _, e in fresh))
-        new = [(i, e) for i, e in fresh if _not_stored(chunk, stored, i, e)]
-        invoiced = store.finalized_until(connection, (e.customer_id for _, e in new))
-        late = {
-            e.transaction_id
-            for _, e in new
-            if e.customer_id in invoiced and e.timestamp < invoiced[e.customer_id]
-        }
-        inserted, refused = store.insert_events_isolating(connection, [e for _, e in new], late, now)
-        rollups.add_events_after(connection, after_id)  # the usage rollups, in this transaction
-        for index, event in new:
-            if event.transaction_id in refused:
-                chunk.reject(index, "unreadable_row", refused[event.transaction_id], event)
-        new = [(i, e) for i, e in new if e.transaction_id not in refused]
-        if len(inserted) < len(new):  # stored by a concurrent ingest since the lookup
-            raced = [(i, e) for i, e in new if e.transaction_id not in inserted]
-            stored = store.stored_hashes(connection, (e.transaction_id for _, e in raced))
-            for index, event in raced:
-                _not_stored(chunk, stored, index, event)
-        chunk.report.accepted += len(inserted)
-        chunk.report.late += len(late & inserted)
+        merged = event_merge.merge_events(connection, staged, now)  # after_id read before its insert
+        rollups.add_events_after(connection, merged.after_id)  # the usage rollups, in this transaction
+        _record_verdicts(chunk, merged, candidates)
         store.insert_quarantined_isolating(connection, chunk.quarantine_rows)
     return chunk.report
 
 
-def _known(chunk: _Chunk, known: set[str], index: int, event: UsageEvent) -> bool:
-    if event.customer_id in known:
-        return True
-    chunk.reject(index, "unknown_customer", f"customer {event.customer_id!r} is not in the catalog", event)
-    return False
-
-
-def _first_of_each(chunk: _Chunk, candidates: list[tuple[int, UsageEvent]]) -> list[tuple[int, UsageEvent]]:
-    """Keep the first event of each transaction id in the chunk; the rest are repeats."""
-    first: dict[str, UsageEvent] = {}
-    kept = []
-    for index, event in candidates:
-        original = first.get(event.transaction_id)
-        if original is None:
-            first[event.transaction_id] = event
-            kept.append((index, event))
-        elif original.payload_hash == event.payload_hash:
+def _record_verdicts(
+    chunk: _Chunk, merged: event_merge.MergeResult, candidates: list[tuple[int, UsageEvent]]
+) -> None:
+    """Count what the store did with each candidate: accepted, duplicate, or quarantined."""
+    events = dict(candidates) if merged.verdicts else {}
+    chunk.report.accepted += merged.inserted
+    chunk.report.late += merged.late
+    for verdict in merged.verdicts:
+        event = events[verdict.index]
+        if verdict.outcome == "duplicate":
             chunk.report.duplicates += 1
+        elif verdict.outcome == "conflict":
+            chunk.reject(verdict.index, "conflict", _conflict(event), event)
+        elif verdict.outcome == "unknown_customer":
+            detail = f"customer {event.customer_id!r} is not in the catalog"
+            chunk.reject(verdict.index, "unknown_customer", detail, event)
         else:
-            chunk.reject(index, "conflict", _conflict(event), event)
-    return kept
-
-
-def _not_stored(chunk: _Chunk, stored: dict[str, str], index: int, event: UsageEvent) -> bool:
-    digest = stored.get(event.transaction_id)
-    if digest is None:
-        return True
-    if digest == event.payload_hash:
-        chunk.report.duplicates += 1
-    else:
-        chunk.reject(index, "conflict", _conflict(event), event)
-    return False
+            chunk.reject(verdict.index, "unreadable_row", verdict.detail, event)
 
 
 def _conflict(event: UsageEvent) -> str:

@@ -103,7 +103,7 @@ def insert_events(
 
 # What a database may refuse one row for (a value it cannot store, a constraint): the statement
 # fails, not the process. Client-side encoding errors surface as UnicodeError or ValueError.
-_ROW_REFUSALS = (sa.exc.DBAPIError, sa.exc.StatementError, UnicodeError, ValueError)
+ROW_REFUSALS = (sa.exc.DBAPIError, sa.exc.StatementError, UnicodeError, ValueError)
 
 
 def _refusal(error: Exception) -> str:
@@ -121,7 +121,7 @@ def insert_events_isolating(
     try:
         with connection.begin_nested():
             return insert_events(connection, events, late, now), {}
-    except _ROW_REFUSALS:
+    except ROW_REFUSALS:
         pass
     inserted: set[str] = set()
     refused: dict[str, str] = {}
@@ -129,7 +129,7 @@ def insert_events_isolating(
         try:
             with connection.begin_nested():
                 inserted |= insert_events(connection, [event], late, now)
-        except _ROW_REFUSALS as error:
+        except ROW_REFUSALS as error:
             refused[event.transaction_id] = _refusal(error)
     return inserted, refused
 
@@ -157,14 +157,14 @@ def insert_quarantined_isolating(connection: sa.Connection, rows: Sequence[dict[
     try:
         with connection.begin_nested():
             return insert_quarantined(connection, rows)
-    except _ROW_REFUSALS:
+    except ROW_REFUSALS:
         pass
     held = 0
     for row in rows:
         try:
             with connection.begin_nested():
                 held += insert_quarantined(connection, [row])
-        except _ROW_REFUSALS as error:
+        except ROW_REFUSALS as error:
             escaped = {
                 key: ascii(value)[1:-1] if isinstance(value, str) else value for key, value in row.items()
             }

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -13,8 +15,11 @@ from billing.core.events import (
     EARLIEST_TIMESTAMP,
     MAX_ROW_BYTES,
     EventRejected,
+    UsageEvent,
+    canonical_payload,
     decode_row,
     dumps,
+    format_timestamp,
     loads,
     parse_event,
     quantity_problem,
@@ -230,7 +235,7 @@ JSON_VALUES = st.recursive(
     | st.booleans()
     | st.text()
     | st.integers().map(Decimal)
-    | st.decimals(allow_nan=False, allow_infinity=False),
+    | st.decimals(-(10**6), 10**6, places=3),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
     max_leaves=20,
 )
@@ -264,3 +269,29 @@ def test_a_number_past_the_exact_precision_is_shown_in_its_short_form() -> None:
 
     long = Decimal("1." + "1" * 300)  # 301 digits: past what `plain` writes exactly
     assert shown(long) == str(long)[:77] + "..."
+
+
+# -- the fast paths of writing JSON keep their results --------------------------------------
+
+
+@given(st.text())
+def test_a_string_is_written_as_json_dumps_writes_it(text):
+    assert dumps(text) == json.dumps(text, ensure_ascii=False)
+    written = json.dumps(text, ensure_ascii=False)
+    assert dumps({text: [text]}) == f"{{{written}:[{written}]}}"
+
+
+@given(
+    st.dictionaries(
+        st.text(max_size=5),
+        st.none() | st.booleans() | st.text(max_size=5) | st.decimals(-(10**6), 10**6, places=3),
+        max_size=4,
+    ),
+    st.datetimes(min_value=datetime(2000, 1, 1), timezones=st.just(UTC)),
+)
+def test_the_canonical_payload_is_the_payload_hash_and_json_written_once(properties, instant):
+    event = UsageEvent("t", "acme", "call", instant, properties)
+    canonical = dumps(["acme", "call", format_timestamp(instant), properties])
+    digest = hashlib.sha256(canonical.encode()).hexdigest()[:32]
+    assert canonical_payload(event) == (dumps(properties), format_timestamp(instant), digest)
+    assert event.payload_hash == canonical_payload(event)[2]
