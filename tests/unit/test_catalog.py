@@ -1048,3 +1048,32 @@ def test_bad_seller_or_customer_details_are_refused(
 ) -> None:
     file, message = refusal(tmp_path, mutate(old, new, SELLER_YAML))
     assert f"{file}: {expected}" in message, message
+
+
+@given(
+    st.dictionaries(
+        st.text(alphabet="abcdefghij_", min_size=1, max_size=8),
+        st.one_of(
+            st.booleans(),
+            st.text(max_size=10),
+            st.decimals(allow_nan=False, allow_infinity=False, places=4, min_value=-(10**9), max_value=10**9),
+            st.integers(min_value=-(10**12), max_value=10**12),
+        ),
+        max_size=4,
+    )
+)
+def test_a_stored_version_keeps_each_filter_value_and_its_type(filters) -> None:
+    catalog = parse_catalog(
+        {
+            "currency": "USD",
+            "metrics": [{"code": "calls", "event_type": "call", "aggregation": "count", "filters": filters}],
+            "plans": [{"code": "p", "interval": "monthly", "charges": [{"model": "flat", "amount": "1"}]}],
+            "customers": [],
+        }
+    )
+    stored = catalog_from_document(catalog.document)
+    (metric,) = stored.metrics
+    assert {k: (type(v), v) for k, v in metric.filters.items()} == {
+        k: (type(v), v) for k, v in catalog.metrics[0].filters.items()
+    }
+    assert stored.version == catalog.version

@@ -259,8 +259,23 @@ class Catalog(_Model):
 
     @cached_property
     def document(self) -> str:
-        """The canonical JSON form, stored as the catalog version and hashed into its key."""
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """The canonical JSON form, stored as the catalog version and hashed into its key.
+
+        A numeric filter value is written as a JSON number, not as the string the JSON dump
+        makes of every Decimal: `{"tier": 2}` must come back from the stored version as the
+        number 2, or a run with that version would meter the filter against the string "2"."""
+        data = self.model_dump(mode="json")
+        numbers: dict[str, str] = {}
+        for dumped, metric in zip(data["metrics"], self.metrics, strict=True):
+            for key, value in metric.filters.items():
+                if isinstance(value, Decimal):
+                    token = f"\x00number:{len(numbers)}"  # no catalog string holds a NUL
+                    numbers[json.dumps(token)] = plain(value)
+                    dumped["filters"][key] = token
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+        for token, number in numbers.items():
+            text = text.replace(token, number)
+        return text
 
     @cached_property
     def version(self) -> str:
@@ -340,4 +355,4 @@ def parse_catalog(data: object, source: str = "catalog") -> Catalog:
 
 def catalog_from_document(document: str) -> Catalog:
     """Rebuild a stored catalog version from its canonical JSON document."""
-    return parse_catalog(json.loads(document), "stored catalog")
+    return parse_catalog(json.loads(document, parse_float=Decimal), "stored catalog")
