@@ -8,9 +8,11 @@ transaction. Then, on the same file, what the flow's tasks run: `read_chunks` ov
 Expectations suite, then COPY into staging and the set-based merge: customers, duplicates,
 conflicts, lateness, the insert) into a fresh PostgreSQL database. `validation_share` is the
 time spent building the chunks' frames and running the suite over the product path's wall time.
-The last line is one JSON object of the figures.
+Both formats are timed by default (JSONL's figures unprefixed, Parquet's as `parquet_...`), and
+`benchmarks/ingest_http.py` runs last for `http_events_per_s`. The last line is one JSON object
+of the figures.
 
-    python benchmarks/ingest.py [--events N] [--chunk-size N] [--format jsonl]
+    python benchmarks/ingest.py [--events N] [--chunk-size N] [--formats jsonl,parquet] [--no-http]
 """
 
 from __future__ import annotations
@@ -108,7 +110,31 @@ def write_events(path: Path, count: int) -> None:
             out.write(json.dumps(row) + "\n")
 
 
-WRITERS = {"jsonl": write_events}  # a format's writer of `clean_rows`: `--format` chooses
+def write_parquet(path: Path, count: int) -> None:
+    """The same `clean_rows` as Parquet: a tz-aware timestamp column, properties as JSON text
+    (read exactly, like a JSONL line), written in row groups of 100,000."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema(
+        [
+            ("transaction_id", pa.string()),
+            ("customer_id", pa.string()),
+            ("event_type", pa.string()),
+            ("timestamp", pa.timestamp("us", tz="UTC")),
+            ("properties", pa.string()),
+        ]
+    )
+    rows = clean_rows(count)
+    with pq.ParquetWriter(path, schema) as writer:
+        while batch := [row for _, row in zip(range(100_000), rows, strict=False)]:
+            columns = {name: [row[name] for row in batch] for name in schema.names}
+            columns["timestamp"] = [datetime.fromisoformat(t) for t in columns["timestamp"]]
+            columns["properties"] = [json.dumps(p) for p in columns["properties"]]
+            writer.write_table(pa.table(columns, schema=schema))
+
+
+WRITERS = {"jsonl": write_events, "parquet": write_parquet}  # writers of the same `clean_rows`
 
 
 class _Stopwatch:
@@ -184,39 +210,64 @@ def copy_file(path: Path, count: int) -> tuple[float, int]:
     return seconds, int(stored)
 
 
+def http_figure() -> dict[str, Any]:
+    """`benchmarks/ingest_http.py` in its own process (it starts its own servers): its figures."""
+    import subprocess
+
+    script = Path(__file__).resolve().parent / "ingest_http.py"
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=False)
+    print(done.stdout, end="", flush=True)
+    if done.returncode != 0:
+        raise SystemExit(f"the HTTP benchmark failed:\n{done.stderr[-2000:]}")
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE)
-    parser.add_argument("--format", choices=sorted(WRITERS), default="jsonl")
+    parser.add_argument("--formats", default="jsonl,parquet", help="comma-separated: jsonl, parquet")
+    parser.add_argument("--no-http", action="store_true", help="leave out the HTTP benchmark")
     args = parser.parse_args()
+    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    unknown = sorted(set(formats) - set(WRITERS))
+    if unknown or not formats:
+        raise SystemExit(
+            f"--formats: unknown {', '.join(unknown) or '(none given)'}; choose from jsonl, parquet"
+        )
     catalog = bench_catalog()
+    figures: dict[str, Any] = {"bench": "ingest"}
     with tempfile.TemporaryDirectory(prefix="billing-bench-ingest-") as folder:
-        path = Path(folder) / f"usage.{args.format}"
-        WRITERS[args.format](path, args.events)
-        print(f"{args.events:,} clean rows, {path.stat().st_size / 2**20:.0f} MiB", flush=True)
-        copy_seconds, stored = copy_file(Path(folder) / "usage.jsonl", args.events)
+        baseline = Path(folder) / "usage.jsonl"
+        write_events(baseline, args.events)
+        copy_seconds, stored = copy_file(baseline, args.events)
         if stored != args.events:
             raise SystemExit(f"the baseline stored {stored} rows, not {args.events}")
         print(f"parse + COPY: {copy_seconds:.1f} s, {args.events / copy_seconds:,.0f} events/s", flush=True)
-        seconds, validating, outcome = ingest_file(path, catalog, args.chunk_size)
-        if outcome.accepted != args.events or not outcome.balanced:
-            raise SystemExit(f"the clean file was not stored whole: {outcome.as_dict()}")
-        print(
-            f"product path: {seconds:.1f} s, {args.events / seconds:,.0f} events/s, "
-            f"validation (frame + suite) {validating:.1f} s",
-            flush=True,
-        )
-    report(
-        {
-            "bench": "ingest",
-            "events_per_s": round(args.events / seconds),
-            "copy_events_per_s": round(args.events / copy_seconds),
-            "ratio": round(copy_seconds / seconds, 3),  # the product's share of COPY's events/s
-            "validation_share": round(validating / seconds, 3),
-            "peak_rss_mb": round(peak_rss_mb()),
-        }
-    )
+        figures["copy_events_per_s"] = round(args.events / copy_seconds)
+        for kind in formats:
+            path = Path(folder) / f"usage.{kind}"
+            if not path.exists():
+                WRITERS[kind](path, args.events)
+            print(f"{kind}: {args.events:,} clean rows, {path.stat().st_size / 2**20:.0f} MiB", flush=True)
+            seconds, validating, outcome = ingest_file(path, catalog, args.chunk_size)
+            if outcome.accepted != args.events or not outcome.balanced:
+                raise SystemExit(f"the clean {kind} file was not stored whole: {outcome.as_dict()}")
+            print(
+                f"product path, {kind}: {seconds:.1f} s, {args.events / seconds:,.0f} events/s, "
+                f"validation (frame + suite) {validating:.1f} s",
+                flush=True,
+            )
+            prefix = "" if kind == formats[0] else f"{kind}_"
+            figures[f"{prefix}events_per_s"] = round(args.events / seconds)
+            figures[f"{prefix}ratio"] = round(copy_seconds / seconds, 3)  # share of COPY's events/s
+            figures[f"{prefix}validation_share"] = round(validating / seconds, 3)
+        figures["first_format"] = formats[0]
+    figures["peak_rss_mb"] = round(peak_rss_mb())
+    if not args.no_http:
+        figures["http_events_per_s"] = http_figure()["http_events_per_s"]
+    report(figures)
 
 
 if __name__ == "__main__":
