@@ -230,6 +230,8 @@ def property_problem(
                 f"property {metric.field!r} must be a number or a decimal string for metric "
                 f"{metric.code!r}, got {shown(value)}"
             )
+        if not value.is_finite():  # NaN or Infinity (a Parquet float column can hold them)
+            return f"property {metric.field!r} is not a finite number ({value}) for metric {metric.code!r}"
         if value < 0 and not metric.allow_negative:
             return (
                 f"property {metric.field!r} is negative ({plain(value)}) and metric {metric.code!r} "

@@ -6,6 +6,7 @@ hidden files and folders (a name starting with "." or "_", like Spark's `_SUCCES
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, BinaryIO, Literal
@@ -65,7 +66,7 @@ def readable(url: str) -> Iterator[None]:
         raise SourceError(f"{url}: not UTF-8 text ({error.reason} at byte {error.start})") from None
     except ImportError as error:  # an fsspec protocol whose package is not installed
         raise SourceError(f"{url}: cannot read this kind of URL here: {error}") from None
-    except (OSError, ValueError, NotImplementedError, EOFError) as error:  # network, corrupt files
+    except (OSError, ValueError, NotImplementedError, EOFError, csv.Error) as error:  # network, corrupt
         raise SourceError(f"{url}: cannot read: {_one_line(error)}") from None
 
 

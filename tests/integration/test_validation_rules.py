@@ -256,3 +256,19 @@ def test_one_suite_validating_from_many_threads_gives_each_chunk_its_own_verdict
     for thread in threads:
         thread.join()
     assert seen == expected
+
+
+@pytest.mark.parametrize("value", [Decimal("NaN"), Decimal("-Infinity")])
+def test_a_number_that_is_not_finite_is_held_and_the_rest_is_stored(stored, event_suite, value):
+    """A Parquet float column can hold NaN and infinities: they reach ingest as Decimals."""
+    rows = [
+        _row("n1", "storage", gb=Decimal(1)),
+        _row("n2", "storage", gb=value),
+        _row("n3", "storage", gb=Decimal(2)),
+    ]
+    report = ingest_records(
+        stored, CATALOG, event_suite, [RawRecord(i, data=r) for i, r in enumerate(rows)], "parquet", NOW
+    )
+    assert (report.accepted, report.quarantined, dict(report.reasons)) == (2, 1, {"invalid_property": 1})
+    assert "is not a finite number" in report.rejections[0].detail
+    assert set(_stored(stored)) == {"n1", "n3"}

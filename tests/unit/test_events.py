@@ -295,3 +295,17 @@ def test_the_canonical_payload_is_the_payload_hash_and_json_written_once(propert
     digest = hashlib.sha256(canonical.encode()).hexdigest()[:32]
     assert canonical_payload(event) == (dumps(properties), format_timestamp(instant), digest)
     assert event.payload_hash == canonical_payload(event)[2]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"transaction_id": "a", "customer_id": "acme", "customer_id": "victim"}',
+        '{"transaction_id": "a", "properties": {"gb": 1, "gb": 2}}',
+    ],
+)
+def test_an_object_naming_a_field_twice_is_malformed(line: str) -> None:
+    with pytest.raises(EventRejected) as rejected:
+        read_row(line)
+    assert rejected.value.reason == "malformed_json"
+    assert "appears twice in one object" in rejected.value.detail

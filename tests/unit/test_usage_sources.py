@@ -310,3 +310,25 @@ def test_the_progress_bars_follow_each_file_to_its_end():
     assert progress.tasks[0].finished and progress.tasks[0].fields["outcome"] == "3 received"
     assert _amount(ReadPosition(1500, 3000, "rows")) == "1,500 / 3,000 rows"
     assert _amount(ReadPosition(1500, None, "bytes")) == "1.5 kB"
+
+
+def test_a_parquet_properties_text_cannot_name_the_rows_customer_or_id(root):
+    from billing.core.events import EventRejected, read_row
+
+    smuggled = pa.array(['{"tokens": 1}, "customer_id": "victim"', '{"tokens": 1}, "transaction_id": "p0"'])
+    _parquet(f"{root}/smuggle.parquet", _events(2, properties=smuggled))
+    for record in _records(f"memory://{root}/smuggle.parquet"):
+        with pytest.raises(EventRejected) as rejected:
+            read_row(record.text)
+        assert rejected.value.reason == "malformed_json"
+        assert "appears twice in one object" in rejected.value.detail
+
+
+def test_a_csv_with_carriage_returns_only_fails_its_file_in_one_line(root):
+    MEMORY.pipe(f"{root}/cr.csv", f"{HEADER}\rz1,alpha,llm,2026-03-02T10:00:00Z\r".encode())
+    from billing.core.errors import SourceError
+
+    with pytest.raises(SourceError) as raised:
+        _records(f"memory://{root}/cr.csv")
+    assert str(raised.value).startswith(f"memory://{root}/cr.csv: ")
+    assert "\n" not in str(raised.value)
