@@ -9,7 +9,9 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from billing.core.catalog import Catalog, catalog_from_document
-from billing.core.errors import BillingError
+from billing.core.errors import BillingError, CatalogError
+from billing.store.database import lock_billing
+from billing.store.metering_sql import unmeterable_events
 from billing.store.models import CatalogVersion, ContractRow, CustomerRow
 from billing.store.rollups import maintain_catalog
 
@@ -35,7 +37,15 @@ class StoredCatalog:
 
 def save_catalog(connection: sa.Connection, catalog: Catalog, source: str, now: datetime) -> StoredCatalog:
     """Store the catalog as a version (once per content hash) and make it the active one; the
-    usage rollups of any metric definition it brings are built from the stored events."""
+    usage rollups of any metric definition it brings are built from the stored events.
+
+    A catalog whose numeric metrics could not aggregate events already stored (text where a
+    number is needed: ingest checked them against the catalog of their day) is refused with
+    `CatalogError`, under the billing lock so that no ingest adds such an event meanwhile."""
+    lock_billing(connection)
+    problems = unmeterable_events(connection, catalog)
+    if problems:
+        raise CatalogError([f"{source}: {problem}" for problem in problems])
     existing = connection.execute(
         sa.select(CatalogVersion.id).where(CatalogVersion.content_hash == catalog.version)
     ).scalar_one_or_none()

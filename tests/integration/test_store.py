@@ -189,3 +189,39 @@ def test_a_catalog_whose_numeric_metric_meets_text_in_stored_events_is_refused(e
         assert unmeterable_events(connection, catalog("unique_count")) == []  # text is fine to count
         (problem,) = unmeterable_events(connection, catalog("sum"))
     assert "'v' that is not a number (transaction_id 'text'" in problem
+
+
+def test_saving_a_catalog_refuses_one_whose_new_filter_meets_text_stored_before(engine):
+    """A decimal string stored when no metric aggregated it ("2.5", kept as text) must not be
+    skipped by rollups, cast by raw SQL, or refused by the core later: the catalog is refused."""
+    from billing.core.catalog import parse_catalog
+    from billing.core.errors import CatalogError
+    from billing.core.events import UsageEvent
+    from billing.store.catalog_versions import active_catalog, save_catalog
+    from billing.store.usage_events import insert_events
+
+    def catalog(region: str):
+        metric = {"code": "gb", "event_type": "store", "aggregation": "sum", "field": "gb"}
+        return parse_catalog(
+            {
+                "currency": "USD",
+                "metrics": [{**metric, "filters": {"region": region}}],
+                "plans": [
+                    {"code": "p", "interval": "monthly", "charges": [{"model": "flat", "amount": "1"}]}
+                ],
+            }
+        )
+
+    with engine.begin() as connection:
+        first = save_catalog(connection, catalog("eu"), "eu.yaml", NOW)
+        insert_events(
+            connection, [UsageEvent("us-1", "c", "store", NOW, {"region": "us", "gb": "2.5"})], set(), NOW
+        )
+    with pytest.raises(CatalogError) as refused, engine.begin() as connection:
+        save_catalog(connection, catalog("us"), "us.yaml", NOW)
+    assert refused.value.problems == [
+        "us.yaml: metrics: gb: stored 'store' events have a 'gb' that is not a number "
+        "(transaction_id 'us-1', maybe more); fix the metric or those events"
+    ]
+    with engine.connect() as connection:
+        assert active_catalog(connection).id == first.id  # nothing changed
