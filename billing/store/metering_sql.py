@@ -212,7 +212,8 @@ def unmeterable_events(connection: sa.Connection, catalog: Catalog) -> list[str]
             sqlite = dialect = _Sqlite()
             wrong = f"json_type(e.properties, {sqlite.path(metric.field)}) NOT IN ('integer', 'real', 'null')"
         sql = f"SELECT e.transaction_id FROM events e WHERE {dialect.condition(metric)} AND {wrong} LIMIT 1"
-        found = connection.execute(sa.text(sql), dialect.params).scalar()
+        rows = _rows(connection, dialect, sql)  # PostgreSQL literals may hold ":2": not text()
+        found = rows[0][0] if rows else None
         if found is not None:
             problems.append(
                 f"metrics: {metric.code}: stored {metric.event_type!r} events have a {metric.field!r} "
