@@ -31,10 +31,10 @@ from billing.store.metric_dialects import MetricDialect as _Dialect
 from billing.store.metric_dialects import PostgresMetrics as _Postgres
 from billing.store.metric_dialects import SqliteMetrics as _Sqlite
 from billing.store.metric_dialects import sqlite_instant as _sqlite_instant
+from billing.store.segment_queries import SegmentKey as SegmentKey  # re-exported: the services name it
+from billing.store.segment_queries import fill_sqlite_segments, stream_postgres
 
-STREAM_BATCH = 32  # rows per network batch while streaming results from PostgreSQL
 USE_ROLLUPS = True  # read the usage rollups where they apply (benchmarks compare both ways)
-SegmentKey = tuple[str, datetime, datetime]  # customer, start, end (UTC, half-open)
 UsageBySegmentKey = dict[SegmentKey, dict[str, MeteredUsage]]
 
 
@@ -135,33 +135,13 @@ JOIN events e ON e.customer_id = s.segment ->> 0
              AND e."timestamp" < CAST(s.segment ->> 2 AS timestamptz)
 WHERE e.event_type = ANY(CAST({types} AS text[]))
 GROUP BY s.n"""
-    # One JSON document carries the segments, [customer, start, end] each: far cheaper to send
-    # than three typed arrays; WITH ORDINALITY numbers them in order, so no sort is needed.
-    params = {"segments": json.dumps([[c, s.isoformat(), e.isoformat()] for c, s, e in segments])}
-    # psycopg's stream() hands rows over in small batches as the server sends them (libpq
-    # chunked-rows mode), instead of after the whole result: rating overlaps the query.
-    driver = connection.connection.driver_connection
-    with driver.cursor() as cursor:  # type: ignore[union-attr]
-        yield from cursor.stream(sql, params, size=STREAM_BATCH)
+    yield from stream_postgres(connection, sql, segments)
 
 
 def _sqlite_rows(
     connection: sa.Connection, columns: Sequence[_Column], segments: Sequence[SegmentKey]
 ) -> Iterator[Sequence[Any]]:
-    connection.execute(
-        sa.text(
-            "CREATE TEMP TABLE IF NOT EXISTS metering_segments "
-            "(n INTEGER PRIMARY KEY, customer_id TEXT, starts TEXT, ends TEXT)"
-        )
-    )
-    connection.execute(sa.text("DELETE FROM metering_segments"))
-    connection.execute(
-        sa.text("INSERT INTO metering_segments VALUES (:n, :customer_id, :starts, :ends)"),
-        [
-            {"n": n, "customer_id": c, "starts": _sqlite_instant(s), "ends": _sqlite_instant(e)}
-            for n, (c, s, e) in enumerate(segments)
-        ],
-    )
+    fill_sqlite_segments(connection, "metering_segments", segments)
     dialect = _Sqlite()
     select = _select_list(dialect, columns)
     types = ", ".join(dialect.bind(t) for t in _event_types(columns))

@@ -9,20 +9,17 @@ of the raw query's: the segment's index, then per metric its quantity (and event
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from billing.core.catalog import Metric
-from billing.store.metric_dialects import MetricDialect, PostgresMetrics, SqliteMetrics, sqlite_instant
+from billing.store.metric_dialects import MetricDialect, PostgresMetrics, SqliteMetrics
 from billing.store.rollups import signature_of
+from billing.store.segment_queries import SegmentKey, fill_sqlite_segments, stream_postgres
 
-SegmentKey = tuple[str, datetime, datetime]
 Column = tuple[Metric, bool]  # the metric, and whether its event count is reported too
-STREAM_BATCH = 32
 
 
 def _select_list(columns: Sequence[Column], dialect: MetricDialect, values: Callable[[str], str]) -> str:
@@ -81,29 +78,13 @@ FROM jsonb_array_elements(%(segments)s::jsonb) WITH ORDINALITY AS s(segment, n)
 JOIN usage_rollups r ON r.customer_id = {customer} AND r.bucket >= {starts} AND r.bucket < {ends}
 WHERE r.signature = ANY(CAST({signatures} AS text[]))
 GROUP BY s.n, s.segment"""
-    params = {"segments": json.dumps([[c, s.isoformat(), e.isoformat()] for c, s, e in segments])}
-    driver = connection.connection.driver_connection
-    with driver.cursor() as cursor:  # type: ignore[union-attr]
-        yield from cursor.stream(statement, params, size=STREAM_BATCH)
+    yield from stream_postgres(connection, statement, segments)
 
 
 def sqlite_rollup_rows(
     connection: sa.Connection, columns: Sequence[Column], segments: Sequence[SegmentKey]
 ) -> Iterator[Sequence[Any]]:
-    connection.execute(
-        sa.text(
-            "CREATE TEMP TABLE IF NOT EXISTS rollup_segments "
-            "(n INTEGER PRIMARY KEY, customer_id TEXT, starts TEXT, ends TEXT)"
-        )
-    )
-    connection.execute(sa.text("DELETE FROM rollup_segments"))
-    connection.execute(
-        sa.text("INSERT INTO rollup_segments VALUES (:n, :customer_id, :starts, :ends)"),
-        [
-            {"n": n, "customer_id": c, "starts": sqlite_instant(s), "ends": sqlite_instant(e)}
-            for n, (c, s, e) in enumerate(segments)
-        ],
-    )
+    fill_sqlite_segments(connection, "rollup_segments", segments)
     dialect = SqliteMetrics()
 
     def values(signature: str) -> str:
