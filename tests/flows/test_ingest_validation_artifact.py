@@ -8,6 +8,7 @@ import pytest
 
 from billing.store.catalog_versions import save_catalog
 from tests.conftest import FIXTURES
+from tests.flows.test_run_outcomes import _artifact
 
 GOOD = {"customer_id": "alpha", "timestamp": "2026-03-02T10:00:00Z"}
 
@@ -15,21 +16,6 @@ GOOD = {"customer_id": "alpha", "timestamp": "2026-03-02T10:00:00Z"}
 def _line(txid: str, event_type: str, **properties: object) -> bytes:
     row = {"transaction_id": txid, "event_type": event_type, **GOOD, "properties": properties}
     return json.dumps(row).encode()
-
-
-def _validation_artifact(flow_run_id) -> str:
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
-
-    with get_client(sync_client=True) as client:
-        found = client.read_artifacts(
-            artifact_filter=ArtifactFilter(
-                flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]),
-                key=ArtifactFilterKey(any_=["ingest-validation"]),
-            )
-        )
-    (artifact,) = found
-    return str(artifact.data)
 
 
 @pytest.mark.flow
@@ -56,7 +42,7 @@ def test_the_run_publishes_rules_rows_checked_and_failures_per_rule(configured, 
     summary = state.result()
     assert summary["validation"]["rows_checked"] == 4
     assert summary["validation"]["chunks"] == 3
-    markdown = _validation_artifact(state.state_details.flow_run_id)
+    markdown = _artifact(state.state_details.flow_run_id, "ingest-validation")
     assert "| 4 | 3 |" in markdown  # rows checked, chunks
     assert "| properties.tokens aggregable by metric tokens | 2 |" in markdown
     assert "| event_type counted by a metric | 1 |" in markdown
