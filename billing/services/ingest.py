@@ -94,7 +94,9 @@ class _Chunk:
     def reject(self, index: int, reason: str, detail: str, event: UsageEvent | None = None) -> None:
         record = self.records[index]
         payload = storable(record.text if record.text is not None else _written(record.data))
-        obj = self.objects[index] if isinstance(self.objects[index], dict) else {}
+        obj = self.objects[index]
+        if not isinstance(obj, dict):  # not read (e.g. a refused CloudEvents envelope): its data
+            obj = record.data if isinstance(record.data, dict) else {}
         txid = event.transaction_id if event else _text(obj.get("transaction_id"))
         customer = event.customer_id if event else _text(obj.get("customer_id"))
         self.report.quarantined += 1
