@@ -135,7 +135,7 @@ def test_envelopes_that_are_not_cloudevents_1_0_are_quarantined_by_index(api, en
     with engine.connect() as connection:
         assert connection.scalar(sa.select(sa.func.count()).select_from(QuarantinedEvent)) == 4
         held = dict(
-            connection.execute(sa.select(QuarantinedEvent.transaction_id, QuarantinedEvent.customer_id))
+            connection.execute(sa.select(QuarantinedEvent.transaction_id, QuarantinedEvent.customer_id)).all()
         )
     assert held["ce-old"] == held["ce-nosource"] == good["subject"]  # found by `quarantine list --customer`
     assert [t for t, *_ in stored_events(engine)] == ["ce-0"]
