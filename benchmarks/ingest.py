@@ -3,11 +3,14 @@
 Writes a clean file (untimed: 1,000 customers, five event types, every row good), loads a
 catalog, then times, first, the baseline: one connection parses each line with the standard
 `json` module and COPYs the rows into a bare table with a unique key on transaction_id, in one
-transaction. Then, on the same file, what the flow's tasks run: `read_chunks` over the file and
-`ingest_records` on each chunk (parse with exact decimals, catalog checks, the Great
-Expectations suite, then COPY into staging and the set-based merge: customers, duplicates,
-conflicts, lateness, the insert) into a fresh PostgreSQL database. `validation_share` is the
-time spent building the chunks' frames and running the suite over the product path's wall time.
+transaction. Then, on the same file, what the flow runs: `read_chunks` over the file and
+`ingest_in_order` over the chunks (`billing/services/ingest_pipeline.py`: each chunk's store
+overlapping the next one's preparation, on a thread where the flow has Prefect's task runner):
+parse with exact decimals, catalog checks, the Great Expectations suite, then COPY into staging
+and the set-based merge (customers, duplicates, conflicts, lateness, the insert) into a fresh
+PostgreSQL database. `validation_share` is the time spent building the chunks' frames and
+running the suite over the product path's wall time (with the overlap, that time includes
+waiting for the GIL while the store thread runs Python).
 Both formats are timed by default (JSONL's figures unprefixed, Parquet's as `parquet_...`), and
 `benchmarks/ingest_http.py` runs last for `http_events_per_s`. The last line is one JSON object
 of the figures.
@@ -32,7 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import bench_database, drop_bench_database, peak_rss_mb, report
 from billing.core.catalog import Catalog, parse_catalog
-from billing.services.ingest import IngestReport, ingest_records
+from billing.services.ingest import IngestReport
+from billing.services.ingest_pipeline import ingest_chunks
 from billing.sources.usage_files import DEFAULT_CHUNK_SIZE, read_chunks
 from billing.store.catalog_versions import save_catalog
 from billing.validation.suite import EventSuite
@@ -166,8 +170,10 @@ def ingest_file(path: Path, catalog: Catalog, chunk_size: int) -> tuple[float, f
     suite.validate = validation.timed(suite.validate)  # type: ignore[method-assign]  # frame + GX
     total = IngestReport(str(path))
     start = time.perf_counter()
-    for records in read_chunks(str(path), chunk_size):
-        total.add(ingest_records(engine, catalog, suite, records, str(path), NOW))
+    for outcome in ingest_chunks(engine, catalog, suite, read_chunks(str(path), chunk_size), str(path), NOW):
+        if outcome.report is None:
+            raise SystemExit(f"chunk {outcome.number} failed: {outcome.error}")
+        total.add(outcome.report)
     seconds = time.perf_counter() - start
     drop_bench_database(engine)
     return seconds, validation.seconds, total

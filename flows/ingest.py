@@ -13,6 +13,7 @@ from billing.runtime import resources
 from billing.services.inbox import NEW, UNCHANGED, InboxCheck
 from billing.services.ingest import IngestReport
 from billing.services.ingest_examples import first_examples
+from billing.services.ingest_pipeline import ChunkOutcome, ingest_in_order
 from billing.sources.progress import current_hook
 from billing.sources.usage_files import DEFAULT_CHUNK_SIZE, check_readable, expand, read_chunks
 from billing.views.tables import example_rows, ingest_rows, reason_rows
@@ -20,7 +21,7 @@ from billing.views.validation_tables import validation_tables
 from flows.user_errors import fails_in_one_line
 from tasks.artifacts import publish_summary
 from tasks.inbox import check_inbox_file, remember_file
-from tasks.ingest import ingest_chunk, record_run
+from tasks.ingest import record_run, store_chunk, validate_chunk
 
 
 @flow(name="ingest-usage")
@@ -100,25 +101,42 @@ def _ingest_file(
     report = IngestReport(path)
     progress = current_hook()  # set by the command line on a terminal; silent otherwise
     progress.file_started(path)
+    failed: list[ChunkOutcome] = []
+
+    def chunk_done(outcome: ChunkOutcome) -> None:
+        if outcome.report is None:
+            failed.append(outcome)
+            logger.error("%s, chunk %d: not stored: %s", path, outcome.number, outcome.error)
+            return
+        part = outcome.report
+        report.add(part)
+        logger.info(
+            "%s, chunk %d: %d received, %d accepted, %d duplicates, %d quarantined",
+            path,
+            outcome.number,
+            part.received,
+            part.accepted,
+            part.duplicates,
+            part.quarantined,
+        )
+
     try:
         check_readable(path)
         chunks = read_chunks(path, chunk_size, lambda position: progress.file_advanced(path, position))
-        for number, records in enumerate(chunks, start=1):
-            # quote(): Prefect need not walk a chunk's records looking for futures
-            part = ingest_chunk(quote(records), path, catalog_version)  # type: ignore[call-overload]
-            report.add(part)
-            logger.info(
-                "%s, chunk %d: %d received, %d accepted, %d duplicates, %d quarantined",
-                path,
-                number,
-                part.received,
-                part.accepted,
-                part.duplicates,
-                part.quarantined,
-            )
+        # quote(): Prefect need not walk a chunk's records looking for futures. The store task
+        # runs on the flow's thread-pool task runner while this thread validates the next chunk.
+        ingest_in_order(
+            chunks,
+            lambda records: validate_chunk(quote(records), path, catalog_version),  # type: ignore[call-overload]
+            lambda prepared: store_chunk.submit(quote(prepared)),  # type: ignore[call-overload]
+            chunk_done,
+        )
     except SourceError as error:
         report.failed_files.append(str(error))
         logger.warning("%s", error)
+    if failed:  # the file's other chunks are stored; the run fails as the first failed chunk did
+        progress.file_finished(path, "not stored whole")
+        raise failed[0].error  # type: ignore[misc]
     progress.file_finished(path, _file_line(report))
     return report
 

@@ -1,4 +1,5 @@
-"""Ingestion tasks: one task run per chunk of records, never per event."""
+"""Ingestion tasks: a validate and a store task run per chunk of records, never per event
+(`flows/ingest.py` overlaps one chunk's store with the next one's validation)."""
 
 from __future__ import annotations
 
@@ -9,19 +10,25 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from billing.runtime import resources
-from billing.services.ingest import IngestReport, ingest_records
+from billing.services import ingest
+from billing.services.ingest import IngestReport, PreparedChunk, prepare_chunk
 from billing.sources.usage_files import RawRecord
 from billing.store.usage_events import record_ingest_run
 
 
-@task(name="ingest-chunk", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
-def ingest_chunk(records: list[RawRecord], source: str, catalog_version: int) -> IngestReport:
-    """Validate and store one chunk against the run's catalog version; re-running it is
-    harmless (transaction ids dedupe)."""
+@task(name="validate-chunk", cache_policy=NO_CACHE)
+def validate_chunk(records: list[RawRecord], source: str, catalog_version: int) -> PreparedChunk:
+    """Python's half of a chunk, against the run's catalog version: parse, the expectation
+    suite, what storing needs; no database write."""
     stored = resources.pinned_catalog(catalog_version)
-    return ingest_records(
-        resources.engine(), stored.catalog, resources.event_suite(), records, source, resources.utc_now()
-    )
+    return prepare_chunk(stored.catalog, resources.event_suite(), records, source, resources.utc_now())
+
+
+@task(name="store-chunk", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
+def store_chunk(prepared: PreparedChunk) -> IngestReport:
+    """The database's half, in one transaction; re-running it is harmless (transaction ids
+    dedupe, and it starts again from the validated chunk every time)."""
+    return ingest.store_chunk(resources.engine(), prepared)
 
 
 @task(name="record-ingest-run", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)

@@ -91,6 +91,13 @@ class _Chunk:
         self.report = IngestReport(source, received=len(records))
         self.quarantine_rows: list[dict[str, Any]] = []
 
+    def copy(self) -> _Chunk:
+        """The same bookkeeping, to add to without changing this one."""
+        twin = _Chunk(self.records, self.objects, self.source, self.now)
+        twin.report = IngestReport(self.source).add(self.report)
+        twin.quarantine_rows = list(self.quarantine_rows)
+        return twin
+
     def reject(self, index: int, reason: str, detail: str, event: UsageEvent | None = None) -> None:
         record = self.records[index]
         payload = storable(record.text if record.text is not None else _written(record.data))
@@ -135,15 +142,21 @@ def _written(data: Any) -> str:
         return f"<a {type(data).__name__} nested too deep to write>"
 
 
-def ingest_records(
-    engine: Engine,
-    catalog: Catalog,
-    suite: EventSuite,
-    records: Sequence[RawRecord],
-    source: str,
-    now: datetime,
-) -> IngestReport:
-    """Validate and store one chunk of records in one transaction."""
+@dataclass(frozen=True)
+class PreparedChunk:
+    """A chunk after Python's work on it (parse, the expectation suite, canonical JSON and
+    payload hashes) and before the database's: what `store_chunk` stores, as often as it is
+    retried (it is never changed)."""
+
+    checked: _Chunk  # the rows validation quarantined, counted
+    candidates: list[tuple[int, UsageEvent]]
+    staged: list[event_merge.StagedEvent]
+
+
+def prepare_chunk(
+    catalog: Catalog, suite: EventSuite, records: Sequence[RawRecord], source: str, now: datetime
+) -> PreparedChunk:
+    """Validate one chunk and compute what storing it needs; no database."""
     checked = suite.validate(records, catalog, now)
     chunk = _Chunk(records, checked.frame.objects, source, now)
     chunk.report.validation = checked.stats
@@ -156,13 +169,31 @@ def ingest_records(
         else:
             candidates.append((index, checked.frame.event(table_row[index])))
     staged = event_merge.stage(candidates)  # canonical JSON and payload hash, once per event
+    return PreparedChunk(chunk, candidates, staged)
+
+
+def store_chunk(engine: Engine, prepared: PreparedChunk) -> IngestReport:
+    """Store a prepared chunk in one transaction: events, verdicts, quarantine and rollups."""
+    chunk = prepared.checked.copy()  # a retry starts again from validation's counts
     with engine.begin() as connection:
         lock_billing(connection)  # lateness must be decided against invoices that cannot move
-        merged = event_merge.merge_events(connection, staged, now)  # after_id read before its insert
+        merged = event_merge.merge_events(connection, prepared.staged, chunk.now)  # after_id read first
         rollups.add_events_after(connection, merged.after_id)  # the usage rollups, in this transaction
-        _record_verdicts(chunk, merged, candidates)
+        _record_verdicts(chunk, merged, prepared.candidates)
         store.insert_quarantined_isolating(connection, chunk.quarantine_rows)
     return chunk.report
+
+
+def ingest_records(
+    engine: Engine,
+    catalog: Catalog,
+    suite: EventSuite,
+    records: Sequence[RawRecord],
+    source: str,
+    now: datetime,
+) -> IngestReport:
+    """Validate and store one chunk of records in one transaction."""
+    return store_chunk(engine, prepare_chunk(catalog, suite, records, source, now))
 
 
 def _record_verdicts(

@@ -60,7 +60,7 @@ def test_the_pinned_version_is_loaded_by_id_not_the_active_one(configured, tmp_p
 
 
 def test_ingest_chunks_validate_against_the_pinned_version(configured, tmp_path):
-    from tasks.ingest import ingest_chunk
+    from tasks.ingest import store_chunk, validate_chunk
 
     pinned, _ = _versions(configured, tmp_path)
     # Under the pinned catalog `gb` is a metric's number: text there is quarantined. The
@@ -69,7 +69,7 @@ def test_ingest_chunks_validate_against_the_pinned_version(configured, tmp_path)
         _record(0, "s-1", "bravo", "storage", "2026-03-05T00:00:00Z", gb="lots", region="eu"),
         _record(1, "s-2", "bravo", "storage", "2026-03-05T00:00:00Z", gb=2.5, region="eu"),
     ]
-    report = ingest_chunk.fn(records, "chunk-2", pinned.id)
+    report = store_chunk.fn(validate_chunk.fn(records, "chunk-2", pinned.id))
     assert (report.accepted, report.quarantined) == (1, 1)
     with configured.connect() as connection:
         held = connection.execute(sa.select(QuarantinedEvent.transaction_id, QuarantinedEvent.reason)).all()

@@ -85,3 +85,83 @@ def test_a_bad_file_fails_alone_and_the_rest_of_the_glob_is_ingested(configured,
     files = {f["source"]: f for f in summary["files"]}
     assert [files[str(inbox / n)]["received"] for n in ("1.jsonl", "2.jsonl.gz", "3.jsonl.gz")] == [2, 0, 2]
     assert files[str(inbox / "2.jsonl.gz")]["failed_files"] == [failure]
+
+
+def _flow_task_runs(flow_run_id) -> list[str]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+    return sorted(run.name.rsplit("-", 1)[0] for run in runs)
+
+
+@pytest.mark.flow
+@pytest.mark.usefixtures("prefect_harness")
+def test_chunks_are_stored_in_file_order_each_a_validate_and_a_store_task_run(configured, tmp_path):
+    """The store of chunk N overlaps the validation of N+1; a transaction id repeated with
+    another payload in a later chunk is still that chunk's conflict."""
+    import sqlalchemy as sa
+
+    from billing.runtime.resources import utc_now
+    from billing.sources.catalog_file import load_catalog
+    from billing.store.models import Event
+    from flows.ingest import ingest_usage
+
+    with configured.begin() as connection:
+        save_catalog(connection, load_catalog(FIXTURES / "three_customers.yaml"), "fixture", utc_now())
+    later = json.dumps({"transaction_id": "p1", **GOOD, "timestamp": "2026-03-03T10:00:00Z"}).encode()
+    path = tmp_path / "usage.jsonl"
+    path.write_bytes(b"\n".join([_line("p1"), _line("p2"), _line("p3"), later, _line("p2")]) + b"\n")
+
+    state = ingest_usage(str(path), chunk_size=2, return_state=True)
+    summary = state.result()
+
+    assert (summary["received"], summary["accepted"], summary["duplicates"], summary["quarantined"]) == (
+        5,
+        3,
+        1,
+        1,
+    )
+    assert summary["reasons"] == {"conflict": 1}
+    with configured.connect() as connection:
+        stamp = connection.scalar(sa.select(Event.timestamp).where(Event.transaction_id == "p1"))
+    assert stamp.day == 2  # the first chunk's payload
+    names = _flow_task_runs(state.state_details.flow_run_id)
+    assert names.count("validate-chunk") == 3 and names.count("store-chunk") == 3
+
+
+@pytest.mark.flow
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_chunk_that_cannot_be_stored_fails_the_run_after_the_later_chunks_are_stored(
+    configured, tmp_path, monkeypatch
+):
+    import sqlalchemy as sa
+
+    import flows.ingest
+    from billing.runtime.resources import utc_now
+    from billing.services import ingest
+    from billing.sources.catalog_file import load_catalog
+    from billing.store.models import Event
+    from flows.ingest import ingest_usage
+
+    with configured.begin() as connection:
+        save_catalog(connection, load_catalog(FIXTURES / "three_customers.yaml"), "fixture", utc_now())
+    real = ingest.store_chunk
+
+    def store_chunk(engine, prepared):
+        if any(event.transaction_id == "q3" for _, event in prepared.candidates):
+            raise RuntimeError("the database refused chunk 2")
+        return real(engine, prepared)
+
+    monkeypatch.setattr(ingest, "store_chunk", store_chunk)
+    monkeypatch.setattr(flows.ingest, "store_chunk", flows.ingest.store_chunk.with_options(retries=0))
+    path = tmp_path / "usage.jsonl"
+    path.write_bytes(b"\n".join(_line(f"q{n}") for n in range(1, 7)) + b"\n")
+
+    with pytest.raises(RuntimeError, match="the database refused chunk 2"):
+        ingest_usage(str(path), chunk_size=2)
+
+    with configured.connect() as connection:
+        stored = connection.scalars(sa.select(Event.transaction_id).order_by(Event.transaction_id)).all()
+    assert stored == ["q1", "q2", "q5", "q6"]  # chunk 3 after the failed chunk 2

@@ -1,6 +1,7 @@
 """A `kill -9` mid-file and a rerun store exactly one clean run's events; two ingests of one
-file at once count each event once. On both databases, through the code the flow's tasks run
-(`read_chunks` and `ingest_records`, one chunk per transaction)."""
+file at once count each event once. On both databases, through the code the flow runs
+(`read_chunks` and `ingest_in_order`: one chunk per transaction, each chunk's store overlapping
+the next one's validation)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from billing.services.ingest import IngestReport, ingest_records
+from billing.services.ingest import IngestReport
+from billing.services.ingest_pipeline import ingest_chunks
 from billing.sources.usage_files import read_chunks
 from billing.store.catalog_versions import save_catalog
 from billing.store.models import Event, QuarantinedEvent
@@ -31,7 +33,9 @@ CHUNK = 150
 _RUN = textwrap.dedent(
     """
     import sys
-    from billing.services.ingest import ingest_records
+    from concurrent.futures import ThreadPoolExecutor
+    from billing.services.ingest import prepare_chunk, store_chunk
+    from billing.services.ingest_pipeline import ingest_in_order
     from billing.sources.usage_files import read_chunks
     from billing.store.database import create_engine
     from billing.validation.suite import EventSuite
@@ -39,9 +43,13 @@ _RUN = textwrap.dedent(
 
     url, path, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
     engine, suite = create_engine(url), EventSuite()
-    for records in read_chunks(path, size):
-        ingest_records(engine, CATALOG, suite, records, path, NOW)
-        print("committed", flush=True)
+    with ThreadPoolExecutor(max_workers=1) as storing:
+        ingest_in_order(
+            read_chunks(path, size),
+            lambda records: prepare_chunk(CATALOG, suite, records, path, NOW),
+            lambda prepared: storing.submit(store_chunk, engine, prepared),
+            lambda outcome: print("committed" if outcome.report else outcome.error, flush=True),
+        )
     """
 )
 
@@ -65,8 +73,9 @@ def _received(path: Path) -> int:
 
 def _ingest(engine, suite, path: Path) -> IngestReport:
     report = IngestReport(str(path))
-    for records in read_chunks(str(path), CHUNK):
-        report.add(ingest_records(engine, CATALOG, suite, records, str(path), NOW))
+    for outcome in ingest_chunks(engine, CATALOG, suite, read_chunks(str(path), CHUNK), str(path), NOW):
+        assert outcome.report is not None, outcome.error
+        report.add(outcome.report)
     return report
 
 
