@@ -3,14 +3,14 @@
 Writes a clean file (untimed: 1,000 customers, five event types, every row good), loads a
 catalog, then times, first, the baseline: one connection parses each line with the standard
 `json` module and COPYs the rows into a bare table with a unique key on transaction_id, in one
-transaction. Then, on the same file, what the flow runs: `read_chunks` over the file and
-`ingest_in_order` over the chunks (`billing/services/ingest_pipeline.py`: each chunk's store
-overlapping the next one's preparation, on a thread where the flow has Prefect's task runner):
-parse with exact decimals, catalog checks, the Great Expectations suite, then COPY into staging
-and the set-based merge (customers, duplicates, conflicts, lateness, the insert) into a fresh
-PostgreSQL database. `validation_share` is the time spent building the chunks' frames and
-running the suite over the product path's wall time (with the overlap, that time includes
-waiting for the GIL while the store thread runs Python).
+transaction. Then, on the same file, the product itself: the `ingest-usage` flow, in-process on
+Prefect's test harness (its start not timed), into a fresh PostgreSQL database: reading the file,
+the inbox ledger's hash, each chunk's `validate-chunk` task (exact decimals, catalog checks, the
+Great Expectations suite) overlapping the previous chunk's `store-chunk` task (COPY into staging,
+the set-based merge: customers, duplicates, conflicts, lateness, the insert, rollups), the run's
+record and artifacts. `validation_share` is the time in `EventSuite.validate` (frames and suite)
+over the flow's wall time (with the overlap, that time includes waiting for the GIL while the
+store thread runs Python).
 Both formats are timed by default (JSONL's figures unprefixed, Parquet's as `parquet_...`), and
 `benchmarks/ingest_http.py` runs last for `http_events_per_s`. The last line is one JSON object
 of the figures.
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import tempfile
@@ -32,14 +33,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")  # the flow's task-run lines, hushed
 
 from benchmarks.common import bench_database, drop_bench_database, peak_rss_mb, report
 from billing.core.catalog import Catalog, parse_catalog
-from billing.services.ingest import IngestReport
-from billing.services.ingest_pipeline import ingest_chunks
-from billing.sources.usage_files import DEFAULT_CHUNK_SIZE, read_chunks
+from billing.sources.usage_files import DEFAULT_CHUNK_SIZE
 from billing.store.catalog_versions import save_catalog
-from billing.validation.suite import EventSuite
 
 T = TypeVar("T")
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -159,24 +158,34 @@ class _Stopwatch:
         return run
 
 
-def ingest_file(path: Path, catalog: Catalog, chunk_size: int) -> tuple[float, float, IngestReport]:
-    """The product's path, as the flow's tasks run it (one engine, one suite, chunk by chunk);
-    returns the wall time, the time in validation (frame and suite), and the counts."""
+def ingest_file(path: Path, catalog: Catalog, chunk_size: int) -> tuple[float, float, dict[str, Any]]:
+    """The product's path: the `ingest-usage` flow itself, in-process on Prefect's test harness
+    (started once, not counted), into a fresh database holding the catalog: reading, the inbox
+    ledger, the validate and store tasks and their overlap, the run's record and artifacts.
+    Returns the wall time, the time in validation (`EventSuite.validate`: frame and suite), and
+    the run's summary."""
+    from billing.runtime import resources
+    from billing.runtime.settings import get_settings
+    from flows.ingest import ingest_usage
+
     engine = bench_database("ingest")
     with engine.begin() as connection:
         save_catalog(connection, catalog, "benchmark", NOW)
-    suite = EventSuite()
+    os.environ["BILLING_DATABASE_URL"] = engine.url.render_as_string(hide_password=False)
+    get_settings.cache_clear()
+    suite = resources.event_suite()
     validation = _Stopwatch()
-    suite.validate = validation.timed(suite.validate)  # type: ignore[method-assign]  # frame + GX
-    total = IngestReport(str(path))
-    start = time.perf_counter()
-    for outcome in ingest_chunks(engine, catalog, suite, read_chunks(str(path), chunk_size), str(path), NOW):
-        if outcome.report is None:
-            raise SystemExit(f"chunk {outcome.number} failed: {outcome.error}")
-        total.add(outcome.report)
-    seconds = time.perf_counter() - start
-    drop_bench_database(engine)
-    return seconds, validation.seconds, total
+    original = suite.validate
+    suite.validate = validation.timed(original)  # type: ignore[method-assign]  # frame + GX
+    try:
+        start = time.perf_counter()
+        summary = ingest_usage(str(path), chunk_size)
+        seconds = time.perf_counter() - start
+    finally:
+        suite.validate = original  # type: ignore[method-assign]
+        resources.engine_for.cache_clear()
+        drop_bench_database(engine)
+    return seconds, validation.seconds, summary
 
 
 def copy_file(path: Path, count: int) -> tuple[float, int]:
@@ -252,14 +261,18 @@ def main() -> None:
             raise SystemExit(f"the baseline stored {stored} rows, not {args.events}")
         print(f"parse + COPY: {copy_seconds:.1f} s, {args.events / copy_seconds:,.0f} events/s", flush=True)
         figures["copy_events_per_s"] = round(args.events / copy_seconds)
+        from prefect.testing.utilities import prefect_test_harness
+
+        harness = prefect_test_harness(server_startup_timeout=180)
+        harness.__enter__()  # one Prefect API for every format's flow run, its start not timed
         for kind in formats:
             path = Path(folder) / f"usage.{kind}"
             if not path.exists():
                 WRITERS[kind](path, args.events)
             print(f"{kind}: {args.events:,} clean rows, {path.stat().st_size / 2**20:.0f} MiB", flush=True)
             seconds, validating, outcome = ingest_file(path, catalog, args.chunk_size)
-            if outcome.accepted != args.events or not outcome.balanced:
-                raise SystemExit(f"the clean {kind} file was not stored whole: {outcome.as_dict()}")
+            if outcome["accepted"] != args.events or outcome["received"] != args.events:
+                raise SystemExit(f"the clean {kind} file was not stored whole: {outcome}")
             print(
                 f"product path, {kind}: {seconds:.1f} s, {args.events / seconds:,.0f} events/s, "
                 f"validation (frame + suite) {validating:.1f} s",
@@ -269,6 +282,7 @@ def main() -> None:
             figures[f"{prefix}events_per_s"] = round(args.events / seconds)
             figures[f"{prefix}ratio"] = round(copy_seconds / seconds, 3)  # share of COPY's events/s
             figures[f"{prefix}validation_share"] = round(validating / seconds, 3)
+        harness.__exit__(None, None, None)
         figures["first_format"] = formats[0]
     figures["peak_rss_mb"] = round(peak_rss_mb())
     if not args.no_http:

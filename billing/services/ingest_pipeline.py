@@ -19,24 +19,18 @@ What it keeps:
 - a reading error (the file turns out bad mid-way) still lets the chunk in flight finish and
   report, then propagates.
 
-`store` returns a future (a Prefect task's `.submit` in the flow, an executor's elsewhere), so
+`store` returns a future (a Prefect task's `.submit` in the flow, an executor's in tests), so
 each chunk stays one task run of each step in Prefect.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy.engine import Engine
-
-from billing.core.catalog import Catalog
-from billing.services.ingest import IngestReport, PreparedChunk, prepare_chunk, store_chunk
+from billing.services.ingest import IngestReport, PreparedChunk
 from billing.sources.usage_files import RawRecord
-from billing.validation.suite import EventSuite
 
 
 class StoreFuture(Protocol):
@@ -86,24 +80,3 @@ def ingest_in_order(
             in_flight = (number, store(prepared))
     finally:
         finish()  # the last chunk, or the one in flight when reading failed
-
-
-def ingest_chunks(
-    engine: Engine,
-    catalog: Catalog,
-    suite: EventSuite,
-    chunks: Iterable[list[RawRecord]],
-    source: str,
-    now: datetime,
-) -> list[ChunkOutcome]:
-    """`ingest_in_order` without Prefect (benchmarks, tests): the stores on one background
-    thread, the outcomes in file order."""
-    outcomes: list[ChunkOutcome] = []
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-chunk") as storing:
-        ingest_in_order(
-            chunks,
-            lambda records: prepare_chunk(catalog, suite, records, source, now),
-            lambda prepared: storing.submit(store_chunk, engine, prepared),
-            outcomes.append,
-        )
-    return outcomes

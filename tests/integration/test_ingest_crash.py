@@ -18,11 +18,11 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from billing.services.ingest import IngestReport
-from billing.services.ingest_pipeline import ingest_chunks
 from billing.sources.usage_files import read_chunks
 from billing.store.catalog_versions import save_catalog
 from billing.store.models import Event, QuarantinedEvent
 from billing.validation.suite import EventSuite
+from tests.ingest_runs import ingest_chunks
 from tests.integration.test_ingest_rows import CATALOG, NOW
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,10 +16,11 @@ from hypothesis import strategies as st
 
 from billing.core.errors import SourceError
 from billing.services.ingest import IngestReport, PreparedChunk, ingest_records, prepare_chunk, store_chunk
-from billing.services.ingest_pipeline import ChunkOutcome, ingest_chunks, ingest_in_order
+from billing.services.ingest_pipeline import ChunkOutcome, ingest_in_order
 from billing.sources.usage_files import RawRecord
 from billing.store.catalog_versions import save_catalog
 from billing.store.models import Event, QuarantinedEvent
+from tests.ingest_runs import ingest_chunks
 from tests.integration.test_ingest_rows import CATALOG, NOW
 
 
