@@ -67,7 +67,7 @@ def test_list_show_retry_and_discard(held, tmp_path):
     )
     assert [(str(d["id"]), d["line"], d["status"]) for d in documents] == [(broken, 2, "held")]
     limited = billing("quarantine", "list", "--customer", "delta", "--limit", "1", env=held)
-    assert limited.stdout.splitlines()[0] == "1 held rows match:"
+    assert limited.stdout.splitlines()[0] == "1 held row matches:"
 
     shown = billing("quarantine", "show", delta, env=held)
     assert shown.returncode == 0, shown.stderr

@@ -46,7 +46,8 @@ def quarantine_list(where: QuarantineFilter, limit: int, as_json: bool) -> str:
     status = where.status or "quarantined"
     if not rows:
         return f"no {status} rows match"
-    head = f"{total} {status} rows match" + (f"; the newest {len(rows)}:" if total > len(rows) else ":")
+    matched = f"1 {status} row matches" if total == 1 else f"{total} {status} rows match"
+    head = matched + (f"; the newest {len(rows)}:" if total > len(rows) else ":")
     return head + "\n" + quarantine_table(rows)
 
 
