@@ -26,7 +26,8 @@ from billing.sources.usage_files import RawRecord
 JSON = "application/json"
 MEDIA_TYPES = ("", JSON, cloud_events.SINGLE, cloud_events.BATCH)
 # A number past what exact arithmetic writes (over 200 digits, a huge exponent) needs at least
-# a run of 100 digits or a three-digit exponent: a body without one skips the check below.
+# a run of 100 digits or a three-digit exponent: a body without one, and no longer than one
+# row may be, skips the per-event check below.
 _HUGE_NUMBER = re.compile(rb"[0-9]{100,}|[0-9.][eE][+-]?[0-9]{3,}")
 
 
@@ -47,9 +48,9 @@ async def event_batch(request: Request) -> EventBatch:
         )
     body = await request.body()
     batch = _batch(kind, parsed_json(body))
-    if _HUGE_NUMBER.search(body):
-        return EventBatch([_writable(record) for record in batch.records], batch.cloud)
-    return batch
+    if len(body) <= MAX_ROW_BYTES and not _HUGE_NUMBER.search(body):
+        return batch  # no event of it can be over the row limit or hold an unwritable number
+    return EventBatch([_bounded(record) for record in batch.records], batch.cloud)
 
 
 def _batch(kind: str, document: Any) -> EventBatch:
@@ -91,23 +92,25 @@ def _kind(value: Any) -> str:
     return {dict: "object", str: "string", bool: "boolean"}.get(type(value), "number")
 
 
-def _writable(record: RawRecord) -> RawRecord:
-    """A record whose event holds a number the canonical writer cannot write exactly (it is
-    refused at ingest anyway), given as JSON text instead, so that its quarantine keeps it."""
+def _bounded(record: RawRecord) -> RawRecord:
+    """An event as a file's line would be read (SPEC §5): over 64 KiB as written, it is one
+    quarantined `unreadable_row`; holding a number the canonical writer cannot write exactly
+    (refused at ingest anyway), it is given as its JSON text, so that its quarantine keeps it."""
     try:
-        dumps(record.data)
+        text, exact = dumps(record.data), False
     except (ArithmeticError, TypeError, ValueError, RecursionError):
-        pass
-    else:
-        return record
-    try:
-        text = _json_text(record.data)
-    except RecursionError:
-        text = None
-    if text is None or len(text.encode("utf-8", "surrogatepass")) > MAX_ROW_BYTES:
+        try:
+            text, exact = _json_text(record.data), True
+        except RecursionError:
+            text, exact = None, True
+    if text is None:
         shown = storable(repr(record.data)[:1000])
         return RawRecord(record.position, shown, unreadable="holds a number too large to store exactly")
-    return RawRecord(record.position, storable(text), unreadable=record.unreadable)
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_ROW_BYTES:
+        over = f"the row is {size:,} bytes long, over the limit of {MAX_ROW_BYTES:,}"
+        return RawRecord(record.position, storable(text), unreadable=over)  # kept whole, as a line is
+    return RawRecord(record.position, storable(text), unreadable=record.unreadable) if exact else record
 
 
 def _json_text(value: Any) -> str:

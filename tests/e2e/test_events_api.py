@@ -226,3 +226,20 @@ def test_every_event_is_accounted_for_by_index(api, batch):
     assert body["received"] == len(batch)
     indexes = [r["index"] for r in body["rejections"]]
     assert len(set(indexes)) == len(indexes) and set(indexes) <= set(range(len(batch)))
+
+
+def test_an_event_over_the_row_limit_is_quarantined_like_a_files_line(api, engine) -> None:
+    base = {"customer_id": "alpha", "event_type": "api_call", "timestamp": "2026-03-10T00:00:00Z"}
+    big = {**base, "transaction_id": "big", "properties": {"note": "x" * 70_000}}
+    small = {**base, "transaction_id": "small", "properties": {"note": "x"}}
+    answer = api.post("/v1/events", json={"events": [small, big]}).json()
+    assert (answer["accepted"], answer["quarantined"]) == (1, 1)
+    (rejection,) = answer["rejections"]
+    assert (rejection["index"], rejection["reason"]) == (1, "unreadable_row")
+    assert (
+        rejection["message"].startswith("the row is 70,")
+        and "over the limit of 65,536" in rejection["message"]
+    )
+    with engine.connect() as connection:
+        (payload,) = connection.execute(sa.select(QuarantinedEvent.payload)).scalars()
+    assert '"transaction_id":"big"' in payload and len(payload) > 70_000  # kept whole
