@@ -24,6 +24,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     PlainValidator,
+    TypeAdapter,
     ValidationError,
     model_validator,
 )
@@ -95,6 +96,55 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+SpendAlert = Annotated[Price, AfterValidator(lambda v: v if v > 0 else _fail("must be positive"))]
+
+REMINDER_KINDS = ("trial_ending", "renewal_upcoming", "contract_ending")
+"""The reminders whose offsets (days before the thing happens) a plan or a contract may set."""
+DEFAULT_OFFSETS: dict[str, tuple[int, ...]] = {
+    "trial_ending": (3,),
+    "renewal_upcoming": (30, 7),
+    "contract_ending": (30,),
+}
+
+
+def _offsets(value: tuple[int, ...]) -> tuple[int, ...]:
+    if len(set(value)) != len(value):
+        raise ValueError("lists an offset twice")
+    return tuple(sorted(value, reverse=True))
+
+
+Offset = Annotated[int, Field(ge=1, le=366)]
+Offsets = Annotated[tuple[Offset, ...], Field(max_length=10), AfterValidator(_offsets)]
+
+
+class NotificationOffsets(_Model):
+    """Days before the thing happens each reminder goes out; None: the plan's, else the default."""
+
+    trial_ending: Offsets | None = None
+    renewal_upcoming: Offsets | None = None
+    contract_ending: Offsets | None = None
+
+    def get(self, kind: str) -> tuple[int, ...] | None:
+        value: tuple[int, ...] | None = getattr(self, kind)
+        return value
+
+
+NO_OFFSETS = NotificationOffsets()
+
+
+def _unique_alerts(alerts: tuple[Decimal, ...]) -> tuple[Decimal, ...]:
+    seen: set[Decimal] = set()
+    for index, alert in enumerate(alerts):
+        if alert in seen:
+            raise LocatedValueError("duplicate spend alert", (index,), alert)
+        seen.add(alert)
+    return alerts
+
+
+SpendAlerts = Annotated[tuple[SpendAlert, ...], Field(max_length=20), AfterValidator(_unique_alerts)]
+SPEND_ALERTS: TypeAdapter[tuple[Decimal, ...]] = TypeAdapter(SpendAlerts)
+
+
 class Metric(_Model):
     """What to measure: which events, which property, aggregated how."""
 
@@ -126,6 +176,7 @@ class Plan(_Model):
     trial_days: int = Field(default=0, ge=0)
     minimum_commitment: Price | None = None
     charges: tuple[AnyCharge, ...] = Field(min_length=1)
+    notifications: NotificationOffsets = NO_OFFSETS
 
     @property
     def label(self) -> str:
@@ -158,6 +209,7 @@ class Contract(_Model):
     term_months: int | None = Field(default=None, gt=0)
     overrides: dict[int, dict[str, Any]] = Field(default_factory=dict)
     credits: tuple[Credit, ...] = ()
+    notifications: NotificationOffsets = NO_OFFSETS
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> Contract:
@@ -220,6 +272,7 @@ class Customer(_Model):
     tax_rates: Annotated[tuple[TaxRate, ...], AfterValidator(_unique_names)] = ()
     address: AddressLines = ()  # printed on invoices, one line each
     tax_id: Text | None = None
+    spend_alerts: SpendAlerts = ()  # running-total thresholds of a period, each crossed once
     contracts: tuple[Contract, ...] = ()
 
     @property
@@ -265,6 +318,7 @@ class Catalog(_Model):
         makes of every Decimal: `{"tier": 2}` must come back from the stored version as the
         number 2, or a run with that version would meter the filter against the string "2"."""
         data = self.model_dump(mode="json")
+        _drop_unset_lifecycle_fields(data)  # the versions stored before these fields keep their hash
         numbers: dict[str, str] = {}
         for dumped, metric in zip(data["metrics"], self.metrics, strict=True):
             for key, value in metric.filters.items():
@@ -329,6 +383,28 @@ class Catalog(_Model):
 
     def metrics_for_event_type(self, event_type: str) -> tuple[Metric, ...]:
         return tuple(m for m in self.metrics if m.event_type == event_type)
+
+
+def _drop_unset_lifecycle_fields(data: dict[str, Any]) -> None:
+    """Leave `notifications` and `spend_alerts` out of the document where they are unset."""
+    for plan in data["plans"]:
+        if not any(plan["notifications"].values()):
+            del plan["notifications"]
+    for customer in data["customers"]:
+        if not customer["spend_alerts"]:
+            del customer["spend_alerts"]
+        for contract in customer["contracts"]:
+            if not any(contract["notifications"].values()):
+                del contract["notifications"]
+
+
+def reminder_offsets(kind: str, plan: Plan, contract: Contract) -> tuple[int, ...]:
+    """The days before the thing happens a reminder of `kind` goes out, largest first: the
+    contract's own setting wins over its plan's, which wins over the default."""
+    for chosen in (contract.notifications.get(kind), plan.notifications.get(kind)):
+        if chosen is not None:
+            return chosen
+    return DEFAULT_OFFSETS[kind]
 
 
 # -- loading -----------------------------------------------------------------------------------

@@ -80,6 +80,7 @@ class CatalogParts:
     charges: dict[tuple[int, int], ChargeModel] = field(default_factory=dict)
     contracts: dict[tuple[int, int], tuple[str, Contract]] = field(default_factory=dict)
     written: dict[str, list[tuple[int, str]] | None] = field(default_factory=dict)
+    spend_alerts: dict[int, tuple[Decimal, ...]] = field(default_factory=dict)  # valid lists, by customer
     currency: Currency | None = None  # None when the catalog's own currency is invalid
 
     @classmethod
@@ -99,12 +100,13 @@ class CatalogParts:
                 "customers": [(i, c.id) for i, c in enumerate(catalog.customers)],
             },
             currency=catalog.currency,
+            spend_alerts={i: c.spend_alerts for i, c in enumerate(catalog.customers) if c.spend_alerts},
         )
 
     @classmethod
     def of_data(cls, data: dict[Any, Any]) -> CatalogParts:
         """Validate each item of a catalog that failed as a whole on its own."""
-        from billing.core.catalog import Contract, Metric, Plan
+        from billing.core.catalog import SPEND_ALERTS, Contract, Metric, Plan
 
         parts = cls(currency=_currency_of(data.get("currency")))
         for index, raw in _items(parts, data, "metrics", "code"):
@@ -121,6 +123,9 @@ class CatalogParts:
                     parts.charges[(index, c)] = charge
         for index, raw in _items(parts, data, "customers", "id"):
             customer_id = raw.get("id") if isinstance(raw, dict) else None
+            alerts = _valid(SPEND_ALERTS, raw.get("spend_alerts", ())) if isinstance(raw, dict) else None
+            if alerts:
+                parts.spend_alerts[index] = alerts
             contracts = raw.get("contracts") if isinstance(raw, dict) else None
             for j, raw_contract in enumerate(contracts if isinstance(contracts, list) else []):
                 if (contract := _valid(Contract, raw_contract)) is not None:
@@ -231,6 +236,10 @@ def amounts_beyond_minor_units(parts: CatalogParts) -> list[Problem]:
             problems.append((f"plans[{p}].minimum_commitment", _too_many_digits(currency), minimum))
     for (p, c), charge in sorted(parts.charges.items()):
         problems += _charge_amount_beyond_minor_units(f"plans[{p}].charges[{c}]", charge, currency)
+    for i, alerts in sorted(parts.spend_alerts.items()):
+        for k, alert in enumerate(alerts):
+            if not at_minor_units(alert, currency):
+                problems.append((f"customers[{i}].spend_alerts[{k}]", _too_many_digits(currency), alert))
     for (i, j), (_, contract) in sorted(parts.contracts.items()):
         for k, credit in enumerate(contract.credits):
             if not at_minor_units(credit.amount, currency):
