@@ -59,11 +59,11 @@ def deliver_pending(
             )
         except Exception as error:
             with engine.begin() as connection:
-                send_ledger.mark_failed(connection, notification.id, str(error))
+                send_ledger.mark_failed(connection, notification.delivery_id, str(error))
             report.failed[notification.key] = str(error)
             continue
         with engine.begin() as connection:
-            send_ledger.mark_sent(connection, notification.id, message_id, now)
+            send_ledger.mark_sent(connection, notification.delivery_id, message_id, now)
         report.sent.append(notification.key)
     return report
 

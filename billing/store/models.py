@@ -254,10 +254,16 @@ class BillingCorrection(Base):
 
 
 class Notification(Base):
-    """The send ledger: one row per reminder, so each goes out exactly once."""
+    """The send ledger: one row per notification, decided once, so each goes out exactly once.
+
+    `status`: `pending` while a channel is still to deliver, `sent` once every channel has,
+    `failed` when a channel gave up after its last try, `skipped` (never delivered: `reason`)."""
 
     __tablename__ = "notifications"
-    __table_args__ = (sa.UniqueConstraint("customer_id", "kind", "subject", "period"),)
+    __table_args__ = (
+        sa.UniqueConstraint("customer_id", "kind", "subject", "period"),
+        sa.Index("ix_notifications_customer_id_id", "customer_id", "id"),
+    )
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
     customer_id: Mapped[str] = mapped_column(sa.String(255))
@@ -266,13 +272,31 @@ class Notification(Base):
     period: Mapped[str] = mapped_column(sa.String(64))
     recipient: Mapped[str] = mapped_column(sa.Text)
     context: Mapped[Any] = mapped_column(JSONDocument)
-    status: Mapped[str] = mapped_column(sa.String(16), index=True)  # pending | sending | sent
-    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
-    last_error: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
-    message_id: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    status: Mapped[str] = mapped_column(sa.String(16), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_on: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
+    reason: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+
+
+class NotificationDelivery(Base):
+    """One channel's delivery of a notification (email, webhook): its own tries and outcome."""
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (
+        sa.UniqueConstraint("notification_id", "channel"),
+        sa.Index("ix_notification_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    notification_id: Mapped[int] = mapped_column(sa.Integer, sa.ForeignKey("notifications.id"))
+    channel: Mapped[str] = mapped_column(sa.String(16))  # email | webhook
+    status: Mapped[str] = mapped_column(sa.String(16))  # pending | sending | sent | failed
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    message_id: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
 
 
 class ApiKey(Base):

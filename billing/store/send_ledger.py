@@ -1,15 +1,18 @@
-"""The send ledger: one row per reminder key; claiming a row is what allows a send.
+"""The send ledger: one row per notification key; claiming a delivery is what allows a send.
 
-`(customer, kind, subject, period)` is unique, so a second scan cannot enqueue the same reminder
-twice. A row is claimed (pending -> sending) by one worker in one statement; a failed send goes
-back to pending with its error and is retried by the next scan; a claim left behind by a crash
-is taken back after `STALE_CLAIM`. An invoice's email (`invoice_issued`, its subject the
-invoice number) carries the invoice's PDF: it waits, pending, until the PDF is stored.
+`(customer, kind, subject, period)` is unique, so a second scan cannot enqueue the same
+notification twice. Each notification is delivered on each of its channels (`email`, and
+`webhook` when one is configured) through its own `notification_deliveries` row: a delivery is
+claimed (pending -> sending) by one worker in one statement; a failed send goes back to pending
+with its error and is retried by a later run; a claim left behind by a crash is taken back after
+`STALE_CLAIM`. An invoice's email (`invoice_issued`, its subject the invoice number) carries the
+invoice's PDF: it waits, pending, until the PDF is stored. A reminder a late scan finds after
+its event is recorded `skipped`, with no delivery at all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,31 +21,37 @@ import sqlalchemy as sa
 
 from billing.core.lifecycle import Reminder
 from billing.store.database import dialect_insert
-from billing.store.models import InvoiceDocumentRow, InvoiceRow, Notification
+from billing.store.models import InvoiceDocumentRow, InvoiceRow, Notification, NotificationDelivery
 
 STALE_CLAIM = timedelta(minutes=15)
 # the kinds whose subject is an invoice or credit note number and whose email carries its PDF
 WITH_DOCUMENT_PDF = ("invoice_issued", "credit_note_issued")
+EMAIL = "email"
 
 
 @dataclass(frozen=True, slots=True)
 class ClaimedNotification:
-    id: int
+    delivery_id: int
+    channel: str
+    id: int  # the notification's
     customer_id: str
     kind: str
     subject: str
     period: str
     recipient: str
     context: dict[str, Any]
+    created_at: datetime
+    attempts: int = 1  # this try included
 
     @property
     def key(self) -> str:
         return f"{self.kind}/{self.customer_id}/{self.subject}/{self.period}"
 
 
-def enqueue(connection: sa.Connection, reminders: Iterable[Reminder], now: datetime) -> int:
-    """Record reminders as pending; one already in the ledger is left alone. Returns new rows."""
-    rows = [
+def _rows(
+    reminders: Iterable[Reminder], status: str, now: datetime, reason: str | None
+) -> list[dict[str, Any]]:
+    return [
         {
             "customer_id": r.customer_id,
             "kind": r.kind,
@@ -50,20 +59,51 @@ def enqueue(connection: sa.Connection, reminders: Iterable[Reminder], now: datet
             "period": r.period,
             "recipient": r.recipient,
             "context": r.context,
-            "status": "pending",
-            "attempts": 0,
+            "status": status,
             "created_at": now,
+            "due_on": r.on,
+            "reason": reason,
         }
         for r in reminders
     ]
+
+
+def _insert_new(connection: sa.Connection, rows: list[dict[str, Any]]) -> list[int]:
     if not rows:
-        return 0
+        return []
     statement = (
         dialect_insert(connection, Notification)
         .on_conflict_do_nothing(index_elements=["customer_id", "kind", "subject", "period"])
         .returning(Notification.id)
     )
-    return len(list(connection.scalars(statement, rows)))
+    return list(connection.scalars(statement, rows))
+
+
+def enqueue(
+    connection: sa.Connection,
+    reminders: Iterable[Reminder],
+    now: datetime,
+    channels: Sequence[str] = (EMAIL,),
+) -> int:
+    """Record notifications as pending on each channel; one already in the ledger is left
+    alone (whatever became of it). Returns how many were new."""
+    ids = _insert_new(connection, _rows(reminders, "pending", now, None))
+    deliveries = [
+        {"notification_id": i, "channel": channel, "status": "pending", "attempts": 0}
+        for i in ids
+        for channel in channels
+    ]
+    if deliveries:
+        connection.execute(sa.insert(NotificationDelivery), deliveries)
+    return len(ids)
+
+
+def record_skipped(
+    connection: sa.Connection, reminders: Iterable[Reminder], now: datetime, reason: str
+) -> int:
+    """Record reminders that came too late as `skipped`: kept in the history, never delivered,
+    and never sent by a later scan either. Returns how many were new."""
+    return len(_insert_new(connection, _rows(reminders, "skipped", now, reason)))
 
 
 def already_recorded(connection: sa.Connection, reminders: Iterable[Reminder]) -> set[str]:
@@ -84,35 +124,53 @@ def already_recorded(connection: sa.Connection, reminders: Iterable[Reminder]) -
 
 
 def claim(
-    connection: sa.Connection, now: datetime, limit: int = 500, since: datetime | None = None
+    connection: sa.Connection,
+    now: datetime,
+    limit: int = 500,
+    since: datetime | None = None,
+    channel: str = EMAIL,
 ) -> list[ClaimedNotification]:
-    """Take pending rows (and stale claims) for sending; each row goes to one claimant only.
+    """Take pending deliveries of `channel` (and stale claims) for sending; each goes to one
+    claimant only.
 
-    `since`: leave out rows already tried at or after that instant, so that a sending run
-    tries each row once and a run of failures cannot keep it busy forever.
+    `since`: leave out deliveries already tried at or after that instant, so that a sending run
+    tries each once and a run of failures cannot keep it busy forever. A delivery whose
+    `next_attempt_at` (its retry backoff) is still ahead waits.
     """
+    d = NotificationDelivery
     tried_before = since or now + STALE_CLAIM  # default: any pending row
     claimable = (
-        sa.select(Notification.id)
+        sa.select(d.id)
+        .join(Notification, Notification.id == d.notification_id)
         .where(
+            d.channel == channel,
             sa.or_(
                 sa.and_(
-                    Notification.status == "pending",
-                    sa.or_(Notification.claimed_at.is_(None), Notification.claimed_at < tried_before),
+                    d.status == "pending",
+                    sa.or_(d.claimed_at.is_(None), d.claimed_at < tried_before),
+                    sa.or_(d.next_attempt_at.is_(None), d.next_attempt_at <= now),
                 ),
-                sa.and_(Notification.status == "sending", Notification.claimed_at < now - STALE_CLAIM),
+                sa.and_(d.status == "sending", d.claimed_at < now - STALE_CLAIM),
             ),
-            sa.or_(Notification.kind.not_in(WITH_DOCUMENT_PDF), _invoice_pdf_stored()),
+            sa.true()
+            if channel != EMAIL
+            else sa.or_(Notification.kind.not_in(WITH_DOCUMENT_PDF), _invoice_pdf_stored()),
         )
-        .order_by(Notification.id)
+        .order_by(d.id)
         .limit(limit)
-        .with_for_update(skip_locked=True)
+        .with_for_update(of=d, skip_locked=True)
     )
+    claimed = connection.execute(
+        sa.update(d)
+        .where(d.id.in_(claimable.scalar_subquery()))
+        .values(status="sending", claimed_at=now, attempts=d.attempts + 1)
+        .returning(d.id, d.notification_id, d.attempts)
+    ).all()
+    if not claimed:
+        return []
+    by_notification = {row.notification_id: row for row in claimed}
     rows = connection.execute(
-        sa.update(Notification)
-        .where(Notification.id.in_(claimable.scalar_subquery()))
-        .values(status="sending", claimed_at=now, attempts=Notification.attempts + 1)
-        .returning(
+        sa.select(
             Notification.id,
             Notification.customer_id,
             Notification.kind,
@@ -120,9 +178,28 @@ def claim(
             Notification.period,
             Notification.recipient,
             Notification.context,
-        )
+            Notification.created_at,
+        ).where(Notification.id.in_(list(by_notification)))
     ).all()
-    return sorted((ClaimedNotification(*row) for row in rows), key=lambda n: n.id)
+    found = []
+    for row in rows:
+        delivery = by_notification[row.id]
+        found.append(
+            ClaimedNotification(
+                delivery_id=delivery.id,
+                channel=channel,
+                id=row.id,
+                customer_id=row.customer_id,
+                kind=row.kind,
+                subject=row.subject,
+                period=row.period,
+                recipient=row.recipient,
+                context=row.context,
+                created_at=row.created_at,
+                attempts=delivery.attempts,
+            )
+        )
+    return sorted(found, key=lambda n: n.delivery_id)
 
 
 def _invoice_pdf_stored() -> sa.Exists:
@@ -134,18 +211,43 @@ def _invoice_pdf_stored() -> sa.Exists:
     )
 
 
-def mark_sent(connection: sa.Connection, notification_id: int, message_id: str, now: datetime) -> None:
+def mark_sent(connection: sa.Connection, delivery_id: int, message_id: str, now: datetime) -> None:
     connection.execute(
-        sa.update(Notification)
-        .where(Notification.id == notification_id)
+        sa.update(NotificationDelivery)
+        .where(NotificationDelivery.id == delivery_id)
         .values(status="sent", sent_at=now, message_id=message_id, last_error=None)
     )
+    _settle_notification(connection, delivery_id)
 
 
-def mark_failed(connection: sa.Connection, notification_id: int, error: str) -> None:
-    """Back to pending, to be tried again by a later run; `claimed_at` keeps when it was tried."""
+def mark_failed(
+    connection: sa.Connection,
+    delivery_id: int,
+    error: str,
+    retry_at: datetime | None = None,
+    final: bool = False,
+) -> None:
+    """Back to pending, to be tried again from `retry_at` by a later run (`claimed_at` keeps
+    when it was tried); `final`: given up, the delivery is `failed` for good."""
+    connection.execute(
+        sa.update(NotificationDelivery)
+        .where(NotificationDelivery.id == delivery_id)
+        .values(status="failed" if final else "pending", last_error=error[:2000], next_attempt_at=retry_at)
+    )
+    if final:
+        _settle_notification(connection, delivery_id)
+
+
+def _settle_notification(connection: sa.Connection, delivery_id: int) -> None:
+    """The notification's own status from its deliveries': sent once every channel has sent,
+    failed once one gave up and none is still to try."""
+    d = NotificationDelivery
+    notification_id = sa.select(d.notification_id).where(d.id == delivery_id).scalar_subquery()
+    siblings = sa.select(d.status).where(d.notification_id == Notification.id)
+    open_ = siblings.where(d.status.in_(("pending", "sending"))).exists()
+    failed = siblings.where(d.status == "failed").exists()
     connection.execute(
         sa.update(Notification)
-        .where(Notification.id == notification_id)
-        .values(status="pending", last_error=error[:2000])
+        .where(Notification.id == notification_id, ~open_)
+        .values(status=sa.case((failed, "failed"), else_="sent"))
     )
