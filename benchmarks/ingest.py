@@ -54,7 +54,8 @@ METRICS = [
 ]
 
 
-def bench_catalog() -> Catalog:
+def bench_catalog(spend_alerts: tuple[str, ...] = ()) -> Catalog:
+    """1,000 customers on one usage plan; `spend_alerts` gives each of them those alerts."""
     tiers = [{"up_to": 1000, "unit_price": "0.01"}, {"up_to": None, "unit_price": "0.005"}]
     charges = [{"model": "graduated", "metric": m["code"], "tiers": tiers} for m in METRICS]
     return parse_catalog(
@@ -67,6 +68,7 @@ def bench_catalog() -> Catalog:
                     "id": f"c{n:04d}",
                     "email": f"billing@c{n:04d}.example",
                     "contracts": [{"plan": "usage", "starts_on": "2026-01-01"}],
+                    **({"spend_alerts": list(spend_alerts)} if spend_alerts else {}),
                 }
                 for n in range(CUSTOMERS)
             ],

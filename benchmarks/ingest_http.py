@@ -189,11 +189,15 @@ def post_all(url: str, key: str, payloads: list[bytes], clients: int) -> tuple[f
     return seconds, answers
 
 
-def product_run(payloads: list[bytes], warmup: list[bytes], clients: int) -> tuple[float, str]:
+def product_run(
+    payloads: list[bytes], warmup: list[bytes], clients: int, spend_alerts: bool = False
+) -> tuple[float, str]:
     engine = bench_database("ingest_http")
     now = datetime.now(UTC)
     with engine.begin() as connection:
-        save_catalog(connection, bench_catalog(), "benchmark", now)
+        # with alerts, every request's customers are evaluated after its answer (spend_notices)
+        catalog = bench_catalog(("5.00", "50.00") if spend_alerts else ())
+        save_catalog(connection, catalog, "benchmark", now)
         key = create_key(connection, "bench", now)
     url = engine.url.render_as_string(hide_password=False)
     port = free_port()
@@ -205,7 +209,7 @@ def product_run(payloads: list[bytes], warmup: list[bytes], clients: int) -> tup
         seconds, answers = post_all(endpoint, key, payloads, clients)
     finally:
         server.terminate()
-        server.wait(30)
+        server.wait(300)  # spend alerts still being evaluated finish first
     accepted = sum(a["accepted"] for a in answers)
     if accepted != len(payloads) * BATCH or any(a["quarantined"] for a in answers):
         raise SystemExit(f"the clean batches were not stored whole: {accepted} accepted")
@@ -292,6 +296,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=120, help="timed batches per server")
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--spend-alerts", action="store_true", help="give every customer spend alerts")
     args = parser.parse_args()
     now = datetime.now(UTC)
     payloads = bodies(args.batches, "evt", now)
@@ -304,7 +309,7 @@ def main() -> None:
     )
     bare_seconds = bare_run(payloads, warmup, args.clients)
     print(f"bare parse + COPY endpoint: {events / bare_seconds:,.0f} events/s", flush=True)
-    seconds, url = product_run(payloads, warmup, args.clients)
+    seconds, url = product_run(payloads, warmup, args.clients, args.spend_alerts)
     print(f"POST /v1/events: {events / seconds:,.0f} events/s", flush=True)
     split = split_one_batch(url, bodies(5, "split", now))
     drop_bench_database(bench_database_engine(url))

@@ -8,7 +8,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.utilities.annotations import quote
 
-from billing.core.errors import SourceError
+from billing.core.errors import BillingError, SourceError
 from billing.runtime import resources
 from billing.services.inbox import NEW, UNCHANGED, InboxCheck
 from billing.services.ingest import IngestReport
@@ -22,6 +22,8 @@ from flows.user_errors import fails_in_one_line
 from tasks.artifacts import publish_summary
 from tasks.inbox import check_inbox_file, remember_file
 from tasks.ingest import record_run, store_chunk, validate_chunk
+from tasks.notifications import send_pending_emails
+from tasks.spend_alerts import evaluate_spend_alerts
 
 
 @flow(name="ingest-usage")
@@ -68,8 +70,10 @@ def ingest_usage(
             changed.append(warning)
             logger.warning("%s", warning)
     _check_balanced(report)
+    notifications = _notify_spend(report.customers, stored.id, logger)
     summary = {
         **report.as_dict(),
+        "notifications": notifications,
         "files": per_file,
         "catalog_version": stored.content_hash,
         "skipped": len(skipped),
@@ -92,6 +96,25 @@ def ingest_usage(
     publish_summary("ingest-usage", f"Ingested {source}, catalog version {stored.content_hash[:12]}", tables)
     publish_summary("ingest-validation", f"Validation of {source}", validation_tables(report.validation))
     return summary
+
+
+def _notify_spend(
+    customers: set[str], catalog_version: int, logger: logging.Logger | logging.LoggerAdapter[Any]
+) -> dict[str, int]:
+    """Spend alerts for the customers this run stored events for, sent before the run ends, so
+    a customer hears within one ingest cycle. A send that fails stays pending for the next run."""
+    counts = {"queued": 0, "sent": 0, "failed": 0}
+    if not customers:
+        return counts
+    counts["queued"] = evaluate_spend_alerts(customers, catalog_version).new
+    if counts["queued"]:
+        try:
+            delivery = send_pending_emails()
+        except BillingError as error:  # a misconfigured email backend: the alerts wait, queued
+            logger.warning("spend alerts queued, not sent: %s", error)
+            return counts
+        counts["sent"], counts["failed"] = len(delivery.sent), len(delivery.failed)
+    return counts
 
 
 def _ingest_file(

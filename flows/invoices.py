@@ -24,6 +24,7 @@ from tasks.artifacts import publish_summary
 from tasks.documents import find_invoices_to_render, render_invoice_pdfs
 from tasks.invoices import invoice_chunk
 from tasks.notifications import send_pending_emails
+from tasks.spend_alerts import evaluate_credit_alerts
 
 CUSTOMERS_PER_TASK = 500
 INVOICES_PER_PDF_TASK = 50
@@ -80,6 +81,10 @@ def run_invoices(
         "emails": {"sent": 0, "failed": 0},
     }
     if not dry_run:  # the emails of finalized invoices were queued with them; send what waits
+        # balances change where invoices are finalized: their customers' low credits, queued now
+        summary["credits_low"] = evaluate_credit_alerts(
+            {o.customer_id for o in report.finalized}, instant, stored.id
+        ).new
         documents = render_documents()
         summary["documents"] = {"rendered": len(documents.rendered), "failed": len(documents.failed)}
         for invoice_id, why in sorted(documents.failed.items()):

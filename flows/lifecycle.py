@@ -13,6 +13,7 @@ from billing.runtime import resources
 from flows.user_errors import fails_in_one_line
 from tasks.artifacts import publish_summary
 from tasks.notifications import queue_due_reminders, send_pending_emails
+from tasks.spend_alerts import evaluate_alerts_since_last
 
 
 @flow(name="scan-lifecycle")
@@ -26,6 +27,8 @@ def scan_lifecycle(as_of: date | datetime | None = None, dry_run: bool = False) 
         resources.mailer()  # a misconfigured email backend is refused before anything is queued
     stored = resources.catalog()  # pinned for the whole scan
     scan = queue_due_reminders(instant, dry_run, stored.id)
+    # the spend and credit kinds, after the date kinds: only customers with usage or invoices since
+    spend = evaluate_alerts_since_last(instant, dry_run, stored.id)
     summary: dict[str, Any] = {
         "as_of": instant.isoformat(),
         "dry_run": dry_run,
@@ -37,9 +40,9 @@ def scan_lifecycle(as_of: date | datetime | None = None, dry_run: bool = False) 
                 "day": None if r.on is None else r.on.isoformat(),
                 "period": r.period,
             }
-            for r in scan.due
+            for r in (*scan.due, *spend.due)
         ],
-        "new": scan.new,
+        "new": scan.new + spend.new,
         "sent": 0,
         "failed": 0,
     }

@@ -13,13 +13,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI
+from fastapi import BackgroundTasks, Depends, FastAPI
 from sqlalchemy.engine import Engine
 
 from billing.api import cloud_events
 from billing.api import dependencies as deps
 from billing.api.event_records import JSON, EventBatch, event_batch
 from billing.api.schemas import MAX_EVENTS, CloudEvent, EventsAnswer, EventsRequest, error_responses
+from billing.api.spend_notices import SpendNotifier
 from billing.services.ingest import IngestReport, ingest_records
 from billing.store.catalog_versions import StoredCatalog
 from billing.validation.suite import EventSuite  # at run time: FastAPI reads the annotation
@@ -53,6 +54,8 @@ def answer(report: IngestReport, cloud: bool) -> dict[str, Any]:
 
 
 def install_event_routes(app: FastAPI) -> None:
+    app.state.spend_notifier = SpendNotifier(app.state.engine, app.state.settings)
+
     @app.post(
         "/v1/events",
         response_model=EventsAnswer,
@@ -66,10 +69,17 @@ def install_event_routes(app: FastAPI) -> None:
         stored: Annotated[StoredCatalog, Depends(deps.catalog)],
         suite: Annotated[EventSuite, Depends(deps.event_suite)],
         now: Annotated[datetime, Depends(deps.now)],
+        background: BackgroundTasks,
     ) -> dict[str, Any]:
-        """Store usage events; bad ones are quarantined and answered by index with their reason."""
+        """Store usage events; bad ones are quarantined and answered by index with their reason.
+        The spend alerts of the customers stored for are evaluated after the answer is sent."""
         source = f"api:{caller}"
         if not batch.records:
             return answer(IngestReport(source), batch.cloud)
         report = ingest_records(db, stored.catalog, suite, batch.records, source, now)
+        alerting = [c for c in report.customers if stored.catalog.customer(c).spend_alerts]
+        if alerting:  # nothing to evaluate for customers without alerts: no background task
+            notifier: SpendNotifier = app.state.spend_notifier
+            notifier.add(alerting)
+            background.add_task(notifier.run, stored.catalog, now)
         return answer(report, batch.cloud)

@@ -48,6 +48,7 @@ class IngestReport:
     rejections: list[Rejection] = field(default_factory=list)  # the first ones, for display
     failed_files: list[str] = field(default_factory=list)  # one line each: the file and why
     validation: ValidationStats = field(default_factory=ValidationStats)
+    customers: set[str] = field(default_factory=set)  # those with events accepted: spend alerts
 
     def add(self, other: IngestReport) -> IngestReport:
         self.received += other.received
@@ -58,6 +59,7 @@ class IngestReport:
         self.reasons.update(other.reasons)
         self.failed_files.extend(other.failed_files)
         self.validation.add(other.validation)
+        self.customers |= other.customers
         room = MAX_REJECTIONS_KEPT - len(self.rejections)
         self.rejections.extend(other.rejections[: max(room, 0)])
         return self
@@ -201,6 +203,8 @@ def _record_verdicts(
 ) -> None:
     """Count what the store did with each candidate: accepted, duplicate, or quarantined."""
     events = dict(candidates) if merged.verdicts else {}
+    refused = {verdict.index for verdict in merged.verdicts}
+    chunk.report.customers |= {e.customer_id for index, e in candidates if index not in refused}
     chunk.report.accepted += merged.inserted
     chunk.report.late += merged.late
     for verdict in merged.verdicts:

@@ -368,3 +368,25 @@ class UsageRollupValue(Base):
     signature: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
     bucket: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
     value: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+
+
+class SpendEvaluation(Base):
+    """What a customer's spend and credit alerts last looked at (migration 0012)."""
+
+    __tablename__ = "spend_evaluations"
+
+    customer_id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    through_event_id: Mapped[int] = mapped_column(sa.BigInteger)  # every event up to it was counted
+    period_start: Mapped[date | None] = mapped_column(sa.Date, nullable=True)  # the period evaluated
+    finalized_documents: Mapped[int] = mapped_column(sa.Integer)  # invoices and credit notes then
+    evaluated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SpendScanMark(Base):
+    """The greatest event id the daily scan looked past (row `daily`)."""
+
+    __tablename__ = "spend_scan_marks"
+
+    name: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    through_event_id: Mapped[int] = mapped_column(sa.BigInteger)
+    scanned_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -61,7 +61,9 @@ def test_month_of_usage_becomes_emailed_invoices(loaded, tmp_path):
 
     summary = run_invoices(date(2026, 4, 2))
     assert summary["finalized"] == 5 and summary["drafts"] == 0
-    assert summary["emails"] == {"sent": 5, "failed": 0}
+    # and charlie's 3.00 credit, burned whole by its first invoice, is low: one credits_low
+    assert summary["credits_low"] == 1
+    assert summary["emails"] == {"sent": 6, "failed": 0}
 
     with Session(loaded) as session:
         invoices = {(i.customer_id, i.issued_at.date().isoformat()): i for i in load_invoices(session)}
@@ -93,7 +95,9 @@ def test_month_of_usage_becomes_emailed_invoices(loaded, tmp_path):
     assert bravo.lines[1].description == "API calls: 3 at $1.00"
 
     mails = _outbox(tmp_path)
-    assert len(mails) == 5
+    assert len(mails) == 6
+    low = mails["Your prepaid credit is running low: 0.00 USD left"]
+    assert "Of the 3.00 USD prepaid credit granted on 1 Mar 2026" in low.get_body(("plain",)).get_content()
     alpha = mails["Invoice INV-000002: 10.70 USD due 1 May 2026"]
     assert alpha["To"] == "ap@alpha.example"
     assert alpha["From"] == "billing@vendor.example"
@@ -112,7 +116,7 @@ def test_month_of_usage_becomes_emailed_invoices(loaded, tmp_path):
     # Re-running changes nothing: no new invoice, no second email.
     again = run_invoices(date(2026, 4, 2))
     assert again["finalized"] == 0 and again["emails"]["sent"] == 0
-    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 5
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 6
     again_ingest = ingest_usage(str(FIXTURES / "three_customers_usage.jsonl"))
     assert (again_ingest["accepted"], again_ingest["duplicates"]) == (0, 19)
     with loaded.connect() as connection:  # each run's counts are kept
