@@ -1,7 +1,7 @@
 """spend evaluations: what the spend and credit alerts last looked at
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0010
 
 - `spend_evaluations`: one row per customer whose spend or credits were evaluated: the
   greatest event id stored when its spend was last evaluated (`through_event_id`), the period
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
