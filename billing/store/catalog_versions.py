@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from billing.core.catalog import Catalog, catalog_from_document
 from billing.core.errors import BillingError, CatalogError
 from billing.store.database import lock_billing
+from billing.store.lifecycle_calendar import rebuild_calendar
 from billing.store.metering_sql import unmeterable_events
 from billing.store.models import CatalogVersion, ContractRow, CustomerRow
 from billing.store.rollups import maintain_catalog
@@ -37,7 +38,8 @@ class StoredCatalog:
 
 def save_catalog(connection: sa.Connection, catalog: Catalog, source: str, now: datetime) -> StoredCatalog:
     """Store the catalog as a version (once per content hash) and make it the active one; the
-    usage rollups of any metric definition it brings are built from the stored events.
+    usage rollups of any metric definition it brings are built from the stored events, and the
+    lifecycle calendar (each date-kind notice's next occurrence) is laid out from it.
 
     A catalog whose numeric metrics could not aggregate events already stored (text where a
     number is needed: ingest checked them against the catalog of their day) is refused with
@@ -68,6 +70,7 @@ def save_catalog(connection: sa.Connection, catalog: Catalog, source: str, now: 
         )
     _project_customers(connection, catalog, version_id)
     maintain_catalog(connection, catalog.metrics, now)
+    rebuild_calendar(connection, catalog, version_id, now)
     return StoredCatalog(version_id, catalog.version, catalog, created=existing is None)
 
 
@@ -106,8 +109,16 @@ def _project_customers(connection: sa.Connection, catalog: Catalog, version_id: 
         connection.execute(sa.insert(ContractRow), contracts)
 
 
-def active_catalog(connection: sa.Connection) -> StoredCatalog:
-    """The catalog most recently loaded; `NoCatalog` before any."""
+@dataclass(frozen=True, slots=True)
+class CatalogPin:
+    """A stored version named, not parsed: what a run pins when it may not need the catalog."""
+
+    id: int
+    content_hash: str
+
+
+def active_version(connection: sa.Connection) -> CatalogPin:
+    """The id and hash of the catalog most recently loaded; `NoCatalog` before any."""
     row = connection.execute(
         sa.select(CatalogVersion.id, CatalogVersion.content_hash)
         .order_by(CatalogVersion.activated_at.desc(), CatalogVersion.id.desc())
@@ -115,7 +126,13 @@ def active_catalog(connection: sa.Connection) -> StoredCatalog:
     ).first()
     if row is None:
         raise NoCatalog("no catalog loaded yet: run `billing catalog load FILE`")
-    return StoredCatalog(row.id, row.content_hash, _parsed(connection, row.content_hash))
+    return CatalogPin(row.id, row.content_hash)
+
+
+def active_catalog(connection: sa.Connection) -> StoredCatalog:
+    """The catalog most recently loaded; `NoCatalog` before any."""
+    pin = active_version(connection)
+    return StoredCatalog(pin.id, pin.content_hash, _parsed(connection, pin.content_hash))
 
 
 def catalog_version(connection: sa.Connection, version_id: int) -> StoredCatalog:
