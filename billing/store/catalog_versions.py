@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 import sqlalchemy as sa
 
 from billing.core.catalog import Catalog, catalog_from_document
 from billing.core.errors import BillingError, CatalogError
-from billing.store.database import lock_billing
+from billing.store.database import lock_billing, one_of
 from billing.store.lifecycle_calendar import rebuild_calendar
 from billing.store.metering_sql import unmeterable_events
 from billing.store.models import CatalogVersion, ContractRow, CustomerRow
@@ -75,22 +76,36 @@ def save_catalog(connection: sa.Connection, catalog: Catalog, source: str, now: 
 
 
 def _project_customers(connection: sa.Connection, catalog: Catalog, version_id: int) -> None:
-    """Customers and contracts as tables, rewritten from the active catalog."""
+    """Customers and contracts as tables, rewritten from the active catalog (set-based: one
+    array parameter for the ids kept, one statement per batch of rows, so that a catalog of a
+    hundred thousand customers is neither over PostgreSQL's 65,535 parameters nor as slow as
+    one statement per customer)."""
     connection.execute(sa.delete(ContractRow))
     ids = [c.id for c in catalog.customers]
-    connection.execute(sa.delete(CustomerRow).where(CustomerRow.id.not_in(ids)))
+    connection.execute(sa.delete(CustomerRow).where(sa.not_(one_of(connection, CustomerRow.id, ids))))
     stored = set(connection.scalars(sa.select(CustomerRow.id)))
-    for customer in catalog.customers:
-        values = {
+    rows = [
+        {
+            "customer_id": customer.id,
             "name": customer.display_name,
             "email": customer.email,
             "timezone": customer.timezone,
             "catalog_version_id": version_id,
         }
-        if customer.id in stored:
-            connection.execute(sa.update(CustomerRow).where(CustomerRow.id == customer.id).values(**values))
-        else:
-            connection.execute(sa.insert(CustomerRow).values(id=customer.id, **values))
+        for customer in catalog.customers
+    ]
+    updates = [row for row in rows if row["customer_id"] in stored]
+    if updates:
+        table = cast(sa.Table, CustomerRow.__table__)
+        connection.execute(
+            sa.update(table)
+            .where(table.c.id == sa.bindparam("customer_id"))
+            .values({k: sa.bindparam(k) for k in ("name", "email", "timezone", "catalog_version_id")}),
+            updates,
+        )
+    inserts = [{"id": row.pop("customer_id"), **row} for row in rows if row["customer_id"] not in stored]
+    if inserts:
+        connection.execute(sa.insert(CustomerRow), inserts)
     contracts = [
         {
             "customer_id": customer.id,

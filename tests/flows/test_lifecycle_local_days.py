@@ -45,9 +45,9 @@ def test_a_scan_at_one_instant_reminds_each_customer_on_its_local_day(configured
     ]
     assert (last["new"], last["sent"]) == (3, 3)
     table = lifecycle_summary(last)
-    assert "la        trial_ending  la@example.com       14 Mar 2026     contract/2026-03-01 2026-03-15" in table, (
-        table
-    )
+    assert (
+        "la        trial_ending  la@example.com       14 Mar 2026     contract/2026-03-01 2026-03-15" in table
+    ), table
 
     bodies = {}
     for path in sorted((tmp_path / "outbox").glob("*.eml")):
