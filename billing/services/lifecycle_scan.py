@@ -74,6 +74,8 @@ def _from_calendar(
     connection: sa.Connection, found: DueEntries, as_of: datetime, now: datetime, dry_run: bool
 ) -> ScanReport:
     decisions, steps = decide_entries(found.entries, as_of)
+    # several trial-ending offsets share one key (one notice per trial): the first decided wins
+    decisions = list({d.reminder.key: d for d in reversed(decisions)}.values())[::-1]
     due = [d.reminder for d in decisions if not d.skipped]
     skipped = [d for d in decisions if d.skipped]
     report = ScanReport(as_of, due, [d.reminder for d in skipped], dry_run=dry_run)

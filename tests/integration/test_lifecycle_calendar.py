@@ -181,3 +181,15 @@ def test_a_database_migrated_with_a_catalog_already_loaded_builds_its_calendar_a
     report = scan_reminders(engine, end_of(date(2026, 3, 15)), NOW, False, stored.id)
     assert report.from_calendar and (report.new, report.new_skipped) == (2, 1)
     assert len(calendar(engine)) == 4
+
+
+def test_several_trial_ending_offsets_make_one_notice_per_trial(engine):
+    trial = customer(
+        "t", "UTC", {"plan": "trial", "starts_on": "2026-03-01", "notifications": {"trial_ending": [7, 3]}}
+    )
+    stored = saved(engine, catalog_of([trial]))
+    late = scan_reminders(engine, end_of(date(2026, 3, 13)), NOW, False, stored.id)  # both offsets fired
+    assert [(r.kind, r.period, r.context["days_left"]) for r in late.due] == [
+        ("trial_ending", "2026-03-15", 2)
+    ]
+    assert late.new == 1 and len(ledger(engine)) == 1
