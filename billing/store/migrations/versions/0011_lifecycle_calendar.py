@@ -1,7 +1,7 @@
 """the lifecycle calendar: each date-kind track's next occurrence
 
 Revision ID: 0011
-Revises: 0010
+Revises: 0012
 
 `lifecycle_calendar` holds, per customer, date kind, contract and offset (a *track*), the next
 occurrence the lifecycle scan has to decide: `fires_at`, the UTC instant of local midnight on
@@ -21,7 +21,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0011"
-down_revision = "0010"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
