@@ -34,7 +34,7 @@ test: $(STAMP) lint
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
-bench: $(STAMP)
+bench: $(STAMP)  ## every script in benchmarks/ (ingest, rating, invoicing, preview, rollups, lifecycle, ...)
 	$(BIN)/python benchmarks/run_all.py
 
 clean:

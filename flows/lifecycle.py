@@ -1,4 +1,4 @@
-"""`scan_lifecycle`: queue the reminders due at an instant and send what the ledger holds."""
+"""`scan_lifecycle`: decide the notices due at an instant, queue them, send what the ledger holds."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from billing.core.as_of import as_of_instant
-from billing.core.local_days import format_day
+from billing.core.lifecycle import Reminder
 from billing.runtime import resources
+from billing.views.tables import notice_rows
 from flows.user_errors import fails_in_one_line
 from tasks.artifacts import publish_summary
 from tasks.notifications import queue_due_reminders, send_pending_emails
@@ -19,30 +20,26 @@ from tasks.spend_alerts import evaluate_alerts_since_last
 @flow(name="scan-lifecycle")
 @fails_in_one_line
 def scan_lifecycle(as_of: date | datetime | None = None, dry_run: bool = False) -> dict[str, Any]:
-    """Trials ending soon and other reminders due at `as_of` (a date means the end of that
-    day, UTC; none: now), each customer judged on its own local day at that instant."""
+    """Trials ending and ended, renewals coming and done, contracts ending, due at `as_of` (a
+    date means the end of that day, UTC; none: now), each customer judged on its own local day
+    at that instant. A notice whose day passed while no scan ran is sent late if the thing it
+    announces is still ahead, else recorded as skipped."""
     logger = get_run_logger()
     instant = as_of_instant(as_of, resources.utc_now())
     if not dry_run:
         resources.mailer()  # a misconfigured email backend is refused before anything is queued
-    stored = resources.catalog()  # pinned for the whole scan
-    scan = queue_due_reminders(instant, dry_run, stored.id)
+    pinned = resources.catalog_pin()  # named, not parsed: the scan reads the lifecycle calendar
+    scan = queue_due_reminders(instant, dry_run, pinned.id)
     # the spend and credit kinds, after the date kinds: only customers with usage or invoices since
-    spend = evaluate_alerts_since_last(instant, dry_run, stored.id)
+    spend = evaluate_alerts_since_last(instant, dry_run, pinned.id)
     summary: dict[str, Any] = {
         "as_of": instant.isoformat(),
         "dry_run": dry_run,
-        "catalog_version": stored.content_hash,
-        "due": [
-            {
-                "customer_id": r.customer_id,
-                "kind": r.kind,
-                "day": None if r.on is None else r.on.isoformat(),
-                "period": r.period,
-            }
-            for r in (*scan.due, *spend.due)
-        ],
+        "catalog_version": pinned.content_hash,
+        "due": [_listed(r) for r in (*scan.due, *spend.due)],
+        "skipped": [_listed(r) for r in scan.skipped],
         "new": scan.new + spend.new,
+        "new_skipped": scan.new_skipped,
         "sent": 0,
         "failed": 0,
     }
@@ -51,10 +48,20 @@ def scan_lifecycle(as_of: date | datetime | None = None, dry_run: bool = False) 
         summary["sent"], summary["failed"] = len(delivery.sent), len(delivery.failed)
         for key, error in delivery.failed.items():
             logger.warning("not sent, will retry: %s: %s", key, error)
-    rows = [["customer", "kind", "customer's day", "about"]]
-    for due in summary["due"]:
-        day = format_day(due["day"]) if due["day"] else ""
-        rows.append([due["customer_id"], due["kind"], day, due["period"]])
-    title = f"Lifecycle scan as of {instant.isoformat()}, catalog version {stored.content_hash[:12]}"
-    publish_summary("scan-lifecycle", title, {"Due reminders": rows})
+    title = f"Lifecycle scan as of {instant.isoformat()}, catalog version {pinned.content_hash[:12]}"
+    tables = {"Due notices": notice_rows(summary["due"])}
+    if summary["skipped"]:
+        tables["Skipped: too late to send"] = notice_rows(summary["skipped"])
+    publish_summary("scan-lifecycle", title, tables)
     return summary
+
+
+def _listed(reminder: Reminder) -> dict[str, Any]:
+    return {
+        "customer_id": reminder.customer_id,
+        "kind": reminder.kind,
+        "recipient": reminder.recipient,
+        "day": None if reminder.on is None else reminder.on.isoformat(),
+        "subject": reminder.subject,
+        "period": reminder.period,
+    }

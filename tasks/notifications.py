@@ -15,8 +15,9 @@ from billing.services.lifecycle_scan import ScanReport, scan_reminders
 
 @task(name="queue-due-reminders", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
 def queue_due_reminders(as_of: datetime, dry_run: bool, catalog_version: int) -> ScanReport:
-    catalog = resources.pinned_catalog(catalog_version).catalog
-    return scan_reminders(resources.engine(), catalog, as_of, resources.utc_now(), dry_run)
+    """Decide what fell due by `as_of` from the lifecycle calendar (the catalog is parsed only
+    if the calendar is not of the pinned version)."""
+    return scan_reminders(resources.engine(), as_of, resources.utc_now(), dry_run, catalog_version)
 
 
 @task(name="send-pending-emails", cache_policy=NO_CACHE)

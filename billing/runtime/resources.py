@@ -12,8 +12,10 @@ from sqlalchemy.engine import Engine
 from billing.core.errors import BillingError
 from billing.runtime.settings import Settings, get_settings
 from billing.store.catalog_versions import (
+    CatalogPin,
     StoredCatalog,
     active_catalog,
+    active_version,
     catalog_version,
     catalog_version_named,
 )
@@ -47,6 +49,12 @@ def catalog(settings: Settings | None = None) -> StoredCatalog:
         stored = active_catalog(connection)
     _freeze_once(stored)
     return stored
+
+
+def catalog_pin(settings: Settings | None = None) -> CatalogPin:
+    """The active catalog version named, not parsed (the lifecycle scan reads its calendar)."""
+    with engine(settings).connect() as connection:
+        return active_version(connection)
 
 
 _frozen_versions: set[str] = set()

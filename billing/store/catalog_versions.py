@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 import sqlalchemy as sa
 
 from billing.core.catalog import Catalog, catalog_from_document
 from billing.core.errors import BillingError, CatalogError
-from billing.store.database import lock_billing
+from billing.store.database import lock_billing, one_of
+from billing.store.lifecycle_calendar import rebuild_calendar
 from billing.store.metering_sql import unmeterable_events
 from billing.store.models import CatalogVersion, ContractRow, CustomerRow
 from billing.store.rollups import maintain_catalog
@@ -37,7 +39,8 @@ class StoredCatalog:
 
 def save_catalog(connection: sa.Connection, catalog: Catalog, source: str, now: datetime) -> StoredCatalog:
     """Store the catalog as a version (once per content hash) and make it the active one; the
-    usage rollups of any metric definition it brings are built from the stored events.
+    usage rollups of any metric definition it brings are built from the stored events, and the
+    lifecycle calendar (each date-kind notice's next occurrence) is laid out from it.
 
     A catalog whose numeric metrics could not aggregate events already stored (text where a
     number is needed: ingest checked them against the catalog of their day) is refused with
@@ -68,26 +71,41 @@ def save_catalog(connection: sa.Connection, catalog: Catalog, source: str, now: 
         )
     _project_customers(connection, catalog, version_id)
     maintain_catalog(connection, catalog.metrics, now)
+    rebuild_calendar(connection, catalog, version_id, now)
     return StoredCatalog(version_id, catalog.version, catalog, created=existing is None)
 
 
 def _project_customers(connection: sa.Connection, catalog: Catalog, version_id: int) -> None:
-    """Customers and contracts as tables, rewritten from the active catalog."""
+    """Customers and contracts as tables, rewritten from the active catalog (set-based: one
+    array parameter for the ids kept, one statement per batch of rows, so that a catalog of a
+    hundred thousand customers is neither over PostgreSQL's 65,535 parameters nor as slow as
+    one statement per customer)."""
     connection.execute(sa.delete(ContractRow))
     ids = [c.id for c in catalog.customers]
-    connection.execute(sa.delete(CustomerRow).where(CustomerRow.id.not_in(ids)))
+    connection.execute(sa.delete(CustomerRow).where(sa.not_(one_of(connection, CustomerRow.id, ids))))
     stored = set(connection.scalars(sa.select(CustomerRow.id)))
-    for customer in catalog.customers:
-        values = {
+    rows = [
+        {
+            "customer_id": customer.id,
             "name": customer.display_name,
             "email": customer.email,
             "timezone": customer.timezone,
             "catalog_version_id": version_id,
         }
-        if customer.id in stored:
-            connection.execute(sa.update(CustomerRow).where(CustomerRow.id == customer.id).values(**values))
-        else:
-            connection.execute(sa.insert(CustomerRow).values(id=customer.id, **values))
+        for customer in catalog.customers
+    ]
+    updates = [row for row in rows if row["customer_id"] in stored]
+    if updates:
+        table = cast(sa.Table, CustomerRow.__table__)
+        connection.execute(
+            sa.update(table)
+            .where(table.c.id == sa.bindparam("customer_id"))
+            .values({k: sa.bindparam(k) for k in ("name", "email", "timezone", "catalog_version_id")}),
+            updates,
+        )
+    inserts = [{"id": row.pop("customer_id"), **row} for row in rows if row["customer_id"] not in stored]
+    if inserts:
+        connection.execute(sa.insert(CustomerRow), inserts)
     contracts = [
         {
             "customer_id": customer.id,
@@ -106,8 +124,16 @@ def _project_customers(connection: sa.Connection, catalog: Catalog, version_id: 
         connection.execute(sa.insert(ContractRow), contracts)
 
 
-def active_catalog(connection: sa.Connection) -> StoredCatalog:
-    """The catalog most recently loaded; `NoCatalog` before any."""
+@dataclass(frozen=True, slots=True)
+class CatalogPin:
+    """A stored version named, not parsed: what a run pins when it may not need the catalog."""
+
+    id: int
+    content_hash: str
+
+
+def active_version(connection: sa.Connection) -> CatalogPin:
+    """The id and hash of the catalog most recently loaded; `NoCatalog` before any."""
     row = connection.execute(
         sa.select(CatalogVersion.id, CatalogVersion.content_hash)
         .order_by(CatalogVersion.activated_at.desc(), CatalogVersion.id.desc())
@@ -115,7 +141,13 @@ def active_catalog(connection: sa.Connection) -> StoredCatalog:
     ).first()
     if row is None:
         raise NoCatalog("no catalog loaded yet: run `billing catalog load FILE`")
-    return StoredCatalog(row.id, row.content_hash, _parsed(connection, row.content_hash))
+    return CatalogPin(row.id, row.content_hash)
+
+
+def active_catalog(connection: sa.Connection) -> StoredCatalog:
+    """The catalog most recently loaded; `NoCatalog` before any."""
+    pin = active_version(connection)
+    return StoredCatalog(pin.id, pin.content_hash, _parsed(connection, pin.content_hash))
 
 
 def catalog_version(connection: sa.Connection, version_id: int) -> StoredCatalog:

@@ -299,6 +299,40 @@ class NotificationDelivery(Base):
     message_id: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
 
 
+class LifecycleCalendarRow(Base):
+    """The next occurrence of each date-kind track (customer, kind, contract, offset): what the
+    lifecycle scan selects by `fires_at`, decides and steps on, without parsing the catalog."""
+
+    __tablename__ = "lifecycle_calendar"
+    __table_args__ = (sa.UniqueConstraint("customer_id", "kind", "contract_starts_on", "offset_days"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    customer_id: Mapped[str] = mapped_column(sa.String(255))
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    contract_starts_on: Mapped[date] = mapped_column(sa.Date)
+    offset_days: Mapped[int] = mapped_column(sa.Integer)  # 0 for an announcement
+    position: Mapped[int] = mapped_column(sa.Integer)  # the occurrence's index in its track
+    fires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)  # local midnight, first day
+    event_at: Mapped[datetime] = mapped_column(UTCDateTime)  # local midnight of the event's day
+    event_on: Mapped[date | None] = mapped_column(sa.Date, nullable=True)  # one-occurrence tracks
+    term_months: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)  # renewals
+    renews_until: Mapped[date | None] = mapped_column(sa.Date, nullable=True)  # renewals
+    timezone: Mapped[str] = mapped_column(sa.String(64))
+    recipient: Mapped[str] = mapped_column(sa.Text)
+    context: Mapped[Any] = mapped_column(JSONDocument)
+
+
+class LifecycleCalendarState(Base):
+    """One row: the catalog version the calendar was built from, and how far scans decided."""
+
+    __tablename__ = "lifecycle_calendar_state"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)  # always 1
+    catalog_version_id: Mapped[int] = mapped_column(sa.ForeignKey("catalog_versions.id"))
+    built_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    scanned_through: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
 class ApiKey(Base):
     __tablename__ = "api_keys"
 

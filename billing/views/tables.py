@@ -93,3 +93,14 @@ def backfill_headline(report: BackfillReport) -> str:
         f"{head}: {report.customers} customers, {report.periods} finalized periods re-rated, "
         f"{report.lines_checked} lines compared, {len(report.lines)} to correct"
     )
+
+
+def notice_rows(listed: Sequence[dict[str, Any]]) -> list[list[str]]:
+    """A lifecycle scan's notices (as its summary lists them): who hears what, on which day of
+    theirs, about what (the ledger key's subject and period)."""
+    rows = [["customer", "kind", "recipient", "customer's day", "about"]]
+    for item in listed:
+        day = format_day(item["day"]) if item["day"] else ""
+        about = f"{item['subject']} {item['period']}"
+        rows.append([item["customer_id"], item["kind"], item["recipient"], day, about])
+    return rows

@@ -25,24 +25,35 @@ def test_a_scan_at_one_instant_reminds_each_customer_on_its_local_day(configured
     first = scan_lifecycle(datetime(2026, 3, 11, 20, tzinfo=UTC))
     assert first["as_of"] == "2026-03-11T20:00:00+00:00"
     assert first["due"] == [
-        {"customer_id": "kolkata", "kind": "trial_ending", "day": "2026-03-12", "period": "2026-03-15"}
+        {
+            "customer_id": "kolkata",
+            "kind": "trial_ending",
+            "recipient": "kolkata@example.com",
+            "day": "2026-03-12",
+            "subject": "contract/2026-03-01",
+            "period": "2026-03-15",
+        }
     ]
-    assert (first["new"], first["sent"]) == (1, 1)
-    # 20:00 UTC on Mar 14: Kolkata's trial is over (it is Mar 15 there); Los Angeles and UTC are
-    # on their last trial day
+    assert (first["new"], first["sent"], first["skipped"]) == (1, 1, [])
+    # 20:00 UTC on Mar 14: Kolkata's trial is over (it is Mar 15 there: it hears so); Los
+    # Angeles and UTC are on their last trial day, their reminders (due since their Mar 12) late
     last = scan_lifecycle(datetime(2026, 3, 14, 20, tzinfo=UTC))
-    assert [(d["customer_id"], d["day"]) for d in last["due"]] == [
-        ("la", "2026-03-14"),
-        ("utc", "2026-03-14"),
+    assert [(d["customer_id"], d["kind"], d["day"]) for d in last["due"]] == [
+        ("kolkata", "trial_ended", "2026-03-15"),
+        ("la", "trial_ending", "2026-03-14"),
+        ("utc", "trial_ending", "2026-03-14"),
     ]
-    assert (last["new"], last["sent"]) == (2, 2)
+    assert (last["new"], last["sent"]) == (3, 3)
     table = lifecycle_summary(last)
-    assert "la        trial_ending  14 Mar 2026     2026-03-15" in table, table
+    assert (
+        "la        trial_ending  la@example.com       14 Mar 2026     contract/2026-03-01 2026-03-15" in table
+    ), table
 
     bodies = {}
     for path in sorted((tmp_path / "outbox").glob("*.eml")):
         message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
-        bodies[message["To"]] = (message["Subject"], message.get_body(("plain",)).get_content())
+        if "trial ends" in message["Subject"]:
+            bodies[message["To"]] = (message["Subject"], message.get_body(("plain",)).get_content())
     assert bodies["kolkata@example.com"][0] == "Your Pro trial ends in 3 days"
     assert bodies["la@example.com"][0] == "Your Pro trial ends in 1 day"
     assert all("ends on 15 Mar 2026" in text for _, text in bodies.values())

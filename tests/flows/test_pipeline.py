@@ -158,7 +158,9 @@ def test_trial_ending_reminder_is_sent_once(loaded, tmp_path):
     first = scan_lifecycle(date(2026, 2, 26))
     second = scan_lifecycle(date(2026, 2, 27))
     assert [(d["customer_id"], d["day"]) for d in first["due"]] == [("charlie", "2026-02-27")]
-    assert [(d["customer_id"], d["day"]) for d in second["due"]] == [("charlie", "2026-02-28")]
+    # decided once: the lifecycle calendar moved charlie's reminder on to its next occurrence
+    # (none: a trial ends once), so the next day's scan finds nothing due
+    assert second["due"] == [] and second["skipped"] == []
     assert (first["new"], first["sent"]) == (1, 1)
     assert (second["new"], second["sent"]) == (0, 0)
     mails = _outbox(tmp_path)

@@ -16,7 +16,7 @@ import pytest
 from billing.core.catalog import Catalog, parse_catalog
 from billing.core.invoice_plan import BillingState
 from billing.core.invoicing import InvoiceDraft, draft_invoice, usage_segments
-from billing.core.lifecycle import due_reminders
+from billing.core.lifecycle_catch_up import due_reminders
 from billing.core.periods import Period, Schedule, Segment
 from billing.core.pricing.base import Coverage, MeteredUsage
 

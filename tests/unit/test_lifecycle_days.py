@@ -8,7 +8,8 @@ import pytest
 
 from billing.core.as_of import as_of_instant
 from billing.core.catalog import Catalog, parse_catalog
-from billing.core.lifecycle import customer_day, due_reminders
+from billing.core.lifecycle import customer_day
+from billing.core.lifecycle_catch_up import due_reminders
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -45,7 +46,9 @@ def trial_catalog() -> Catalog:
 
 
 def due_at(catalog: Catalog, as_of: datetime) -> dict[str, tuple[date | None, int]]:
-    return {r.customer_id: (r.on, r.context["days_left"]) for r in due_reminders(catalog, as_of)}
+    """The trial-ending reminders due at an instant: customer -> (its day, days left)."""
+    due = due_reminders(catalog, as_of)
+    return {r.customer_id: (r.on, r.context["days_left"]) for r in due if r.kind == "trial_ending"}
 
 
 def test_the_same_instant_is_another_day_in_kolkata_and_los_angeles():
@@ -57,6 +60,9 @@ def test_the_same_instant_is_another_day_in_kolkata_and_los_angeles():
     # on its last trial day. The UTC date would remind both, Kolkata a day late.
     at = datetime(2026, 3, 14, 20, tzinfo=UTC)
     assert due_at(catalog, at) == {"la": (date(2026, 3, 14), 1), "utc": (date(2026, 3, 14), 1)}
+    # ... and Kolkata hears that its trial ended, on its Mar 15
+    ended = [(r.customer_id, r.on) for r in due_reminders(catalog, at) if r.kind == "trial_ended"]
+    assert ended == [("kolkata", date(2026, 3, 15))]
 
 
 def test_an_instant_with_an_offset_is_the_same_instant():

@@ -14,10 +14,9 @@ from typing import Any
 
 from billing.core.as_of import as_of_instant, check_issuable, parse_as_of
 from billing.core.errors import RunIncomplete, SourceError, UnknownCustomer
-from billing.core.local_days import format_day
 from billing.runtime import resources
 from billing.sources.usage_files import check_readable, expand
-from billing.views.tables import invoice_rows, text_table
+from billing.views.tables import invoice_rows, notice_rows, text_table
 
 
 def prefect_environment() -> None:
@@ -106,24 +105,24 @@ def invoice(as_of: str | None, customers: Sequence[str], dry_run: bool) -> str:
 
 
 def lifecycle_summary(summary: dict[str, Any]) -> str:
-    head = f"lifecycle scan as of {summary['as_of']}{' (dry run)' if summary['dry_run'] else ''}: "
-    head += f"{len(summary['due'])} reminders due, {summary['new']} new"
-    if not summary["dry_run"]:
+    """What a scan decided: each notice, to whom, on the customer's day; a dry run's would-be."""
+    dry = summary["dry_run"]
+    head = f"lifecycle scan as of {summary['as_of']}{' (dry run: nothing written)' if dry else ''}: "
+    head += f"{len(summary['due'])} due ({summary['new']} new)"
+    head += f", {len(summary['skipped'])} skipped as too late ({summary['new_skipped']} new)"
+    if not dry:
         head += f"; emails sent {summary['sent']}, failed {summary['failed']}"
-    rows = [
-        ["customer", "reminder", "customer's day", "about"],
-        *(
-            [d["customer_id"], d["kind"], format_day(d["day"]) if d["day"] else "", d["period"]]
-            for d in summary["due"]
-        ),
-    ]
-    return head + ("\n" + text_table(rows) if summary["due"] else "")
+    parts = [head]
+    for title, listed in (("would send" if dry else "due", summary["due"]), ("skipped", summary["skipped"])):
+        if listed:
+            parts.append(f"{title}:\n" + text_table(notice_rows(listed)))
+    return "\n".join(parts)
 
 
 def lifecycle_scan(as_of: str | None, dry_run: bool) -> str:
     moment: date | datetime | None = parse_as_of(as_of) if as_of else None
     as_of_instant(moment, resources.utc_now())  # a datetime without offset: refused before Prefect
-    resources.catalog()
+    resources.catalog_pin()  # no catalog loaded: refused before Prefect
     if not dry_run:
         resources.mailer()
     prefect_environment()
