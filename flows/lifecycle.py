@@ -12,7 +12,7 @@ from billing.core.local_days import format_day
 from billing.runtime import resources
 from flows.user_errors import fails_in_one_line
 from tasks.artifacts import publish_summary
-from tasks.notifications import queue_due_reminders, send_pending_emails
+from tasks.notifications import queue_due_reminders, send_pending_notifications
 from tasks.spend_alerts import evaluate_alerts_since_last
 
 
@@ -47,10 +47,10 @@ def scan_lifecycle(as_of: date | datetime | None = None, dry_run: bool = False) 
         "failed": 0,
     }
     if not dry_run:
-        delivery = send_pending_emails()
+        delivery = send_pending_notifications()  # by email, and by webhook when one is set
         summary["sent"], summary["failed"] = len(delivery.sent), len(delivery.failed)
-        for key, error in delivery.failed.items():
-            logger.warning("not sent, will retry: %s: %s", key, error)
+        for line in delivery.failure_lines():
+            logger.warning(line)
     rows = [["customer", "kind", "customer's day", "about"]]
     for due in summary["due"]:
         day = format_day(due["day"]) if due["day"] else ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -21,14 +22,20 @@ class ScanReport:
 
 
 def scan_reminders(
-    engine: Engine, catalog: Catalog, as_of: datetime, now: datetime, dry_run: bool
+    engine: Engine,
+    catalog: Catalog,
+    as_of: datetime,
+    now: datetime,
+    dry_run: bool,
+    channels: Sequence[str] = (send_ledger.EMAIL,),
 ) -> ScanReport:
-    """Enqueue every reminder due at `as_of`; a dry run only tells which ones would be new."""
+    """Enqueue every reminder due at `as_of` on `channels`; a dry run only tells which ones
+    would be new."""
     due = due_reminders(catalog, as_of)
     report = ScanReport(as_of, due, dry_run=dry_run)
     with engine.begin() as connection:
         if dry_run:
             report.new = len(due) - len(send_ledger.already_recorded(connection, due))
         else:
-            report.new = send_ledger.enqueue(connection, due, now)
+            report.new = send_ledger.enqueue(connection, due, now, channels)
     return report
