@@ -14,7 +14,7 @@ from billing.services.invoice_run import invoice_customers
 from billing.services.spend_alerts import evaluate_credits, evaluate_spend, evaluate_spend_since_last
 from billing.sources.usage_files import RawRecord
 from billing.store.catalog_versions import active_catalog, save_catalog
-from billing.store.models import Notification, SpendEvaluation
+from billing.store.models import Notification, NotificationDelivery, SpendEvaluation
 
 MARCH = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -113,7 +113,8 @@ def test_the_forecast_warns_before_the_crossing_and_not_after(engine, event_suit
     assert evaluate_spend(engine, stored.catalog, ["acme"], day_ten, day_ten).new == 1
     assert ledger(engine) == [("spend_forecast", "forecast/1000.00", "2026-03-01")]
     with engine.begin() as connection:
-        connection.execute(sa.delete(Notification))  # as if the warning had not been sent yet
+        connection.execute(sa.delete(NotificationDelivery))  # as if the warning had not been sent yet
+        connection.execute(sa.delete(Notification))
     ingest(engine, event_suite, stored, "b", 700, day_ten)  # 1030 spent: past both alerts
     evaluate_spend(engine, stored.catalog, ["acme"], day_ten, day_ten)
     assert sorted(ledger(engine)) == [

@@ -231,3 +231,16 @@ def test_an_issued_invoice_goes_by_webhook_with_its_document_before_its_pdf_is_p
     body = request.json()
     assert body["type"] == "invoice_issued" and body["data"]["customer_id"] == "acme"
     assert body["data"]["invoice"]["number"] == number and body["data"]["invoice"]["total"] == "10.00"
+
+
+def test_a_spend_alert_is_queued_for_the_webhook_as_well(engine, event_suite):
+    from billing.services.spend_alerts import evaluate_spend
+    from tests.integration.test_spend_alerts import ingest, setup
+
+    stored = setup(engine)
+    day_ten = datetime(2026, 3, 11, tzinfo=UTC)
+    ingest(engine, event_suite, stored, "a", 330, day_ten - timedelta(hours=1))  # on course past 1000.00
+    assert evaluate_spend(engine, stored.catalog, ["acme"], day_ten, day_ten, channels=BOTH).new == 1
+    with engine.connect() as connection:
+        channels = connection.scalars(sa.select(NotificationDelivery.channel)).all()
+    assert sorted(channels) == ["email", "webhook"]
