@@ -15,7 +15,7 @@ from flows.invoices import render_documents
 from flows.user_errors import fails_in_one_line
 from tasks.artifacts import publish_summary
 from tasks.backfill import backfill_chunk
-from tasks.notifications import send_pending_emails
+from tasks.notifications import send_pending_notifications
 
 CUSTOMERS_PER_TASK = 500
 
@@ -57,7 +57,8 @@ def backfill(
         logger.info("backfilled %d of %d customers", min(first + CUSTOMERS_PER_TASK, len(ids)), len(ids))
     if any(line.credit_note for line in report.lines):  # the credit notes' PDFs, then their emails
         render_documents()
-        send_pending_emails()
+        for line in send_pending_notifications().failure_lines():
+            logger.warning(line)
     title = f"Backfill of periods starting {start} .. {end} (exclusive)" + (" (dry run)" if dry_run else "")
     title += f", catalog version {named.content_hash[:12]}" if named else ", each invoice's catalog version"
     publish_summary("backfill", title, {backfill_headline(report): backfill_rows(report.lines, dry_run)})

@@ -22,7 +22,7 @@ from flows.user_errors import fails_in_one_line
 from tasks.artifacts import publish_summary
 from tasks.inbox import check_inbox_file, remember_file
 from tasks.ingest import record_run, store_chunk, validate_chunk
-from tasks.notifications import send_pending_emails
+from tasks.notifications import send_pending_notifications
 from tasks.spend_alerts import evaluate_spend_alerts
 
 
@@ -109,11 +109,13 @@ def _notify_spend(
     counts["queued"] = evaluate_spend_alerts(customers, catalog_version).new
     if counts["queued"]:
         try:
-            delivery = send_pending_emails()
+            delivery = send_pending_notifications()  # by email, and by webhook when one is set
         except BillingError as error:  # a misconfigured email backend: the alerts wait, queued
             logger.warning("spend alerts queued, not sent: %s", error)
             return counts
         counts["sent"], counts["failed"] = len(delivery.sent), len(delivery.failed)
+        for line in delivery.failure_lines():
+            logger.warning(line)
     return counts
 
 

@@ -23,7 +23,7 @@ from flows.user_errors import fails_in_one_line
 from tasks.artifacts import publish_summary
 from tasks.documents import find_invoices_to_render, render_invoice_pdfs
 from tasks.invoices import invoice_chunk
-from tasks.notifications import send_pending_emails
+from tasks.notifications import send_pending_notifications
 from tasks.spend_alerts import evaluate_credit_alerts
 
 CUSTOMERS_PER_TASK = 500
@@ -89,8 +89,10 @@ def run_invoices(
         summary["documents"] = {"rendered": len(documents.rendered), "failed": len(documents.failed)}
         for invoice_id, why in sorted(documents.failed.items()):
             logger.warning("invoice %d: PDF not rendered, its email waits: %s", invoice_id, why)
-        delivery = send_pending_emails()
+        delivery = send_pending_notifications()  # by email, and by webhook when one is set
         summary["emails"] = {"sent": len(delivery.sent), "failed": len(delivery.failed)}
+        for line in delivery.failure_lines():
+            logger.warning(line)
     title = f"Invoices as of {instant.isoformat()}" + (" (dry run)" if dry_run else "")
     title += f", catalog version {stored.content_hash[:12]}"
     not_invoiced = [["customer", "why"], *([cid, why] for cid, why in sorted(report.failures.items()))]

@@ -13,7 +13,7 @@ from billing.runtime import resources
 from billing.views.tables import notice_rows
 from flows.user_errors import fails_in_one_line
 from tasks.artifacts import publish_summary
-from tasks.notifications import queue_due_reminders, send_pending_emails
+from tasks.notifications import queue_due_reminders, send_pending_notifications
 from tasks.spend_alerts import evaluate_alerts_since_last
 
 
@@ -44,10 +44,10 @@ def scan_lifecycle(as_of: date | datetime | None = None, dry_run: bool = False) 
         "failed": 0,
     }
     if not dry_run:
-        delivery = send_pending_emails()
+        delivery = send_pending_notifications()  # by email, and by webhook when one is set
         summary["sent"], summary["failed"] = len(delivery.sent), len(delivery.failed)
-        for key, error in delivery.failed.items():
-            logger.warning("not sent, will retry: %s: %s", key, error)
+        for line in delivery.failure_lines():
+            logger.warning(line)
     title = f"Lifecycle scan as of {instant.isoformat()}, catalog version {pinned.content_hash[:12]}"
     tables = {"Due notices": notice_rows(summary["due"])}
     if summary["skipped"]:

@@ -27,4 +27,5 @@ def backfill_chunk(
         catalog=stored,
         now=resources.utc_now(),
         dry_run=dry_run,
+        channels=resources.notification_channels(),
     )

@@ -29,4 +29,5 @@ def invoice_chunk(
         now=resources.utc_now(),
         dry_run=dry_run,
         email_zero_invoices=settings.email_zero_invoices,
+        channels=resources.notification_channels(settings),
     )

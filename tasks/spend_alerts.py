@@ -22,7 +22,8 @@ def evaluate_spend_alerts(customer_ids: Collection[str], catalog_version: int) -
     """The spend alerts and forecasts of customers whose usage was just stored, as of now."""
     catalog = resources.pinned_catalog(catalog_version).catalog
     now = resources.utc_now()
-    return evaluate_spend(resources.engine(), catalog, sorted(customer_ids), now, now)
+    channels = resources.notification_channels()
+    return evaluate_spend(resources.engine(), catalog, sorted(customer_ids), now, now, channels=channels)
 
 
 @task(name="evaluate-credit-alerts", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
@@ -31,7 +32,10 @@ def evaluate_credit_alerts(
 ) -> SpendReport:
     """Prepaid grants running low for customers whose invoices were just finalized."""
     catalog = resources.pinned_catalog(catalog_version).catalog
-    return evaluate_credits(resources.engine(), catalog, sorted(customer_ids), as_of, resources.utc_now())
+    channels = resources.notification_channels()
+    return evaluate_credits(
+        resources.engine(), catalog, sorted(customer_ids), as_of, resources.utc_now(), channels=channels
+    )
 
 
 @task(name="evaluate-spend-since-last", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
@@ -39,4 +43,7 @@ def evaluate_alerts_since_last(as_of: datetime, dry_run: bool, catalog_version: 
     """The daily scan's spend and credit kinds: only customers with usage or invoices since
     their last evaluation (or a new period)."""
     catalog = resources.pinned_catalog(catalog_version).catalog
-    return evaluate_spend_since_last(resources.engine(), catalog, as_of, resources.utc_now(), dry_run)
+    channels = resources.notification_channels()
+    return evaluate_spend_since_last(
+        resources.engine(), catalog, as_of, resources.utc_now(), dry_run, channels
+    )

@@ -30,7 +30,7 @@ from billing.runtime.settings import get_settings  # noqa: E402
 from billing.store.database import create_engine, upgrade  # noqa: E402
 from billing.store.models import Base  # noqa: E402
 
-pytest_plugins = ["tests.fake_sendgrid"]  # the `sendgrid_server` fixture
+pytest_plugins = ["tests.fake_sendgrid", "tests.fake_webhook"]  # `sendgrid_server`, `webhook_receiver`
 
 FIXTURES = Path(__file__).parent / "fixtures"
 POSTGRES_URL = os.environ.get("BILLING_TEST_DATABASE_URL")

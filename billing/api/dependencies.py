@@ -16,11 +16,25 @@ from billing.store.api_keys import key_owner
 from billing.store.catalog_versions import StoredCatalog, active_catalog
 from billing.validation.suite import EventSuite  # at run time: FastAPI reads the annotation
 
-__all__ = ["api_caller", "catalog", "engine", "event_suite", "exact_json", "now", "settings"]
+__all__ = [
+    "api_caller",
+    "catalog",
+    "engine",
+    "event_suite",
+    "exact_json",
+    "notification_channels",
+    "now",
+    "settings",
+]
 
 
 def settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def notification_channels(request: Request) -> tuple[str, ...]:
+    """Where a notification the request queues goes: email, and the webhook when one is set."""
+    return resources.notification_channels(settings(request))
 
 
 def engine(request: Request) -> Engine:

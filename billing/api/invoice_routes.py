@@ -59,6 +59,7 @@ def install_invoice_routes(app: FastAPI) -> None:
         _caller: Annotated[str, Depends(deps.api_caller)],
         db: Annotated[Engine, Depends(deps.engine)],
         now: Annotated[datetime, Depends(deps.now)],
+        channels: Annotated[tuple[str, ...], Depends(deps.notification_channels)],
     ) -> dict[str, Any]:
         """finalized -> void, and the credit note that reverses it."""
-        return invoice_states.void(db, number, now).as_dict()
+        return invoice_states.void(db, number, now, channels).as_dict()

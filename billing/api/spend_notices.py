@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from billing.core.catalog import Catalog
 from billing.runtime import resources
 from billing.runtime.settings import Settings
-from billing.services.email_delivery import deliver_all
+from billing.services.notification_delivery import deliver_all
 from billing.services.spend_alerts import evaluate_spend
 
 logger = logging.getLogger(__name__)
@@ -59,9 +59,12 @@ class SpendNotifier:
 
     def _evaluate(self, customer_ids: set[str], catalog: Catalog, as_of: datetime) -> None:
         try:
-            report = evaluate_spend(self.engine, catalog, sorted(customer_ids), as_of, as_of)
+            channels = resources.notification_channels(self.settings)
+            report = evaluate_spend(
+                self.engine, catalog, sorted(customer_ids), as_of, as_of, channels=channels
+            )
             if report.new:
-                mailer = resources.mailer(self.settings)
-                deliver_all(self.engine, mailer, self.settings.email_from, lambda: datetime.now(UTC))
+                senders = resources.channel_senders(self.settings)
+                deliver_all(self.engine, senders, lambda: datetime.now(UTC))
         except Exception:  # never the request's failure: the daily scan evaluates them again
             logger.exception("spend alerts of %d customers not evaluated", len(customer_ids))

@@ -34,11 +34,11 @@ _MIME_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-
 
 
 class DeliveryError(BillingError):
-    """An email that could not be delivered; the message says why, on one line.
+    """An email or a webhook that could not be delivered; the message says why, on one line.
 
-    `status` is the provider's HTTP status when there was one (None for a network failure, a
-    timeout or a message refused before sending); `retryable` says whether trying the same
-    message again later may succeed (network trouble, 408, 429, 5xx).
+    `status` is the provider's (or the webhook receiver's) HTTP status when there was one (None
+    for a network failure, a timeout or a message refused before sending); `retryable` says
+    whether trying the same message again later may succeed (network trouble, 408, 429, 5xx).
     """
 
     code = "delivery_failed"

@@ -1,4 +1,5 @@
-"""The process's long-lived resources, built once from settings: engine, catalog, suite, mailer."""
+"""The process's long-lived resources, built once from settings: engine, catalog, suite, mailer,
+webhook sender, and the notification channels they make."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from billing.store.database import create_engine, ensure_ready
 
 if TYPE_CHECKING:
     from billing.notify.backends import EmailBackend
+    from billing.notify.webhooks import WebhookSender
+    from billing.services.notification_delivery import ChannelSender
     from billing.validation.suite import EventSuite
 
 
@@ -107,6 +110,41 @@ def mailer(settings: Settings | None = None) -> EmailBackend:
 
         return SendGridBackend(key, settings.email_from, settings.sendgrid_host)
     raise BillingError(f"unknown email backend {settings.email_backend!r}: choose 'outbox' or 'sendgrid'")
+
+
+def webhook_sender(settings: Settings | None = None) -> WebhookSender | None:
+    """The signed-webhook sender `BILLING_WEBHOOK_URL` and `BILLING_WEBHOOK_SECRET` configure
+    (checked by the settings: both or neither, a whsec_ secret, an http(s) URL); None without."""
+    settings = settings or get_settings()
+    if not settings.webhook_url or settings.webhook_secret is None:
+        return None
+    from billing.notify.webhooks import WebhookSender
+
+    return WebhookSender(
+        settings.webhook_url,
+        settings.webhook_secret.get_secret_value(),
+        timeout=settings.webhook_timeout_seconds,
+    )
+
+
+def notification_channels(settings: Settings | None = None) -> tuple[str, ...]:
+    """Where each new notification is delivered: by email, and by webhook when one is set."""
+    settings = settings or get_settings()
+    return ("email", "webhook") if settings.webhook_url else ("email",)
+
+
+def channel_senders(settings: Settings | None = None) -> list[ChannelSender]:
+    """A sender for each channel: the email backend, and the webhook when one is set. Deliveries
+    of a channel that is not configured (any more) wait, pending."""
+    from billing.services.email_delivery import EmailChannel
+    from billing.services.webhook_delivery import WebhookChannel
+
+    settings = settings or get_settings()
+    senders: list[ChannelSender] = [EmailChannel(mailer(settings), settings.email_from)]
+    webhook = webhook_sender(settings)
+    if webhook is not None:
+        senders.append(WebhookChannel(webhook))
+    return senders
 
 
 def utc_now() -> datetime:

@@ -6,11 +6,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from billing.core.catalog.field_errors import field_message
 from billing.core.errors import BillingError
+from billing.notify.webhooks import check_secret, check_url
 
 
 class Settings(BaseSettings):
@@ -40,6 +41,10 @@ class Settings(BaseSettings):
     # requests a second per API key on average, and at once (SPEC §8): past them, 429
     api_rate_limit: float = Field(default=50, gt=0)
     api_rate_burst: int = Field(default=100, ge=1)
+    # where every notification is also POSTed as a signed JSON webhook (SPEC §9); both or neither
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_timeout_seconds: float = Field(default=10, gt=0, le=120)
 
     @field_validator("database_url")
     @classmethod
@@ -50,8 +55,34 @@ class Settings(BaseSettings):
             value = "postgresql+psycopg://" + value.split("://", 1)[1]
         return value
 
+    @field_validator("webhook_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        return check_url(value) if value and value.strip() else None
 
-_NOT_ECHOED = {"database_url", "sendgrid_api_key", "console_secret"}  # may hold a password or key
+    @field_validator("webhook_secret")
+    @classmethod
+    def _standard_webhooks_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        return SecretStr(check_secret(value.get_secret_value()))
+
+    @model_validator(mode="after")
+    def _webhook_url_and_secret_together(self) -> Settings:
+        if self.webhook_url and self.webhook_secret is None:
+            raise ValueError(
+                "BILLING_WEBHOOK_URL is set but BILLING_WEBHOOK_SECRET is not: webhooks are "
+                "always signed (set it to whsec_ followed by a base64 key)"
+            )
+        if self.webhook_secret is not None and not self.webhook_url:
+            raise ValueError(
+                "BILLING_WEBHOOK_SECRET is set but BILLING_WEBHOOK_URL is not: set both or neither"
+            )
+        return self
+
+
+# may hold a password, a key or a token
+_NOT_ECHOED = {"database_url", "sendgrid_api_key", "console_secret", "webhook_url", "webhook_secret"}
 
 
 @lru_cache(maxsize=1)
@@ -62,6 +93,9 @@ def get_settings() -> Settings:
     except ValidationError as error:
         problems = []
         for item in error.errors(include_url=False):
+            if not item["loc"]:  # a check of several settings: its message names them
+                problems.append(field_message(item))
+                continue
             name = str(item["loc"][0])
             shown = "" if name in _NOT_ECHOED else f" (got {item.get('input')!r})"
             problems.append(f"BILLING_{name.upper()}: {field_message(item)}{shown}")

@@ -82,9 +82,11 @@ def backfill_customers(
     catalog: StoredCatalog | None,
     now: datetime,
     dry_run: bool = True,
+    channels: Sequence[str] = (send_ledger.EMAIL,),
 ) -> BackfillReport:
     """Re-rate these customers' finalized periods starting in `[start, end)` with `catalog`
-    (None: each invoice's own version) and, unless a dry run, correct every difference."""
+    (None: each invoice's own version) and, unless a dry run, correct every difference (a credit
+    note's notification queued on `channels`)."""
     report = BackfillReport(dry_run, customers=len(customer_ids))
     with engine.begin() as connection:
         lock_billing(connection)  # no invoice run or ingest decides meanwhile
@@ -108,7 +110,7 @@ def backfill_customers(
                 )
                 report.periods += 1
                 report.lines_checked += len(comparison.lines)
-                issued = {} if dry_run else _correct(connection, comparison, rating, now)
+                issued = {} if dry_run else _correct(connection, comparison, rating, now, channels)
                 report.lines += _found(comparison, rating, issued)
     return report
 
@@ -223,7 +225,11 @@ def _credited(rating: _PeriodRating, in_advance: bool) -> FinalizedInvoice | Non
 
 
 def _correct(
-    connection: sa.Connection, comparison: PeriodComparison, rating: _PeriodRating, now: datetime
+    connection: sa.Connection,
+    comparison: PeriodComparison,
+    rating: _PeriodRating,
+    now: datetime,
+    channels: Sequence[str],
 ) -> dict[LineKey, str]:
     """Correct each difference once, grouped by the invoice that billed the line; returns the
     number of the credit note that credits each overcharged line key."""
@@ -239,7 +245,7 @@ def _correct(
                 raise NothingToCredit(
                     f"{comparison.customer_id!r}: no finalized invoice of {comparison.days} to credit"
                 )
-            number = correct_overcharge(connection, comparison.customer_id, credited, lines, now)
+            number = correct_overcharge(connection, comparison.customer_id, credited, lines, now, channels)
             issued.update((line.key, number) for line in lines)
         else:
             invoice = _billed_by(rating, in_advance)
@@ -261,6 +267,7 @@ def correct_overcharge(
     invoice: FinalizedInvoice,
     lines: Sequence[InvoiceLine],
     now: datetime,
+    channels: Sequence[str] = (send_ledger.EMAIL,),
 ) -> str:
     """The one place an overcharge is corrected: a credit note of `invoice`, issued now, with
     `lines` (negative, one per over-billed line key) and the taxes `invoice` was taxed with on
@@ -275,6 +282,6 @@ def correct_overcharge(
     (note,) = records.load_invoices(Session(bind=connection), ids=[note_id])
     contact = customer_contact(connection, customer_id)
     if contact is not None:
-        send_ledger.enqueue(connection, [credit_note_issued(note, *contact)], now)
+        send_ledger.enqueue(connection, [credit_note_issued(note, *contact)], now, channels)
     assert note.number is not None
     return note.number

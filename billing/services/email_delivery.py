@@ -1,12 +1,13 @@
-"""Sending what the ledger holds: claim, render, send, record; failures stay pending.
+"""The email channel: a claimed notification rendered (Jinja2) and handed to the email backend.
 
 An invoice's or a credit note's email attaches its stored PDF (the ledger lets it be claimed
-only once that PDF is stored), so the customer gets the very bytes the API and the CLI hand out."""
+only once that PDF is stored), so the customer gets the very bytes the API and the CLI hand out.
+`deliver_pending` and `deliver_all` here send the email channel alone (tests, benchmarks);
+runs send every configured channel through `notification_delivery`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
@@ -14,58 +15,34 @@ from sqlalchemy.engine import Engine
 from billing.core.errors import BillingError
 from billing.notify.backends import Attachment, EmailBackend, EmailMessage
 from billing.notify.rendering import render_email
-from billing.store import send_ledger
+from billing.services import notification_delivery
+from billing.services.notification_delivery import DeliveryReport
 from billing.store.invoice_documents import stored_pdf_for_number
-from billing.store.send_ledger import WITH_DOCUMENT_PDF, ClaimedNotification
+from billing.store.send_ledger import EMAIL, WITH_DOCUMENT_PDF, ClaimedNotification
+
+__all__ = ["DeliveryReport", "EmailChannel", "deliver_all", "deliver_pending"]
 
 
-@dataclass
-class DeliveryReport:
-    sent: list[str] = field(default_factory=list)  # ledger keys
-    failed: dict[str, str] = field(default_factory=dict)  # ledger key -> error
+class EmailChannel:
+    channel = EMAIL
 
-    def add(self, other: DeliveryReport) -> DeliveryReport:
-        self.sent += other.sent
-        self.failed.update(other.failed)
-        return self
+    def __init__(self, backend: EmailBackend, sender: str) -> None:
+        self.backend = backend
+        self.sender = sender
 
-
-def deliver_pending(
-    engine: Engine,
-    backend: EmailBackend,
-    sender: str,
-    now: datetime,
-    limit: int = 500,
-    since: datetime | None = None,
-) -> DeliveryReport:
-    """Send up to `limit` pending notifications, each claimed before it is sent; rows tried at
-    or after `since` (this sending run) are left for the next run."""
-    report = DeliveryReport()
-    with engine.begin() as connection:
-        claimed = send_ledger.claim(connection, now, limit, since)
-    for notification in claimed:
-        try:
-            email = render_email(notification.kind, notification.context)
-            message_id = backend.send(
-                EmailMessage(
-                    to=notification.recipient,
-                    subject=email.subject,
-                    text=email.text,
-                    html=email.html,
-                    sender=sender,
-                    key=notification.key,
-                    attachments=_attachments(engine, notification),
-                )
+    def send(self, engine: Engine, notification: ClaimedNotification) -> str:
+        email = render_email(notification.kind, notification.context)
+        return self.backend.send(
+            EmailMessage(
+                to=notification.recipient,
+                subject=email.subject,
+                text=email.text,
+                html=email.html,
+                sender=self.sender,
+                key=notification.key,
+                attachments=_attachments(engine, notification),
             )
-        except Exception as error:
-            with engine.begin() as connection:
-                send_ledger.mark_failed(connection, notification.delivery_id, str(error))
-            report.failed[notification.key] = str(error)
-            continue
-        with engine.begin() as connection:
-            send_ledger.mark_sent(connection, notification.delivery_id, message_id, now)
-        report.sent.append(notification.key)
-    return report
+        )
 
 
 def _attachments(engine: Engine, notification: ClaimedNotification) -> tuple[Attachment, ...]:
@@ -79,14 +56,20 @@ def _attachments(engine: Engine, notification: ClaimedNotification) -> tuple[Att
     return (Attachment(f"{number}.pdf", pdf, "application/pdf"),)
 
 
+def deliver_pending(
+    engine: Engine,
+    backend: EmailBackend,
+    sender: str,
+    now: datetime,
+    limit: int = 500,
+    since: datetime | None = None,
+) -> DeliveryReport:
+    """Send up to `limit` pending emails (the email channel only)."""
+    return notification_delivery.deliver_pending(engine, [EmailChannel(backend, sender)], now, limit, since)
+
+
 def deliver_all(
     engine: Engine, backend: EmailBackend, sender: str, clock: Callable[[], datetime], batch: int = 500
 ) -> DeliveryReport:
-    """Send everything pending, batch by batch, trying each notification once in this run."""
-    report = DeliveryReport()
-    started = clock()
-    while True:
-        sent = deliver_pending(engine, backend, sender, clock(), batch, since=started)
-        report.add(sent)
-        if len(sent.sent) + len(sent.failed) < batch:
-            return report
+    """Send every pending email (the email channel only), each tried once in this run."""
+    return notification_delivery.deliver_all(engine, [EmailChannel(backend, sender)], clock, batch)

@@ -109,6 +109,7 @@ class _Run:
     now: datetime
     dry_run: bool
     email_zero_invoices: bool = False
+    channels: Sequence[str] = (send_ledger.EMAIL,)  # where each invoice's notification goes
     memo: PricedLines = field(default_factory=PricedLines)
 
 
@@ -123,6 +124,7 @@ def invoice_customers(
     now: datetime,
     dry_run: bool = False,
     email_zero_invoices: bool = False,
+    channels: Sequence[str] = (send_ledger.EMAIL,),
 ) -> InvoiceRunReport:
     """Draft, and past the grace period finalize, every invoice due for these customers.
 
@@ -136,7 +138,18 @@ def invoice_customers(
     with engine.begin() as connection:
         lock_billing(connection)  # no ingest may add usage or lateness while this decides
         records.ensure_no_invoice_missing(connection, customer_ids)  # never issued or emailed twice
-        run = _Run(connection, catalog, stored.id, as_of, grace, due_days, now, dry_run, email_zero_invoices)
+        run = _Run(
+            connection,
+            catalog,
+            stored.id,
+            as_of,
+            grace,
+            due_days,
+            now,
+            dry_run,
+            email_zero_invoices,
+            channels,
+        )
         states = records.billing_states(connection, customer_ids)
         plans = {cid: plan_invoices(schedules[cid], states[cid], as_of) for cid in customer_ids}
         drafted: dict[str, list[_Drafted]] = {}
@@ -280,7 +293,7 @@ def _write_set(run: _Run, due: list[tuple[Customer, BillingState, list[_Drafted]
         for n in finals
         if writes[n].draft.subtotal != 0 or run.email_zero_invoices  # a zero invoice is kept, not emailed
     ]
-    send_ledger.enqueue(run.connection, issued, run.now)
+    send_ledger.enqueue(run.connection, issued, run.now, run.channels)
     for n in finals:
         if writes[n].draft.remainder:
             _issue_remainder(run, ids[n], writes[n].draft, stored[n][0])
@@ -328,7 +341,7 @@ def _store(
             # queued with the invoice itself: a final invoice has its email, unless it bills nothing
             if draft.subtotal != 0 or run.email_zero_invoices:
                 issued = replace(draft.as_invoice(), status="finalized", number=number, due_on=due_on)
-                send_ledger.enqueue(run.connection, [invoice_issued(issued, customer)], run.now)
+                send_ledger.enqueue(run.connection, [invoice_issued(issued, customer)], run.now, run.channels)
             if draft.remainder:
                 _issue_remainder(run, invoice_id, draft, customer)
     return _outcome(draft, final, number, invoice_id)
@@ -346,7 +359,7 @@ def _issue_remainder(run: _Run, invoice_id: int, draft: InvoiceDraft, customer: 
     reader = Session(bind=run.connection, join_transaction_mode="rollback_only")
     (note,) = records.load_invoices(reader, ids=[note_id])
     email = credit_note_issued(note, customer.display_name, customer.email)
-    send_ledger.enqueue(run.connection, [email], run.now)
+    send_ledger.enqueue(run.connection, [email], run.now, run.channels)
 
 
 def _outcome(draft: InvoiceDraft, final: bool, number: str | None, invoice_id: int | None) -> InvoiceOutcome:

@@ -8,6 +8,7 @@ Repeating an action is harmless: the result says the invoice was in that state a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -48,8 +49,11 @@ def pay(engine: Engine, number: str, now: datetime) -> StateOutcome:
     return StateOutcome(invoice, change.changed)
 
 
-def void(engine: Engine, number: str, now: datetime) -> StateOutcome:
-    """Void a finalized invoice and issue its credit note, its email queued with it."""
+def void(
+    engine: Engine, number: str, now: datetime, channels: Sequence[str] = (send_ledger.EMAIL,)
+) -> StateOutcome:
+    """Void a finalized invoice and issue its credit note, its notification queued with it on
+    `channels`."""
     with engine.begin() as connection:
         change = invoice_states.void_invoice(connection, number, now)
         session = Session(bind=connection)
@@ -64,7 +68,7 @@ def void(engine: Engine, number: str, now: datetime) -> StateOutcome:
                     f"customer {invoice.customer_id!r} is no longer in the catalog: no address to email"
                 )
             else:
-                send_ledger.enqueue(connection, [credit_note_issued(credit_note, *contact)], now)
+                send_ledger.enqueue(connection, [credit_note_issued(credit_note, *contact)], now, channels)
     return StateOutcome(invoice, change.changed, credit_note, unmailed)
 
 

@@ -16,6 +16,7 @@ is left for the next scan.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
@@ -52,17 +53,23 @@ class ScanReport:
 
 
 def scan_reminders(
-    engine: Engine, as_of: datetime, now: datetime, dry_run: bool, catalog_version_id: int
+    engine: Engine,
+    as_of: datetime,
+    now: datetime,
+    dry_run: bool,
+    catalog_version_id: int,
+    channels: Sequence[str] = (send_ledger.EMAIL,),
 ) -> ScanReport:
-    """Decide what fell due by `as_of`; enqueue and step the calendar unless it is a dry run."""
+    """Decide what fell due by `as_of`; enqueue on `channels` and step the calendar unless it
+    is a dry run."""
     with engine.connect() as connection:
         found = due_entries(connection, as_of)
         if found.catalog_version_id is None and not dry_run:
             found = _build_calendar(connection, catalog_version_id, as_of, now)
         if found.catalog_version_id != catalog_version_id:
-            report = _from_catalog(connection, catalog_version_id, as_of, now, dry_run)
+            report = _from_catalog(connection, catalog_version_id, as_of, now, dry_run, channels)
         else:
-            report = _from_calendar(connection, found, as_of, now, dry_run)
+            report = _from_calendar(connection, found, as_of, now, dry_run, channels)
         if not dry_run:
             connection.commit()
     report.due.sort(key=_reading_order)
@@ -71,7 +78,12 @@ def scan_reminders(
 
 
 def _from_calendar(
-    connection: sa.Connection, found: DueEntries, as_of: datetime, now: datetime, dry_run: bool
+    connection: sa.Connection,
+    found: DueEntries,
+    as_of: datetime,
+    now: datetime,
+    dry_run: bool,
+    channels: Sequence[str],
 ) -> ScanReport:
     decisions, steps = decide_entries(found.entries, as_of)
     # several trial-ending offsets share one key (one notice per trial): the first decided wins
@@ -83,7 +95,7 @@ def _from_calendar(
         report.new = _not_recorded(connection, due)
         report.new_skipped = _not_recorded(connection, report.skipped)
         return report
-    report.new = send_ledger.enqueue(connection, due, now)
+    report.new = send_ledger.enqueue(connection, due, now, channels)
     skipped.sort(key=lambda d: d.reason or "")
     for reason, group in groupby(skipped, key=lambda d: d.reason or ""):
         report.new_skipped += send_ledger.record_skipped(connection, [d.reminder for d in group], now, reason)
@@ -118,11 +130,19 @@ def _build_calendar(connection: sa.Connection, version_id: int, as_of: datetime,
 
 
 def _from_catalog(
-    connection: sa.Connection, version_id: int, as_of: datetime, now: datetime, dry_run: bool
+    connection: sa.Connection,
+    version_id: int,
+    as_of: datetime,
+    now: datetime,
+    dry_run: bool,
+    channels: Sequence[str],
 ) -> ScanReport:
     due = due_reminders(catalog_version(connection, version_id).catalog, as_of)
     report = ScanReport(as_of, due, dry_run=dry_run, from_calendar=False)
-    report.new = _not_recorded(connection, due) if dry_run else send_ledger.enqueue(connection, due, now)
+    if dry_run:
+        report.new = _not_recorded(connection, due)
+    else:
+        report.new = send_ledger.enqueue(connection, due, now, channels)
     return report
 
 

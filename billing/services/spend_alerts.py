@@ -10,7 +10,7 @@ evaluates only customers with usage stored, invoices finalized, or a period begu
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -43,13 +43,18 @@ class SpendReport:
 
 
 def _queue(
-    connection: Connection, report: SpendReport, due: list[Reminder], now: datetime, dry_run: bool
+    connection: Connection,
+    report: SpendReport,
+    due: list[Reminder],
+    now: datetime,
+    dry_run: bool,
+    channels: Sequence[str],
 ) -> None:
     report.due += due
     if dry_run:
         report.new += len(due) - len(send_ledger.already_recorded(connection, due))
     else:
-        report.new += send_ledger.enqueue(connection, due, now)
+        report.new += send_ledger.enqueue(connection, due, now, channels)
 
 
 def evaluate_spend(
@@ -59,9 +64,10 @@ def evaluate_spend(
     as_of: datetime,
     now: datetime,
     dry_run: bool = False,
+    channels: Sequence[str] = (send_ledger.EMAIL,),
 ) -> SpendReport:
     """Queue the spend alerts and forecasts due at `as_of` for these customers (those without
-    alerts, or unknown to this catalog, are left out)."""
+    alerts, or unknown to this catalog, are left out) on `channels`."""
     wanted = [
         cid
         for cid in dict.fromkeys(customer_ids)
@@ -70,13 +76,21 @@ def evaluate_spend(
     report = SpendReport()
     for start in range(0, len(wanted), CUSTOMERS_PER_BATCH):
         report.add(
-            _evaluate_batch(engine, catalog, wanted[start : start + CUSTOMERS_PER_BATCH], as_of, now, dry_run)
+            _evaluate_batch(
+                engine, catalog, wanted[start : start + CUSTOMERS_PER_BATCH], as_of, now, dry_run, channels
+            )
         )
     return report
 
 
 def _evaluate_batch(
-    engine: Engine, catalog: Catalog, ids: list[str], as_of: datetime, now: datetime, dry_run: bool
+    engine: Engine,
+    catalog: Catalog,
+    ids: list[str],
+    as_of: datetime,
+    now: datetime,
+    dry_run: bool,
+    channels: Sequence[str],
 ) -> SpendReport:
     report = SpendReport(evaluated=len(ids))
     with engine.begin() as connection:
@@ -101,7 +115,7 @@ def _evaluate_batch(
                 due += spend_reminders(catalog, schedule, period, usage, as_of)
             except BillingError as error:  # e.g. a line beyond what an invoice can bill
                 report.failures[cid] = str(error)
-        _queue(connection, report, due, now, dry_run)
+        _queue(connection, report, due, now, dry_run, channels)
         if not dry_run:
             marks: dict[str, date | None] = {
                 cid: None if p is None else p.start_date
@@ -123,6 +137,7 @@ def evaluate_credits(
     as_of: datetime,
     now: datetime,
     dry_run: bool = False,
+    channels: Sequence[str] = (send_ledger.EMAIL,),
 ) -> SpendReport:
     """Queue a `credits_low` for each grant of these customers whose balance is under 20 %."""
     holders = set(customers_with_credits(catalog))
@@ -135,14 +150,19 @@ def evaluate_credits(
         due: list[Reminder] = []
         for cid in wanted:
             due += credits_low(catalog, Schedule.of(catalog, cid), used[cid], as_of)
-        _queue(connection, report, due, now, dry_run)
+        _queue(connection, report, due, now, dry_run, channels)
         if not dry_run:
             spend_evaluations.record_credits(connection, documents, now)
     return report
 
 
 def evaluate_spend_since_last(
-    engine: Engine, catalog: Catalog, as_of: datetime, now: datetime, dry_run: bool = False
+    engine: Engine,
+    catalog: Catalog,
+    as_of: datetime,
+    now: datetime,
+    dry_run: bool = False,
+    channels: Sequence[str] = (send_ledger.EMAIL,),
 ) -> SpendReport:
     """The daily scan's part: spend for the customers with alerts and usage stored since their
     last evaluation (or whose period changed since: a new period's flat fees alone may cross
@@ -167,8 +187,8 @@ def evaluate_spend_since_last(
     credit_due = [
         cid for cid in holders if cid not in known or documents[cid] > known[cid].finalized_documents
     ]
-    report = evaluate_spend(engine, catalog, spend_due, as_of, now, dry_run)
-    report.add(evaluate_credits(engine, catalog, credit_due, as_of, now, dry_run))
+    report = evaluate_spend(engine, catalog, spend_due, as_of, now, dry_run, channels)
+    report.add(evaluate_credits(engine, catalog, credit_due, as_of, now, dry_run, channels))
     if not dry_run:
         with engine.begin() as connection:
             spend_evaluations.set_scan_mark(connection, newest, now)

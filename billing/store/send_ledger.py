@@ -27,6 +27,7 @@ STALE_CLAIM = timedelta(minutes=15)
 # the kinds whose subject is an invoice or credit note number and whose email carries its PDF
 WITH_DOCUMENT_PDF = ("invoice_issued", "credit_note_issued")
 EMAIL = "email"
+WEBHOOK = "webhook"
 
 
 @dataclass(frozen=True, slots=True)

@@ -150,14 +150,16 @@ def test_a_sending_run_tries_each_email_once_even_when_all_fail(engine):
 
         def send(self, message):
             Down.attempts += 1
-            raise DeliveryError("HTTP 503 from the provider")
+            raise DeliveryError("HTTP 503 from the provider", status=503, retryable=True)
 
     with engine.begin() as connection:
         send_ledger.enqueue(connection, [_reminder(period=f"2026-03-0{d}") for d in range(1, 4)], NOW)
     clock = iter(NOW + timedelta(seconds=s) for s in range(100))
     report = deliver_all(engine, Down(), "billing@x.example", lambda: next(clock), batch=2)
     assert Down.attempts == 3 and len(report.failed) == 3 and report.sent == []
-    again = deliver_all(engine, Down(), "billing@x.example", lambda: next(clock), batch=2)
+    assert deliver_all(engine, Down(), "billing@x.example", lambda: next(clock), batch=2).failed == {}
+    later = iter(NOW + timedelta(hours=1, seconds=s) for s in range(100))  # past their backoff
+    again = deliver_all(engine, Down(), "billing@x.example", lambda: next(later), batch=2)
     assert Down.attempts == 6 and len(again.failed) == 3  # the next run retries each, once
 
 

@@ -137,19 +137,22 @@ def invoices_void(number: str) -> str:
     """Void, issue the credit note, then send the pending emails (its own among them); an email
     that cannot go now stays pending and goes with the next run."""
     from billing.runtime import resources
-    from billing.services.email_delivery import deliver_all
     from billing.services.invoice_states import void
+    from billing.services.notification_delivery import deliver_all
 
     settings = get_settings()
-    mailer = resources.mailer(settings)  # a misconfigured mailer refuses before anything changes
-    outcome = void(resources.engine(), number, resources.utc_now())
+    senders = resources.channel_senders(settings)  # misconfigured: refused before anything changes
+    channels = resources.notification_channels(settings)
+    outcome = void(resources.engine(), number, resources.utc_now(), channels)
     credit_note = outcome.credit_note
     cn = "" if credit_note is None else f"; credit note {credit_note.number}"
     if not outcome.changed:
         return f"{number} is already void{cn}; nothing changed"
     printed = credit_note is None or _printed(credit_note.number)  # its email waits for its PDF
-    report = deliver_all(resources.engine(), mailer, settings.email_from, resources.utc_now)
-    failed = not printed or any(key.startswith("credit_note_issued/") for key in report.failed)
+    report = deliver_all(resources.engine(), senders, resources.utc_now)
+    failed = not printed or any(
+        d.channel == "email" and d.key.startswith("credit_note_issued/") for d in report.failed
+    )
     total = (
         ""
         if credit_note is None

@@ -1,0 +1,132 @@
+"""Delivering what the send ledger holds, channel by channel: claim, send, record.
+
+Each channel (`email`, `webhook`) has a sender that turns one claimed notification into one
+message and returns the receiver's message id, or raises. A failure that may pass later (a
+`DeliveryError` marked retryable, or anything unexpected) goes back to pending with its error and
+waits its backoff (`billing.core.delivery_retry`); a permanent one, or the last try allowed,
+marks the delivery `failed` for good. A claim is what allows a send, so two runs at once never
+send the same delivery; only a process killed between its send and its record leaves a claim
+that a later run takes back after `send_ledger.STALE_CLAIM` and sends again, with the same key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy.engine import Engine
+
+from billing.core.delivery_retry import next_try
+from billing.notify.backends import DeliveryError
+from billing.store import send_ledger
+from billing.store.send_ledger import ClaimedNotification
+
+
+class ChannelSender(Protocol):
+    """Sends claimed notifications on one channel."""
+
+    channel: str
+
+    def send(self, engine: Engine, notification: ClaimedNotification) -> str:
+        """Deliver `notification`; return the message id, or raise (`DeliveryError` says
+        whether a retry may pass)."""
+        ...
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class Delivery:
+    """One notification on one channel: what a report counts."""
+
+    key: str  # the ledger key
+    channel: str
+
+    def __str__(self) -> str:
+        return f"{self.key} by {self.channel}"
+
+
+@dataclass
+class DeliveryReport:
+    sent: list[Delivery] = field(default_factory=list)
+    failed: dict[Delivery, str] = field(default_factory=dict)  # -> the error, one line
+    gave_up: set[Delivery] = field(default_factory=set)  # of `failed`: never tried again
+
+    def add(self, other: DeliveryReport) -> DeliveryReport:
+        self.sent += other.sent
+        self.failed.update(other.failed)
+        self.gave_up |= other.gave_up
+        return self
+
+    def failure_lines(self) -> list[str]:
+        """One line per failure, saying whether a later run tries it again."""
+        return [
+            f"{'failed for good' if d in self.gave_up else 'not sent, will retry'}: {d}: {error}"
+            for d, error in sorted(self.failed.items())
+        ]
+
+
+def _one_line(error: Exception) -> str:
+    text = " ".join(str(error).split())
+    if isinstance(error, DeliveryError) and text:
+        return text
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _deliver_batch(
+    engine: Engine, sender: ChannelSender, now: datetime, limit: int, since: datetime | None
+) -> tuple[DeliveryReport, int]:
+    report = DeliveryReport()
+    with engine.begin() as connection:
+        claimed = send_ledger.claim(connection, now, limit, since, channel=sender.channel)
+    for notification in claimed:
+        delivery = Delivery(notification.key, sender.channel)
+        try:
+            message_id = sender.send(engine, notification)
+        except Exception as error:  # recorded on the delivery, never raised: the others go on
+            retryable = error.retryable if isinstance(error, DeliveryError) else True
+            retry_at = next_try(notification.attempts, retryable, now)
+            message = _one_line(error)
+            with engine.begin() as connection:
+                send_ledger.mark_failed(
+                    connection, notification.delivery_id, message, retry_at=retry_at, final=retry_at is None
+                )
+            report.failed[delivery] = message
+            if retry_at is None:
+                report.gave_up.add(delivery)
+            continue
+        with engine.begin() as connection:
+            send_ledger.mark_sent(connection, notification.delivery_id, message_id, now)
+        report.sent.append(delivery)
+    return report, len(claimed)
+
+
+def deliver_pending(
+    engine: Engine,
+    senders: Sequence[ChannelSender],
+    now: datetime,
+    limit: int = 500,
+    since: datetime | None = None,
+) -> DeliveryReport:
+    """Send up to `limit` pending deliveries of each channel, each claimed before it is sent;
+    those tried at or after `since` (this sending run) are left for the next run."""
+    report = DeliveryReport()
+    for sender in senders:
+        report.add(_deliver_batch(engine, sender, now, limit, since)[0])
+    return report
+
+
+def deliver_all(
+    engine: Engine, senders: Sequence[ChannelSender], clock: Callable[[], datetime], batch: int = 500
+) -> DeliveryReport:
+    """Send everything pending on every channel, batch by batch, trying each delivery once in
+    this run."""
+    report = DeliveryReport()
+    started = clock()
+    for sender in senders:
+        while True:
+            sent, claimed = _deliver_batch(engine, sender, clock(), batch, started)
+            report.add(sent)
+            if claimed < batch:
+                break
+    return report
