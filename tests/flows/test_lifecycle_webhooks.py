@@ -32,19 +32,28 @@ def test_a_scan_delivers_each_reminder_by_email_and_by_webhook_once(with_webhook
     from flows.lifecycle import scan_lifecycle
 
     summary = scan_lifecycle(datetime(2026, 3, 14, 20, tzinfo=UTC))  # la and utc: 1 day left
-    assert (summary["new"], summary["sent"], summary["failed"]) == (2, 4, 0)  # 2 emails, 2 webhooks
-    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 2
+    assert (summary["new"], summary["sent"], summary["failed"]) == (3, 6, 0)  # 3 emails, 3 webhooks
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 3
     keys = sorted(webhook_receiver.ids())
-    assert keys == [f"trial_ending/{c}/contract/2026-03-01/2026-03-15" for c in ("la", "utc")]
+    assert keys == [  # already the 15th in Kolkata: its trial has ended
+        "trial_ended/kolkata/contract/2026-03-01/2026-03-15",
+        *(f"trial_ending/{c}/contract/2026-03-01/2026-03-15" for c in ("la", "utc")),
+    ]
     assert all(r.ok for r in webhook_receiver.requests)  # verified with standardwebhooks
-    data = webhook_receiver.requests[0].json()["data"]
+    data = next(r.json()["data"] for r in webhook_receiver.requests if r.json()["type"] == "trial_ending")
     assert data["trial_ends_on"] == "2026-03-15" and data["days_left"] == 1
 
     again = scan_lifecycle(datetime(2026, 3, 14, 21, tzinfo=UTC))
     assert (again["new"], again["sent"]) == (0, 0)
-    assert len(webhook_receiver.requests) == 2
+    assert len(webhook_receiver.requests) == 3
     with with_webhook.connect() as connection:
-        assert set(connection.scalars(sa.select(Notification.status))) == {"sent"}
+        rows = connection.execute(sa.select(Notification.customer_id, Notification.kind, Notification.status))
+        assert sorted(rows.all()) == [
+            ("kolkata", "trial_ended", "sent"),
+            ("kolkata", "trial_ending", "skipped"),  # its trial had ended by the first scan
+            ("la", "trial_ending", "sent"),
+            ("utc", "trial_ending", "sent"),
+        ]
 
 
 def test_a_failing_receiver_is_retried_by_a_later_scan_after_its_backoff(
@@ -52,21 +61,21 @@ def test_a_failing_receiver_is_retried_by_a_later_scan_after_its_backoff(
 ):
     from flows.lifecycle import scan_lifecycle
 
-    webhook_receiver.statuses = [503, 503]
+    webhook_receiver.statuses = [503, 503, 503]
     clock = [datetime(2026, 3, 14, 20, tzinfo=UTC)]
     monkeypatch.setattr(resources, "utc_now", lambda: clock[0])
     first = scan_lifecycle(clock[0])
-    assert (first["sent"], first["failed"]) == (2, 2)  # the emails went, the webhooks wait
+    assert (first["sent"], first["failed"]) == (3, 3)  # the emails went, the webhooks wait
     assert "not sent, will retry: trial_ending/la/contract/2026-03-01/2026-03-15 by webhook" in caplog.text
     assert "HTTP 503" in caplog.text and WEBHOOK_SECRET not in caplog.text
     clock[0] += timedelta(seconds=30)  # inside the backoff: nothing is tried
-    assert (scan_lifecycle(clock[0])["sent"], len(webhook_receiver.requests)) == (0, 2)
+    assert (scan_lifecycle(clock[0])["sent"], len(webhook_receiver.requests)) == (0, 3)
     clock[0] += timedelta(minutes=1)
-    assert scan_lifecycle(clock[0])["sent"] == 2
+    assert scan_lifecycle(clock[0])["sent"] == 3
     with with_webhook.connect() as connection:
         rows = connection.execute(
             sa.select(
                 NotificationDelivery.channel, NotificationDelivery.status, NotificationDelivery.attempts
             )
         )
-        assert sorted(rows.all()) == [("email", "sent", 1)] * 2 + [("webhook", "sent", 2)] * 2
+        assert sorted(rows.all()) == [("email", "sent", 1)] * 3 + [("webhook", "sent", 2)] * 3
