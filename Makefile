@@ -28,8 +28,11 @@ lint: $(STAMP)
 	$(BIN)/mypy billing flows tasks
 	$(BIN)/lint-imports
 
+# the suite runs on every core, one PostgreSQL database per worker (tests/conftest.py)
+TEST_WORKERS ?= auto
+
 test: $(STAMP) lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit

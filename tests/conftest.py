@@ -33,7 +33,28 @@ from billing.store.models import Base  # noqa: E402
 pytest_plugins = ["tests.fake_sendgrid", "tests.fake_webhook"]  # `sendgrid_server`, `webhook_receiver`
 
 FIXTURES = Path(__file__).parent / "fixtures"
-POSTGRES_URL = os.environ.get("BILLING_TEST_DATABASE_URL")
+
+
+def _worker_database(url: str | None) -> str | None:
+    """Under pytest-xdist each worker gets a database of its own, `<name>_<worker>`, created on
+    the same server: the tests empty and migrate their database freely."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    base = sa.engine.make_url(url).set(drivername="postgresql+psycopg")
+    name = f"{base.database}_{worker}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            found = connection.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+            if not found:
+                connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+POSTGRES_URL = _worker_database(os.environ.get("BILLING_TEST_DATABASE_URL"))
 
 
 @pytest.fixture(scope="session")
