@@ -29,16 +29,18 @@ def test_finalized_invoices_are_printed_once_and_emailed_once_with_their_pdf(con
     first = run_invoices(date(2026, 4, 2))
     assert first["finalized"] == 5
     assert first["documents"] == {"rendered": 5, "failed": 0}
-    assert first["emails"] == {"sent": 5, "failed": 0}
+    # five invoices and charlie's credits_low (its 3.00 credit is burned by its first invoice)
+    assert first["emails"] == {"sent": 6, "failed": 0}
     with configured.connect() as connection:
         assert connection.scalar(sa.select(sa.func.count()).select_from(InvoiceDocumentRow)) == 5
         alpha_april = stored_pdf_for_number(connection, "INV-000002")
     assert alpha_april is not None
 
     mails = sorted((tmp_path / "outbox").glob("*.eml"))
-    assert len(mails) == 5
+    invoice_mails = [path for path in mails if path.name.startswith("invoice_issued")]
+    assert (len(mails), len(invoice_mails)) == (6, 5)
     attached = {}
-    for path in mails:
+    for path in invoice_mails:
         message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
         (attachment,) = message.iter_attachments()
         assert attachment.get_content_type() == "application/pdf"
@@ -66,7 +68,7 @@ def test_many_chunks_are_printed_by_worker_processes(configured, tmp_path, monke
 
     summary = invoice_flows.run_invoices(date(2026, 4, 2))
     assert summary["documents"] == {"rendered": 5, "failed": 0}
-    assert summary["emails"] == {"sent": 5, "failed": 0}
+    assert summary["emails"] == {"sent": 6, "failed": 0}  # and charlie's credits_low
     with configured.connect() as connection:
         assert connection.scalar(sa.select(sa.func.count()).select_from(InvoiceDocumentRow)) == 5
-    assert len(sorted((tmp_path / "outbox").glob("*.eml"))) == 5
+    assert len(sorted((tmp_path / "outbox").glob("invoice_issued*.eml"))) == 5
