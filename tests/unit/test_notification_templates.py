@@ -73,8 +73,8 @@ CONTEXTS: dict[str, dict[str, Any]] = {
 SUBJECTS = {
     "trial_ending": "Your Pro trial ends in 3 days",
     "trial_ended": "Your Pro trial has ended",
-    "renewal_upcoming": "Your Pro plan renews in 30 days",
-    "renewed": "Your Pro plan has renewed for 12 months",
+    "renewal_upcoming": "Your Pro contract renews in 30 days",
+    "renewed": "Your Pro contract has renewed for 12 months",
     "contract_ending": "Your Pro contract ends in 30 days",
     "spend_threshold": "Acme Inc: spend passed $500.00 this period",
     "spend_forecast": "Acme Inc: spend on course to pass $1000.00 this period",
