@@ -14,6 +14,7 @@ from billing.api.errors import install_error_handlers
 from billing.api.event_routes import install_event_routes
 from billing.api.invoice_documents import add_document_routes
 from billing.api.invoice_routes import install_invoice_routes
+from billing.api.notification_routes import install_notification_routes
 from billing.api.rate_limit import RateLimiter
 from billing.api.request_body import BodyLimit
 from billing.api.schemas import PreviewRequest, error_responses
@@ -70,5 +71,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         return preview(db, stored, customer_id, request.events, request.mode, now, bound)
 
     install_invoice_routes(app)
+    install_notification_routes(app)
     install_event_routes(app)
     return app

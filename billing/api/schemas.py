@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from billing.core.notification_kinds import NOTIFICATION_KINDS, NOTIFICATION_STATUSES
+
 MAX_EVENTS = 1_000
 
 
@@ -58,6 +60,39 @@ class EventsAnswer(BaseModel):
     quarantined: int
     late: int = Field(description="of the accepted, for a period already invoiced: an adjustment")
     rejections: list[EventRejection] = Field(description="every quarantined event, by index")
+
+
+class DeliveryEntry(BaseModel):
+    channel: Literal["email", "webhook"]
+    status: Literal["pending", "sending", "sent", "failed"]
+    attempts: int = Field(description="tries so far")
+    last_error: str | None = Field(description="why the last try failed; null once sent")
+    sent_at: str | None = Field(description="ISO 8601 with the customer's offset")
+    next_attempt_at: str | None = Field(description="when a failed delivery is tried again")
+
+
+class NotificationEntry(BaseModel):
+    id: int = Field(description="pass it as `before` to read older notifications")
+    key: str = Field(description="kind/customer/subject/period: unique, the deliveries' idempotency key")
+    customer_id: str
+    kind: Literal[NOTIFICATION_KINDS]  # type: ignore[valid-type]
+    subject: str = Field(
+        description='what it is about, e.g. "contract/2026-01-15", "alert/500.00", an invoice number'
+    )
+    period: str = Field(description="which occurrence, e.g. the day a trial ends")
+    status: Literal[NOTIFICATION_STATUSES]  # type: ignore[valid-type]
+    due_on: str | None = Field(description="the customer's local day it was decided on (YYYY-MM-DD)")
+    reason: str | None = Field(description="why it was skipped")
+    recipient: str
+    created_at: str = Field(description="when it was recorded, ISO 8601 with the customer's offset")
+    context: dict[str, Any] = Field(description="the kind's own fields, as the email and webhook carry them")
+    deliveries: list[DeliveryEntry] = Field(description="one per channel; none for a skipped notification")
+
+
+class NotificationHistory(BaseModel):
+    customer_id: str
+    notifications: list[NotificationEntry] = Field(description="newest first")
+    next_before: int | None = Field(description="`before` for the next (older) page; null on the last")
 
 
 class ErrorDetail(BaseModel):

@@ -99,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     ).add_argument("number")
 
     _quarantine_parser(commands)
+    _notifications_parser(commands)
 
     quote = commands.add_parser("quote", help="price usage for one period of a plan (no database)")
     quote.add_argument("--catalog", required=True, metavar="FILE")
@@ -138,6 +139,24 @@ def _quarantine_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
         parser.add_argument("--by", metavar="NAME", help="who, kept in the audit trail (default: login)")
 
 
+def _notifications_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+    from billing.core.notification_kinds import NOTIFICATION_KINDS, NOTIFICATION_STATUSES
+
+    notifications = commands.add_parser(
+        "notifications", help="the notification history: what was sent, is pending, failed or was skipped"
+    )
+    actions = notifications.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="notifications, newest first, with each channel's delivery")
+    listing.add_argument("--customer", metavar="ID")
+    listing.add_argument("--kind", choices=NOTIFICATION_KINDS)
+    listing.add_argument("--status", choices=NOTIFICATION_STATUSES)
+    listing.add_argument(
+        "--limit", type=int, default=50, metavar="N", help="at most N (1 to 200, default 50)"
+    )
+    listing.add_argument("--before", type=int, metavar="ID", help="only older than this id: the next page")
+    listing.add_argument("--json", action="store_true")
+
+
 def _run_quarantine(args: argparse.Namespace) -> str:
     from billing.cli.commands import quarantine as q
 
@@ -155,6 +174,10 @@ def run(args: argparse.Namespace) -> str | None:
     command = args.command
     if command == "quarantine":
         return _run_quarantine(args)
+    if command == "notifications":
+        from billing.cli.commands.notifications import notifications_list
+
+        return notifications_list(args.customer, args.kind, args.status, args.limit, args.before, args.json)
     if command == "quote":
         from billing.cli.commands.quoting import run_quote
 

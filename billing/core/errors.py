@@ -83,3 +83,9 @@ class InvoiceStateError(BillingError):
     """An invoice asked to move where its state does not allow (paying a void invoice)."""
 
     code = "invalid_invoice_state"
+
+
+class InvalidHistoryQuery(BillingError):
+    """A notification history asked for with a kind, status or page size it cannot have."""
+
+    code = "invalid_query"

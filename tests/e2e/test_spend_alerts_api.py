@@ -48,7 +48,7 @@ def test_a_request_crossing_an_alert_is_emailed(engine, tmp_path):
     message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
     assert (message["To"], message["Subject"]) == (
         "acme@example.com",
-        "Your spend this period has reached 500.00 USD",
+        "acme: spend passed $500.00 this period",
     )
 
     repeat = client.post("/v1/events", json={"events": events})

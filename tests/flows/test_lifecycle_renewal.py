@@ -50,13 +50,14 @@ def test_a_renewal_is_announced_before_and_on_its_day_and_the_next_term_after(co
     assert scans[(3, 16)]["due"] == [] and all(s["sent"] == len(s["due"]) for s in scans.values())
     mails = outbox(tmp_path)
     assert sorted(subject for subject, _ in mails) == [
-        "Your Pro contract has renewed",
+        "Your Pro contract has renewed for 3 months",
         "Your Pro contract renews in 30 days",
         "Your Pro contract renews in 30 days",
         "Your Pro contract renews in 7 days",
     ]
-    (renewed,) = [text for subject, text in mails if subject.endswith("has renewed")]
-    assert "renewed on 15 Apr 2026 for 3 months" in renewed and "runs through 14 Jul 2026" in renewed
+    (renewed,) = [text for subject, text in mails if "has renewed" in subject]
+    assert "renewed on 15 Apr 2026 for 3 months" in renewed
+    assert "the new term runs 15 Apr 2026 – 14 Jul 2026" in renewed
     (july,) = [text for _, text in mails if "renews on 15 Jul 2026" in text]
     assert "in 30 days, for another 3 months" in july and "$30.00 per period" in july
     with configured.connect() as connection:

@@ -96,8 +96,8 @@ def test_month_of_usage_becomes_emailed_invoices(loaded, tmp_path):
 
     mails = _outbox(tmp_path)
     assert len(mails) == 6
-    low = mails["Your prepaid credit is running low: 0.00 USD left"]
-    assert "Of the 3.00 USD prepaid credit granted on 1 Mar 2026" in low.get_body(("plain",)).get_content()
+    low = mails["Charlie SA: $0.00 of prepaid credit left"]
+    assert "Of the $3.00 of prepaid credit granted on 1 Mar 2026" in low.get_body(("plain",)).get_content()
     alpha = mails["Invoice INV-000002: 10.70 USD due 1 May 2026"]
     assert alpha["To"] == "ap@alpha.example"
     assert alpha["From"] == "billing@vendor.example"

@@ -50,8 +50,8 @@ def test_an_ingest_run_crossing_an_alert_emails_it_before_it_ends(configured, tm
     assert summary["notifications"] == {"queued": 1, "sent": 1, "failed": 0}
     ((to, subject, text),) = outbox(tmp_path)
     assert to == "acme@example.com"
-    assert subject == "Your spend this period has reached 500.00 USD"
-    assert "1 Mar 2026 – 31 Mar 2026 have reached 520.00 USD" in text
+    assert subject == "acme: spend passed $500.00 this period"
+    assert "this period (1 Mar 2026 – 31 Mar 2026) has reached $520.00" in text
 
     again = ingest_usage(str(path))  # the same file: duplicates, nothing stored, nothing said
     assert again["duplicates"] == 520 and again["notifications"] == {"queued": 0, "sent": 0, "failed": 0}

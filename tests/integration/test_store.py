@@ -68,11 +68,14 @@ def test_api_keys_are_stored_hashed_and_can_be_revoked(engine):
 def _reminder(customer="alpha", period="2026-03-01"):
     email = f"{customer}@x.example"
     context = {
+        "customer_id": customer,
         "customer_name": customer,
+        "currency": "USD",
         "plan_name": "Pro",
         "trial_ends_on": period,
         "days_left": 2,
-        "recurring_fee": "$30.00",
+        "recurring_fee": "30.00",
+        "minimum_commitment": None,
     }
     return Reminder(customer, "trial_ending", "contract/2026-02-19", period, email, context)
 
