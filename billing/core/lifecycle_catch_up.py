@@ -20,18 +20,22 @@ from billing.core.periods import Schedule
 
 LATE_REMINDER = "too late: the scan came on or after the day it was about"
 LATE_ANNOUNCEMENT = f"too late: the scan came more than {ANNOUNCEMENT_DAYS} days after it"
+SUPERSEDED = "superseded: a nearer reminder of the same event was due in the same scan"
 
 
 @dataclass(frozen=True, slots=True)
 class Decision:
     reminder: Reminder
     skipped: bool
+    superseded: bool = False
 
     @property
     def reason(self) -> str | None:
         """Why a skipped notice is not sent (one text per case, so that they group)."""
         if not self.skipped:
             return None
+        if self.superseded:
+            return SUPERSEDED
         return LATE_REMINDER if self.reminder.kind.endswith(("_ending", "_upcoming")) else LATE_ANNOUNCEMENT
 
 
@@ -58,6 +62,33 @@ def catch_up(track: Track, start: int, on: date) -> CatchUp:
     return CatchUp(decisions, None)
 
 
+def _offset_group(reminder: Reminder) -> tuple[tuple[str, str, str, str], int] | None:
+    """(the event a reminder is about, its offset in days) for a reminder with an offset."""
+    event, _, offset = reminder.period.rpartition("/")
+    if not event or not offset.endswith("d"):
+        return None
+    return (reminder.customer_id, reminder.kind, reminder.subject, event), int(offset[:-1])
+
+
+def nearest_only(decisions: list[Decision]) -> list[Decision]:
+    """A scan that finds several reminders of one event due at once (it came late, past the
+    30-day one into the 7-day one's window) sends the nearest, as a daily scan would have on
+    that day; the earlier ones are recorded as superseded, never sent."""
+    nearest: dict[tuple[str, str, str, str], int] = {}
+    for decision in decisions:
+        found = None if decision.skipped else _offset_group(decision.reminder)
+        if found is not None:
+            group, offset = found
+            nearest[group] = min(offset, nearest.get(group, offset))
+    kept = []
+    for decision in decisions:
+        found = None if decision.skipped else _offset_group(decision.reminder)
+        if found is not None and nearest[found[0]] != found[1]:
+            decision = Decision(decision.reminder, skipped=True, superseded=True)
+        kept.append(decision)
+    return kept
+
+
 def due_on(tracks: Iterable[Track], on: date) -> list[Reminder]:
     """Every notice whose window holds `on`, whatever was decided before (a stateless view)."""
     due: list[Reminder] = []
@@ -67,7 +98,8 @@ def due_on(tracks: Iterable[Track], on: date) -> list[Reminder]:
                 break
             if on < occurrence.closes_on:
                 due.append(occurrence.reminder(on))
-    return due
+    decided = nearest_only([Decision(reminder, skipped=False) for reminder in due])
+    return [d.reminder for d in decided if not d.skipped]
 
 
 def due_reminders(catalog: Catalog, as_of: datetime) -> list[Reminder]:

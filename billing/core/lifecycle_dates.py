@@ -105,7 +105,7 @@ class Occurrence:
     @property
     def period(self) -> str:
         kind, event = self.track.kind, self.event_on
-        if kind == "renewal_upcoming":
+        if kind in ("trial_ending", "renewal_upcoming"):  # one notice per offset
             return f"{event.isoformat()}/{self.track.offset}d"
         if kind == "contract_ending":
             return f"{(event - timedelta(days=1)).isoformat()}/{self.track.offset}d"

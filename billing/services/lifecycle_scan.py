@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from billing.core.lifecycle import Reminder
-from billing.core.lifecycle_catch_up import Decision, catch_up, due_reminders
+from billing.core.lifecycle_catch_up import Decision, catch_up, due_reminders, nearest_only
 from billing.core.local_days import day_before
 from billing.store import send_ledger
 from billing.store.catalog_versions import catalog_version
@@ -86,8 +86,7 @@ def _from_calendar(
     channels: Sequence[str],
 ) -> ScanReport:
     decisions, steps = decide_entries(found.entries, as_of)
-    # several trial-ending offsets share one key (one notice per trial): the first decided wins
-    decisions = list({d.reminder.key: d for d in reversed(decisions)}.values())[::-1]
+    decisions = nearest_only(decisions)
     due = [d.reminder for d in decisions if not d.skipped]
     skipped = [d for d in decisions if d.skipped]
     report = ScanReport(as_of, due, [d.reminder for d in skipped], dry_run=dry_run)

@@ -31,7 +31,7 @@ def test_a_scan_at_one_instant_reminds_each_customer_on_its_local_day(configured
             "recipient": "kolkata@example.com",
             "day": "2026-03-12",
             "subject": "contract/2026-03-01",
-            "period": "2026-03-15",
+            "period": "2026-03-15/3d",
         }
     ]
     assert (first["new"], first["sent"], first["skipped"]) == (1, 1, [])
@@ -46,7 +46,8 @@ def test_a_scan_at_one_instant_reminds_each_customer_on_its_local_day(configured
     assert (last["new"], last["sent"]) == (3, 3)
     table = lifecycle_summary(last)
     assert (
-        "la        trial_ending  la@example.com       14 Mar 2026     contract/2026-03-01 2026-03-15" in table
+        "la        trial_ending  la@example.com       14 Mar 2026     contract/2026-03-01 2026-03-15/3d"
+        in table
     ), table
 
     bodies = {}

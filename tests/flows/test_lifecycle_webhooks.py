@@ -37,7 +37,7 @@ def test_a_scan_delivers_each_reminder_by_email_and_by_webhook_once(with_webhook
     keys = sorted(webhook_receiver.ids())
     assert keys == [  # already the 15th in Kolkata: its trial has ended
         "trial_ended/kolkata/contract/2026-03-01/2026-03-15",
-        *(f"trial_ending/{c}/contract/2026-03-01/2026-03-15" for c in ("la", "utc")),
+        *(f"trial_ending/{c}/contract/2026-03-01/2026-03-15/3d" for c in ("la", "utc")),
     ]
     assert all(r.ok for r in webhook_receiver.requests)  # verified with standardwebhooks
     data = next(r.json()["data"] for r in webhook_receiver.requests if r.json()["type"] == "trial_ending")
@@ -66,7 +66,7 @@ def test_a_failing_receiver_is_retried_by_a_later_scan_after_its_backoff(
     monkeypatch.setattr(resources, "utc_now", lambda: clock[0])
     first = scan_lifecycle(clock[0])
     assert (first["sent"], first["failed"]) == (3, 3)  # the emails went, the webhooks wait
-    assert "not sent, will retry: trial_ending/la/contract/2026-03-01/2026-03-15 by webhook" in caplog.text
+    assert "not sent, will retry: trial_ending/la/contract/2026-03-01/2026-03-15/3d by webhook" in caplog.text
     assert "HTTP 503" in caplog.text and WEBHOOK_SECRET not in caplog.text
     clock[0] += timedelta(seconds=30)  # inside the backoff: nothing is tried
     assert (scan_lifecycle(clock[0])["sent"], len(webhook_receiver.requests)) == (0, 3)

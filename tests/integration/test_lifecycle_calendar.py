@@ -84,12 +84,12 @@ def test_a_scan_enqueues_what_fired_and_steps_each_row_on(engine):
         ("renews", "renewal_upcoming", "2026-04-15/30d", date(2026, 3, 16)),
         ("trial", "trial_ended", "2026-03-15", date(2026, 3, 16)),
     ]
-    assert [(r.kind, r.period) for r in report.skipped] == [("trial_ending", "2026-03-15")]  # too late
+    assert [(r.kind, r.period) for r in report.skipped] == [("trial_ending", "2026-03-15/3d")]  # too late
     assert (report.new, report.new_skipped) == (2, 1)
     assert ledger(engine) == {
         "renewal_upcoming/renews/contract/2026-01-15/2026-04-15/30d": "pending",
         "trial_ended/trial/contract/2026-03-01/2026-03-15": "pending",
-        "trial_ending/trial/contract/2026-03-01/2026-03-15": "skipped",
+        "trial_ending/trial/contract/2026-03-01/2026-03-15/3d": "skipped",
     }
     laid_out = calendar(engine)
     # the renewal reminder moves on to the next term's (Jul 15, 30 days before: Jun 15 there);
@@ -183,13 +183,27 @@ def test_a_database_migrated_with_a_catalog_already_loaded_builds_its_calendar_a
     assert len(calendar(engine)) == 4
 
 
-def test_several_trial_ending_offsets_make_one_notice_per_trial(engine):
+def test_each_trial_ending_offset_is_a_notice_and_a_late_scan_sends_the_nearest(engine):
     trial = customer(
         "t", "UTC", {"plan": "trial", "starts_on": "2026-03-01", "notifications": {"trial_ending": [7, 3]}}
     )
     stored = saved(engine, catalog_of([trial]))
-    late = scan_reminders(engine, end_of(date(2026, 3, 13)), NOW, False, stored.id)  # both offsets fired
-    assert [(r.kind, r.period, r.context["days_left"]) for r in late.due] == [
-        ("trial_ending", "2026-03-15", 2)
+    week = scan_reminders(engine, end_of(date(2026, 3, 8)), NOW, False, stored.id)  # 7 days before
+    assert [(r.kind, r.period, r.context["days_left"]) for r in week.due] == [
+        ("trial_ending", "2026-03-15/7d", 7)
     ]
-    assert late.new == 1 and len(ledger(engine)) == 1
+    days = scan_reminders(engine, end_of(date(2026, 3, 12)), NOW, False, stored.id)  # 3 days before
+    assert [(r.kind, r.period, r.context["days_left"]) for r in days.due] == [
+        ("trial_ending", "2026-03-15/3d", 3)
+    ]
+    assert len(ledger(engine)) == 2
+
+    late_trial = customer(
+        "u", "UTC", {"plan": "trial", "starts_on": "2026-03-01", "notifications": {"trial_ending": [7, 3]}}
+    )
+    stored = saved(engine, catalog_of([trial, late_trial]))
+    late = scan_reminders(engine, end_of(date(2026, 3, 13)), NOW, False, stored.id)  # u: both fired
+    assert [(r.customer_id, r.period, r.context["days_left"]) for r in late.due] == [
+        ("u", "2026-03-15/3d", 2)
+    ]
+    assert [(r.customer_id, r.period) for r in late.skipped] == [("u", "2026-03-15/7d")]  # superseded

@@ -107,7 +107,7 @@ def test_two_scans_at_once_in_two_processes_deliver_each_notification_once_per_c
     assert all(failed == 0 for *_, failed in outcomes), outcomes
     assert sum(new for new, *_ in outcomes) == len(CUSTOMERS)  # each queued by one scan only
     assert sum(sent for _, sent, _ in outcomes) == 2 * len(CUSTOMERS)
-    keys = {f"trial_ending/{cid}/contract/2026-03-01/2026-03-15" for cid in CUSTOMERS}
+    keys = {f"trial_ending/{cid}/contract/2026-03-01/2026-03-15/3d" for cid in CUSTOMERS}
     emailed = Counter(r.json()["custom_args"]["billing_key"] for r in sendgrid_server.requests)  # type: ignore[index]
     hooked = Counter(webhook_receiver.ids())
     assert set(emailed) == set(hooked) == keys

@@ -107,7 +107,7 @@ def just_after_midnight(day: date, tz: str) -> datetime:
 
 
 KINDS_AND_DAYS = [
-    ("trial", "trial_ending", date(2026, 3, 12), "2026-03-15"),
+    ("trial", "trial_ending", date(2026, 3, 12), "2026-03-15/3d"),
     ("trial", "trial_ended", date(2026, 3, 15), "2026-03-15"),
     ("renews", "renewal_upcoming", date(2026, 3, 16), "2026-04-15/30d"),
     ("renews", "renewal_upcoming", date(2026, 4, 8), "2026-04-15/7d"),
@@ -155,7 +155,7 @@ def test_contexts_carry_the_shared_fields_and_the_kinds_own():
     }
     shared = {"customer_name", "customer_id", "currency", "plan_name", "minimum_commitment"}
     assert all(shared <= set(c) for c in contexts.values())
-    trial = contexts[("trial_ending", "2026-03-15")]
+    trial = contexts[("trial_ending", "2026-03-15/3d")]
     expected = {"trial_ends_on": "2026-03-15", "recurring_fee": "30.00", "minimum_commitment": "100.00"}
     assert {k: trial[k] for k in expected} == expected and trial["currency"] == "USD"
     assert contexts[("trial_ended", "2026-03-15")]["trial_ended_on"] == "2026-03-15"
