@@ -117,8 +117,8 @@ def _evaluate_batch(
                 report.failures[cid] = str(error)
         _queue(connection, report, due, now, dry_run, channels)
         if not dry_run:
-            marks: dict[str, date | None] = {
-                cid: None if p is None else p.start_date
+            marks: dict[str, tuple[date, datetime, datetime] | None] = {
+                cid: None if p is None else (p.start_date, p.start, p.end)
                 for cid, p in periods.items()
                 if cid not in report.failures
             }
@@ -180,6 +180,8 @@ def evaluate_spend_since_last(
     spend_due = []
     for cid in alerting:
         last = known.get(cid, blank)
+        if cid in known and touched.get(cid, 0) <= last.through_event_id and last.same_period(as_of):
+            continue  # nothing new, same period: no schedule to lay out
         period = current_period(Schedule.of(catalog, cid), as_of)
         started = None if period is None else period.start_date
         if touched.get(cid, 0) > last.through_event_id or (cid not in known or started != last.period_start):

@@ -412,6 +412,8 @@ class SpendEvaluation(Base):
     customer_id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
     through_event_id: Mapped[int] = mapped_column(sa.BigInteger)  # every event up to it was counted
     period_start: Mapped[date | None] = mapped_column(sa.Date, nullable=True)  # the period evaluated
+    period_from: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # its instants,
+    period_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # [from, until)
     finalized_documents: Mapped[int] = mapped_column(sa.Integer)  # invoices and credit notes then
     evaluated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

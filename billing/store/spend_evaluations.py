@@ -29,6 +29,14 @@ class Watermark:
     through_event_id: int = 0
     period_start: date | None = None
     finalized_documents: int = 0
+    period_from: datetime | None = None
+    period_until: datetime | None = None
+
+    def same_period(self, as_of: datetime) -> bool:
+        """`as_of` falls in the period last evaluated: no need to lay the schedule out again."""
+        return self.period_from is not None and self.period_until is not None and (
+            self.period_from <= as_of < self.period_until
+        )
 
 
 def customers_with_events_after(connection: sa.Connection, after_id: int) -> dict[str, int]:
@@ -50,31 +58,38 @@ def watermarks(connection: sa.Connection, customer_ids: Iterable[str]) -> dict[s
                 SpendEvaluation.through_event_id,
                 SpendEvaluation.period_start,
                 SpendEvaluation.finalized_documents,
+                SpendEvaluation.period_from,
+                SpendEvaluation.period_until,
             ).where(one_of(connection, SpendEvaluation.customer_id, list(batch)))
         )
-        for customer, through, period_start, documents in rows:
-            found[customer] = Watermark(int(through), period_start, int(documents))
+        for customer, through, period_start, documents, since, until in rows:
+            found[customer] = Watermark(int(through), period_start, int(documents), since, until)
     return found
 
 
 def record_spend(
-    connection: sa.Connection, evaluated: Mapping[str, date | None], through_event_id: int, now: datetime
+    connection: sa.Connection,
+    evaluated: Mapping[str, tuple[date, datetime, datetime] | None],
+    through_event_id: int,
+    now: datetime,
 ) -> None:
     """These customers' spend was evaluated on every event up to `through_event_id`, each in
-    the period starting on its date (None: no period in progress)."""
+    its period (first local day, UTC instants `[from, until)`; None: no period in progress)."""
     rows = [
         {
             "customer_id": customer,
             "through_event_id": through_event_id,
-            "period_start": period_start,
+            "period_start": None if period is None else period[0],
+            "period_from": None if period is None else period[1],
+            "period_until": None if period is None else period[2],
             "finalized_documents": 0,
             "evaluated_at": now,
         }
-        for customer, period_start in sorted(evaluated.items())
+        for customer, period in sorted(evaluated.items())
     ]
     if rows:
         insert = dialect_insert(connection, SpendEvaluation)
-        columns = ("through_event_id", "period_start", "evaluated_at")
+        columns = ("through_event_id", "period_start", "period_from", "period_until", "evaluated_at")
         connection.execute(
             insert.on_conflict_do_update(
                 index_elements=["customer_id"], set_={c: insert.excluded[c] for c in columns}

@@ -32,6 +32,8 @@ def upgrade() -> None:
         sa.Column("customer_id", sa.String(255), nullable=False),
         sa.Column("through_event_id", sa.BigInteger(), nullable=False),
         sa.Column("period_start", sa.Date(), nullable=True),
+        sa.Column("period_from", INSTANT, nullable=True),
+        sa.Column("period_until", INSTANT, nullable=True),
         sa.Column("finalized_documents", sa.Integer(), nullable=False),
         sa.Column("evaluated_at", INSTANT, nullable=False),
         sa.PrimaryKeyConstraint("customer_id", name=op.f("pk_spend_evaluations")),
