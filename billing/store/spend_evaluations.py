@@ -34,8 +34,10 @@ class Watermark:
 
     def same_period(self, as_of: datetime) -> bool:
         """`as_of` falls in the period last evaluated: no need to lay the schedule out again."""
-        return self.period_from is not None and self.period_until is not None and (
-            self.period_from <= as_of < self.period_until
+        return (
+            self.period_from is not None
+            and self.period_until is not None
+            and (self.period_from <= as_of < self.period_until)
         )
 
 
