@@ -50,6 +50,7 @@ def _next_steps() -> str:
 Next:
   .venv/bin/billing invoices list                      # the invoices just issued
   .venv/bin/billing invoices show INV-000001           # one invoice, line by line (--json for the API shape)
+  .venv/bin/billing notifications list --customer oscorp   # what it was told, by which channel, when
   .venv/bin/billing quote --catalog {DEMO_CATALOG} --plan pro \\
        --usage api_calls=12000 storage_gb=80 active_users=12
   .venv/bin/billing api-key create demo-$(date +%s)    # prints a key once; then:
