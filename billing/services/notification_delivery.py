@@ -60,6 +60,13 @@ class DeliveryReport:
         self.gave_up |= other.gave_up
         return self
 
+    def counts(self, channel: str) -> dict[str, int]:
+        """What one channel did: `{"sent": n, "failed": m}` (a report holds every channel's)."""
+        return {
+            "sent": sum(1 for d in self.sent if d.channel == channel),
+            "failed": sum(1 for d in self.failed if d.channel == channel),
+        }
+
     def failure_lines(self) -> list[str]:
         """One line per failure, saying whether a later run tries it again."""
         return [
