@@ -78,7 +78,8 @@ def run_invoices(
         "drafts": len(report.drafts),
         "failures": report.failures,
         "documents": {"rendered": 0, "failed": 0},
-        "emails": {"sent": 0, "failed": 0},
+        "emails": {"sent": 0, "failed": 0},  # the email channel's deliveries
+        "webhooks": {"sent": 0, "failed": 0},  # the webhook channel's (none without one)
     }
     if not dry_run:  # the emails of finalized invoices were queued with them; send what waits
         # balances change where invoices are finalized: their customers' low credits, queued now
@@ -90,7 +91,7 @@ def run_invoices(
         for invoice_id, why in sorted(documents.failed.items()):
             logger.warning("invoice %d: PDF not rendered, its email waits: %s", invoice_id, why)
         delivery = send_pending_notifications()  # by email, and by webhook when one is set
-        summary["emails"] = {"sent": len(delivery.sent), "failed": len(delivery.failed)}
+        summary["emails"], summary["webhooks"] = delivery.counts("email"), delivery.counts("webhook")
         for line in delivery.failure_lines():
             logger.warning(line)
     title = f"Invoices as of {instant.isoformat()}" + (" (dry run)" if dry_run else "")

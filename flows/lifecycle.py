@@ -40,12 +40,15 @@ def scan_lifecycle(as_of: date | datetime | None = None, dry_run: bool = False) 
         "skipped": [_listed(r) for r in scan.skipped],
         "new": scan.new + spend.new,
         "new_skipped": scan.new_skipped,
-        "sent": 0,
+        "sent": 0,  # deliveries, every channel's: `emails` and `webhooks` tell them apart
         "failed": 0,
+        "emails": {"sent": 0, "failed": 0},
+        "webhooks": {"sent": 0, "failed": 0},
     }
     if not dry_run:
         delivery = send_pending_notifications()  # by email, and by webhook when one is set
         summary["sent"], summary["failed"] = len(delivery.sent), len(delivery.failed)
+        summary["emails"], summary["webhooks"] = delivery.counts("email"), delivery.counts("webhook")
         for line in delivery.failure_lines():
             logger.warning(line)
     title = f"Lifecycle scan as of {instant.isoformat()}, catalog version {pinned.content_hash[:12]}"

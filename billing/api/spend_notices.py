@@ -33,14 +33,19 @@ class SpendNotifier:
         self._lock = threading.Lock()
         self._pending: set[str] = set()
         self._running = False
+        self._newest: tuple[Catalog, datetime] | None = None  # the latest request's catalog and instant
 
     def add(self, customer_ids: Iterable[str]) -> None:
         with self._lock:
             self._pending.update(customer_ids)
 
     def run(self, catalog: Catalog, as_of: datetime) -> None:
-        """Evaluate and deliver until nothing waits; returns at once if another thread is at it."""
+        """Evaluate and deliver until nothing waits; returns at once if another thread is at it.
+        Each batch is judged at the newest request's instant and catalog (a request coalesced
+        into a running loop is not judged at the instant of the one that started it)."""
         with self._lock:
+            if self._newest is None or as_of >= self._newest[1]:
+                self._newest = (catalog, as_of)
             if self._running or not self._pending:
                 return
             self._running = True
@@ -48,10 +53,11 @@ class SpendNotifier:
             while True:
                 with self._lock:
                     batch, self._pending = self._pending, set()
-                    if not batch:
+                    if not batch or self._newest is None:
                         self._running = False
                         return
-                self._evaluate(batch, catalog, as_of)
+                    newest_catalog, newest_as_of = self._newest
+                self._evaluate(batch, newest_catalog, newest_as_of)
         except BaseException:
             with self._lock:
                 self._running = False

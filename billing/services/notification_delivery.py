@@ -7,6 +7,8 @@ waits its backoff (`billing.core.delivery_retry`); a permanent one, or the last 
 marks the delivery `failed` for good. A claim is what allows a send, so two runs at once never
 send the same delivery; only a process killed between its send and its record leaves a claim
 that a later run takes back after `send_ledger.STALE_CLAIM` and sends again, with the same key.
+A batch is claimed at once and sent one by one, each claim renewed at its turn: a slow receiver
+can keep a batch busy past `STALE_CLAIM`, and what another run took back is that run's to send.
 """
 
 from __future__ import annotations
@@ -58,6 +60,13 @@ class DeliveryReport:
         self.gave_up |= other.gave_up
         return self
 
+    def counts(self, channel: str) -> dict[str, int]:
+        """What one channel did: `{"sent": n, "failed": m}` (a report holds every channel's)."""
+        return {
+            "sent": sum(1 for d in self.sent if d.channel == channel),
+            "failed": sum(1 for d in self.failed if d.channel == channel),
+        }
+
     def failure_lines(self) -> list[str]:
         """One line per failure, saying whether a later run tries it again."""
         return [
@@ -74,18 +83,27 @@ def _one_line(error: Exception) -> str:
 
 
 def _deliver_batch(
-    engine: Engine, sender: ChannelSender, now: datetime, limit: int, since: datetime | None
+    engine: Engine,
+    sender: ChannelSender,
+    clock: Callable[[], datetime],
+    limit: int,
+    since: datetime | None,
 ) -> tuple[DeliveryReport, int]:
+    """Claim up to `limit` deliveries and send them one by one, each claim renewed at its turn
+    (`send_ledger.renew_claim`): one another run took back meanwhile is its to send."""
     report = DeliveryReport()
     with engine.begin() as connection:
-        claimed = send_ledger.claim(connection, now, limit, since, channel=sender.channel)
+        claimed = send_ledger.claim(connection, clock(), limit, since, channel=sender.channel)
     for notification in claimed:
+        with engine.begin() as connection:
+            if not send_ledger.renew_claim(connection, notification, clock()):
+                continue
         delivery = Delivery(notification.key, sender.channel)
         try:
             message_id = sender.send(engine, notification)
         except Exception as error:  # recorded on the delivery, never raised: the others go on
             retryable = error.retryable if isinstance(error, DeliveryError) else True
-            retry_at = next_try(notification.attempts, retryable, now)
+            retry_at = next_try(notification.attempts, retryable, clock())
             message = _one_line(error)
             with engine.begin() as connection:
                 send_ledger.mark_failed(
@@ -96,7 +114,7 @@ def _deliver_batch(
                 report.gave_up.add(delivery)
             continue
         with engine.begin() as connection:
-            send_ledger.mark_sent(connection, notification.delivery_id, message_id, now)
+            send_ledger.mark_sent(connection, notification.delivery_id, message_id, clock())
         report.sent.append(delivery)
     return report, len(claimed)
 
@@ -112,7 +130,7 @@ def deliver_pending(
     those tried at or after `since` (this sending run) are left for the next run."""
     report = DeliveryReport()
     for sender in senders:
-        report.add(_deliver_batch(engine, sender, now, limit, since)[0])
+        report.add(_deliver_batch(engine, sender, lambda: now, limit, since)[0])
     return report
 
 
@@ -125,7 +143,7 @@ def deliver_all(
     started = clock()
     for sender in senders:
         while True:
-            sent, claimed = _deliver_batch(engine, sender, clock(), batch, started)
+            sent, claimed = _deliver_batch(engine, sender, clock, batch, started)
             report.add(sent)
             if claimed < batch:
                 break

@@ -212,6 +212,20 @@ def _invoice_pdf_stored() -> sa.Exists:
     )
 
 
+def renew_claim(connection: sa.Connection, notification: ClaimedNotification, now: datetime) -> bool:
+    """Just before its send: whether the claim is still this claimant's (no other run took it
+    back as stale: each claim counts an attempt, so the count tells them apart), renewed to
+    `now` so that no other run takes it back while it is sent. A batch is claimed at once and
+    sent one by one; with a slow receiver its last claims grow stale before their turn."""
+    d = NotificationDelivery
+    renewed = connection.execute(
+        sa.update(d)
+        .where(d.id == notification.delivery_id, d.status == "sending", d.attempts == notification.attempts)
+        .values(claimed_at=now)
+    )
+    return renewed.rowcount == 1
+
+
 def mark_sent(connection: sa.Connection, delivery_id: int, message_id: str, now: datetime) -> None:
     connection.execute(
         sa.update(NotificationDelivery)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from billing.cli.commands.pipeline import lifecycle_summary
 from billing.runtime import resources
 from billing.runtime.settings import get_settings
 from billing.store.catalog_versions import save_catalog
@@ -33,6 +34,8 @@ def test_a_scan_delivers_each_reminder_by_email_and_by_webhook_once(with_webhook
 
     summary = scan_lifecycle(datetime(2026, 3, 14, 20, tzinfo=UTC))  # la and utc: 1 day left
     assert (summary["new"], summary["sent"], summary["failed"]) == (3, 6, 0)  # 3 emails, 3 webhooks
+    assert (summary["emails"], summary["webhooks"]) == ({"sent": 3, "failed": 0}, {"sent": 3, "failed": 0})
+    assert "; emails sent 3, webhooks sent 3\n" in lifecycle_summary(summary)  # not "emails sent 6"
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 3
     keys = sorted(webhook_receiver.ids())
     assert keys == [  # already the 15th in Kolkata: its trial has ended

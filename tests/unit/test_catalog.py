@@ -466,6 +466,21 @@ BAD_CASES = [
     pytest.param(
         mutate("trial_days: 14", "trial_days: -1"), "plans[0].trial_days", "-1", id="negative-trial"
     ),
+    pytest.param(  # YAML's true is not a number of days (it was read as 1)
+        mutate("trial_days: 14", "trial_days: true"), "plans[0].trial_days", "True", id="trial-days-bool"
+    ),
+    pytest.param(
+        mutate("term_months: 12", "term_months: 12\n        notifications: {renewal_upcoming: [30, yes]}"),
+        "customers[0].contracts[0].notifications.renewal_upcoming[1]",
+        "True",
+        id="offset-bool",
+    ),
+    pytest.param(
+        mutate("term_months: 12", "term_months: on"),
+        "customers[0].contracts[0].term_months",
+        "True",
+        id="term-bool",
+    ),
     pytest.param(
         mutate("interval: monthly ", "interval: weekly "),
         "plans[0].interval",

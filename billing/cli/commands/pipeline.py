@@ -67,6 +67,18 @@ def ingest(sources: Sequence[str]) -> str:
     return "\n".join(ingest_summary(summary) for summary in summaries)
 
 
+def delivered(summary: dict[str, Any]) -> str:
+    """What a run's sending did, per channel: `emails sent 3, webhooks sent 3, 1 failed (...)`."""
+    parts = [f"emails sent {summary['emails']['sent']}"]
+    webhooks = summary.get("webhooks", {"sent": 0, "failed": 0})
+    if webhooks["sent"] or webhooks["failed"]:
+        parts.append(f"webhooks sent {webhooks['sent']}")
+    failed = summary["emails"]["failed"] + webhooks["failed"]
+    if failed:
+        parts.append(f"{failed} failed (kept and retried by the next run)")
+    return ", ".join(parts)
+
+
 def invoice_summary(summary: dict[str, Any]) -> str:
     invoices = summary["invoices"]
     head = (
@@ -75,10 +87,7 @@ def invoice_summary(summary: dict[str, Any]) -> str:
         f"{summary['drafts']} still in their grace period (drafts)"
     )
     if not summary["dry_run"]:
-        emails = summary["emails"]
-        head += f"; emails sent {emails['sent']}"
-        if emails["failed"]:
-            head += f", {emails['failed']} failed (kept and retried by the next run)"
+        head += "; " + delivered(summary)
     if not invoices:
         return head + "\nnothing due"
     return head + "\n" + text_table(invoice_rows(invoices), right=(4, 5))
@@ -111,7 +120,7 @@ def lifecycle_summary(summary: dict[str, Any]) -> str:
     head += f"{len(summary['due'])} due ({summary['new']} new)"
     head += f", {len(summary['skipped'])} skipped as too late ({summary['new_skipped']} new)"
     if not dry:
-        head += f"; emails sent {summary['sent']}, failed {summary['failed']}"
+        head += "; " + delivered(summary)
     parts = [head]
     for title, listed in (("would send" if dry else "due", summary["due"]), ("skipped", summary["skipped"])):
         if listed:

@@ -113,7 +113,8 @@ def _offsets(value: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(sorted(value, reverse=True))
 
 
-Offset = Annotated[int, Field(ge=1, le=366)]
+# strict: YAML reads `true`/`yes`/`on` as a boolean, which a lax int would take as 1 day
+Offset = Annotated[int, Field(ge=1, le=366, strict=True)]
 Offsets = Annotated[tuple[Offset, ...], Field(max_length=10), AfterValidator(_offsets)]
 
 
@@ -173,7 +174,7 @@ class Plan(_Model):
     code: Code
     name: str | None = None
     interval: Interval
-    trial_days: int = Field(default=0, ge=0)
+    trial_days: int = Field(default=0, ge=0, strict=True)
     minimum_commitment: Price | None = None
     charges: tuple[AnyCharge, ...] = Field(min_length=1)
     notifications: NotificationOffsets = NO_OFFSETS
@@ -206,7 +207,7 @@ class Contract(_Model):
     starts_on: date
     ends_on: date | None = None
     auto_renew: bool = False
-    term_months: int | None = Field(default=None, gt=0)
+    term_months: int | None = Field(default=None, gt=0, strict=True)
     overrides: dict[int, dict[str, Any]] = Field(default_factory=dict)
     credits: tuple[Credit, ...] = ()
     notifications: NotificationOffsets = NO_OFFSETS
