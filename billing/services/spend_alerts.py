@@ -173,12 +173,17 @@ def evaluate_spend_since_last(
     with engine.connect() as connection:
         mark = spend_evaluations.scan_mark(connection)
         newest = rollups.greatest_event_id(connection)
-        touched = spend_evaluations.customers_with_events_after(connection, mark)
-        known = spend_evaluations.watermarks(connection, [*alerting, *holders])
+        touched = spend_evaluations.customers_with_events_after(connection, mark.through_event_id)
+        if mark.catalog_version != catalog.version:  # a new catalog: every customer with an alert
+            candidates = alerting
+        else:  # the same catalog: those with new usage or whose evaluated period is over
+            looked_at = set(touched) | spend_evaluations.unsettled(connection, as_of)
+            candidates = [cid for cid in alerting if cid in looked_at]
+        known = spend_evaluations.watermarks(connection, [*candidates, *holders])
         documents = spend_evaluations.finalized_counts(connection, holders)
     blank = spend_evaluations.Watermark()
     spend_due = []
-    for cid in alerting:
+    for cid in candidates:
         last = known.get(cid, blank)
         if cid in known and touched.get(cid, 0) <= last.through_event_id and last.same_period(as_of):
             continue  # nothing new, same period: no schedule to lay out
@@ -193,5 +198,5 @@ def evaluate_spend_since_last(
     report.add(evaluate_credits(engine, catalog, credit_due, as_of, now, dry_run, channels))
     if not dry_run:
         with engine.begin() as connection:
-            spend_evaluations.set_scan_mark(connection, newest, now)
+            spend_evaluations.set_scan_mark(connection, newest, now, catalog.version)
     return report

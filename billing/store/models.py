@@ -426,3 +426,4 @@ class SpendScanMark(Base):
     name: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
     through_event_id: Mapped[int] = mapped_column(sa.BigInteger)
     scanned_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    catalog_version: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)  # content hash

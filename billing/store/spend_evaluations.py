@@ -164,20 +164,51 @@ def finalized_counts(connection: sa.Connection, customer_ids: Iterable[str]) -> 
     return counts
 
 
-def scan_mark(connection: sa.Connection) -> int:
+@dataclass(frozen=True, slots=True)
+class ScanMark:
+    through_event_id: int = 0  # the previous scan read the events up to it
+    catalog_version: str | None = None  # the content hash of the catalog it evaluated
+
+
+def scan_mark(connection: sa.Connection) -> ScanMark:
     found = connection.execute(
-        sa.select(SpendScanMark.through_event_id).where(SpendScanMark.name == DAILY)
-    ).scalar_one_or_none()
-    return int(found or 0)
+        sa.select(SpendScanMark.through_event_id, SpendScanMark.catalog_version).where(
+            SpendScanMark.name == DAILY
+        )
+    ).first()
+    return ScanMark() if found is None else ScanMark(int(found[0]), found[1])
 
 
-def set_scan_mark(connection: sa.Connection, through_event_id: int, now: datetime) -> None:
+def set_scan_mark(
+    connection: sa.Connection, through_event_id: int, now: datetime, catalog_version: str
+) -> None:
     insert = dialect_insert(connection, SpendScanMark).values(
-        name=DAILY, through_event_id=through_event_id, scanned_at=now
+        name=DAILY, through_event_id=through_event_id, scanned_at=now, catalog_version=catalog_version
     )
     connection.execute(
         insert.on_conflict_do_update(
             index_elements=["name"],
-            set_={"through_event_id": insert.excluded.through_event_id, "scanned_at": now},
+            set_={
+                "through_event_id": insert.excluded.through_event_id,
+                "scanned_at": now,
+                "catalog_version": catalog_version,
+            },
         )
     )
+
+
+def unsettled(connection: sa.Connection, as_of: datetime) -> set[str]:
+    """Customers whose last spend evaluation was not of the period in progress at `as_of` (it
+    is over, not begun, or there was none): what a scan must look at again, usage or not."""
+    e = SpendEvaluation
+    rows = connection.execute(
+        sa.select(e.customer_id).where(
+            sa.or_(
+                e.period_from.is_(None),
+                e.period_until.is_(None),
+                e.period_from > as_of,
+                e.period_until <= as_of,
+            )
+        )
+    )
+    return set(rows.scalars())

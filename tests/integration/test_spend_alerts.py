@@ -185,3 +185,24 @@ def test_credits_running_low_after_an_invoice_run_notify_once(engine, event_suit
     assert evaluate_credits(engine, stored.catalog, ["acme"], as_of, as_of).new == 0  # once per grant
     # the daily scan: no invoice since the last evaluation, nothing to look at again
     assert evaluate_spend_since_last(engine, stored.catalog, as_of, as_of).due == []
+
+
+def test_with_the_catalog_unchanged_the_scan_reads_only_unsettled_watermarks(engine, event_suite):
+    """A settled customer (evaluated in the period in progress, no usage since) is not even
+    read while the catalog is the one the last scan covered; a new catalog reads every one."""
+    from billing.store import spend_evaluations
+
+    stored = setup(engine)
+    at = datetime(2026, 3, 20, tzinfo=UTC)
+    evaluate_spend_since_last(engine, stored.catalog, at, at)
+    with engine.connect() as connection:
+        assert spend_evaluations.unsettled(connection, at) == set()
+        assert spend_evaluations.unsettled(connection, datetime(2026, 4, 2, tzinfo=UTC)) == {"acme", "quiet"}
+        assert spend_evaluations.scan_mark(connection).catalog_version == stored.catalog.version
+    with engine.begin() as connection:  # forget acme's watermark behind the ledger's back
+        connection.execute(sa.delete(SpendEvaluation).where(SpendEvaluation.customer_id == "acme"))
+    assert evaluate_spend_since_last(engine, stored.catalog, at, at).evaluated == 0  # not read
+    with engine.begin() as connection:  # as if the last scan had covered another catalog
+        connection.execute(sa.text("UPDATE spend_scan_marks SET catalog_version = 'other'"))
+    again = evaluate_spend_since_last(engine, stored.catalog, at, at)
+    assert again.evaluated == 1  # acme, never evaluated as far as the watermarks know

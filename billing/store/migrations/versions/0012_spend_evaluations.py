@@ -9,7 +9,9 @@ Revises: 0010
   credit notes it had when its credits were (`finalized_documents`), and when.
 - `spend_scan_marks`: the greatest event id the daily scan has looked past (one row, `daily`):
   the next scan reads only the events stored after it, to find the customers with usage since
-  their last evaluation, never the whole table.
+  their last evaluation, never the whole table; with the catalog version it covered, so that
+  while the catalog is unchanged a scan looks only at customers with new usage or whose
+  evaluated period is over, never at every customer with an alert.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(32), nullable=False),
         sa.Column("through_event_id", sa.BigInteger(), nullable=False),
         sa.Column("scanned_at", INSTANT, nullable=False),
+        sa.Column("catalog_version", sa.String(64), nullable=True),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_spend_scan_marks")),
     )
 
