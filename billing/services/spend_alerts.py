@@ -30,7 +30,7 @@ CUSTOMERS_PER_BATCH = 500
 @dataclass
 class SpendReport:
     evaluated: int = 0  # customers whose spend or credits were looked at
-    due: list[Reminder] = field(default_factory=list)
+    due: list[Reminder] = field(default_factory=list)  # the new ones: not in the ledger before
     new: int = 0  # of those, the ones the ledger did not hold yet
     failures: dict[str, str] = field(default_factory=dict)  # customer -> why it was not evaluated
 
@@ -50,11 +50,16 @@ def _queue(
     dry_run: bool,
     channels: Sequence[str],
 ) -> None:
-    report.due += due
+    """Queue what is due; the report lists only what the ledger did not hold yet (an alert
+    crossed and told earlier this period is found again by every evaluation after it)."""
     if dry_run:
-        report.new += len(due) - len(send_ledger.already_recorded(connection, due))
+        recorded = send_ledger.already_recorded(connection, due)
+        new = [r for r in due if r.key not in recorded]
     else:
-        report.new += send_ledger.enqueue(connection, due, now, channels)
+        keys = send_ledger.enqueue_new(connection, due, now, channels)
+        new = [r for r in due if r.key in keys]
+    report.due += new
+    report.new += len(new)
 
 
 def evaluate_spend(

@@ -69,15 +69,36 @@ def _rows(
     ]
 
 
-def _insert_new(connection: sa.Connection, rows: list[dict[str, Any]]) -> list[int]:
+def _insert_new(connection: sa.Connection, rows: list[dict[str, Any]]) -> dict[int, str]:
+    """Insert the rows the ledger does not hold yet; their ids and keys."""
     if not rows:
-        return []
+        return {}
+    n = Notification
     statement = (
-        dialect_insert(connection, Notification)
+        dialect_insert(connection, n)
         .on_conflict_do_nothing(index_elements=["customer_id", "kind", "subject", "period"])
-        .returning(Notification.id)
+        .returning(n.id, n.kind, n.customer_id, n.subject, n.period)
     )
-    return list(connection.scalars(statement, rows))
+    return {row[0]: "/".join(row[1:]) for row in connection.execute(statement, rows)}
+
+
+def enqueue_new(
+    connection: sa.Connection,
+    reminders: Iterable[Reminder],
+    now: datetime,
+    channels: Sequence[str] = (EMAIL,),
+) -> set[str]:
+    """Record notifications as pending on each channel; one already in the ledger is left
+    alone (whatever became of it). Returns the keys of those that were new."""
+    new = _insert_new(connection, _rows(reminders, "pending", now, None))
+    deliveries = [
+        {"notification_id": i, "channel": channel, "status": "pending", "attempts": 0}
+        for i in new
+        for channel in channels
+    ]
+    if deliveries:
+        connection.execute(sa.insert(NotificationDelivery), deliveries)
+    return set(new.values())
 
 
 def enqueue(
@@ -86,17 +107,8 @@ def enqueue(
     now: datetime,
     channels: Sequence[str] = (EMAIL,),
 ) -> int:
-    """Record notifications as pending on each channel; one already in the ledger is left
-    alone (whatever became of it). Returns how many were new."""
-    ids = _insert_new(connection, _rows(reminders, "pending", now, None))
-    deliveries = [
-        {"notification_id": i, "channel": channel, "status": "pending", "attempts": 0}
-        for i in ids
-        for channel in channels
-    ]
-    if deliveries:
-        connection.execute(sa.insert(NotificationDelivery), deliveries)
-    return len(ids)
+    """`enqueue_new`, counting the new ones."""
+    return len(enqueue_new(connection, reminders, now, channels))
 
 
 def record_skipped(

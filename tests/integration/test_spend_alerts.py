@@ -99,7 +99,10 @@ def test_crossing_500_then_1000_notifies_twice_and_re_ingesting_nothing(engine, 
 
     again = ingest(engine, event_suite, stored, "a", 600, late_march)  # the same events: duplicates
     assert again.customers == set()
-    assert evaluate_spend(engine, stored.catalog, ["acme"], late_march, late_march).new == 0
+    repeat = evaluate_spend(engine, stored.catalog, ["acme"], late_march, late_march)
+    assert (repeat.new, repeat.due) == (0, [])  # crossed and told already: not listed again
+    dry = evaluate_spend(engine, stored.catalog, ["acme"], late_march, late_march, dry_run=True)
+    assert (dry.new, dry.due) == (0, [])  # a dry run does not say it would send it
 
     more = ingest(engine, event_suite, stored, "b", 450, late_march)
     assert evaluate_spend(engine, stored.catalog, more.customers, late_march, late_march).new == 1
