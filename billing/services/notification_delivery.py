@@ -53,11 +53,15 @@ class DeliveryReport:
     sent: list[Delivery] = field(default_factory=list)
     failed: dict[Delivery, str] = field(default_factory=dict)  # -> the error, one line
     gave_up: set[Delivery] = field(default_factory=set)  # of `failed`: never tried again
+    # channel -> deliveries waiting on it while no sender of it is configured (a webhook removed)
+    stranded: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: DeliveryReport) -> DeliveryReport:
         self.sent += other.sent
         self.failed.update(other.failed)
         self.gave_up |= other.gave_up
+        for channel, waiting in other.stranded.items():
+            self.stranded[channel] = max(waiting, self.stranded.get(channel, 0))
         return self
 
     def counts(self, channel: str) -> dict[str, int]:
@@ -69,10 +73,16 @@ class DeliveryReport:
 
     def failure_lines(self) -> list[str]:
         """One line per failure, saying whether a later run tries it again."""
-        return [
+        lines = [
             f"{'failed for good' if d in self.gave_up else 'not sent, will retry'}: {d}: {error}"
             for d, error in sorted(self.failed.items())
         ]
+        for channel, waiting in sorted(self.stranded.items()):
+            lines.append(
+                f"not sent: {waiting} {channel} deliver{'y waits' if waiting == 1 else 'ies wait'}"
+                f" while no {channel} sender is configured; they go out once one is"
+            )
+        return lines
 
 
 def _one_line(error: Exception) -> str:
@@ -147,4 +157,8 @@ def deliver_all(
             report.add(sent)
             if claimed < batch:
                 break
+    configured = {sender.channel for sender in senders}
+    with engine.connect() as connection:
+        waiting = send_ledger.pending_by_channel(connection)
+    report.stranded = {c: n for c, n in waiting.items() if c not in configured}
     return report

@@ -111,6 +111,15 @@ def enqueue(
     return len(enqueue_new(connection, reminders, now, channels))
 
 
+def pending_by_channel(connection: sa.Connection) -> dict[str, int]:
+    """How many deliveries wait (pending or being sent) on each channel."""
+    d = NotificationDelivery
+    rows = connection.execute(
+        sa.select(d.channel, sa.func.count()).where(d.status.in_(("pending", "sending"))).group_by(d.channel)
+    )
+    return {channel: int(count) for channel, count in rows}
+
+
 def record_skipped(
     connection: sa.Connection, reminders: Iterable[Reminder], now: datetime, reason: str
 ) -> int:

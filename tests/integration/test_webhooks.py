@@ -244,3 +244,19 @@ def test_a_spend_alert_is_queued_for_the_webhook_as_well(engine, event_suite):
     with engine.connect() as connection:
         channels = connection.scalars(sa.select(NotificationDelivery.channel)).all()
     assert sorted(channels) == ["email", "webhook"]
+
+
+def test_deliveries_waiting_on_a_channel_no_longer_configured_are_said_to_wait(engine, sendgrid_server):
+    """Queued for the webhook, then the webhook is removed: the email goes, and the run says
+    the webhook delivery waits (instead of leaving it pending in silence)."""
+    _enqueue(engine, [_reminder()], channels=BOTH)
+    email = EmailChannel(
+        SendGridBackend("SG.test-key.secret", "billing@vendor.example", host=sendgrid_server.url),
+        "billing@vendor.example",
+    )
+    report = deliver_all(engine, [email], lambda: NOW)
+    assert report.sent == [Delivery(KEY, "email")] and report.stranded == {"webhook": 1}
+    assert report.failure_lines() == [
+        "not sent: 1 webhook delivery waits while no webhook sender is configured; they go out once one is"
+    ]
+    assert _status(engine) == "pending"  # the ledger says so too: not every channel delivered
