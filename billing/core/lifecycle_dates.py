@@ -125,6 +125,22 @@ class Occurrence:
             on=on,
         )
 
+    def _new_term(self) -> dict[str, Any]:
+        """The term a renewal starts: its months and its last day, cut short by the contract's
+        `ends_on` when that comes first (`ends_with_contract`: the emails say so)."""
+        track = self.track
+        assert track.term_months is not None
+        ends = add_months(track.contract_starts_on, track.term_months * (self.index + 1))
+        cut = track.renews_until is not None and track.renews_until < ends
+        if cut:
+            assert track.renews_until is not None
+            ends = track.renews_until
+        return {
+            "term_months": track.term_months,
+            "term_ends_on": (ends - timedelta(days=1)).isoformat(),
+            "ends_with_contract": cut,
+        }
+
     def _dates(self, on: date) -> dict[str, Any]:
         track, event = self.track, self.event_on
         days_left = max((event - on).days, 0)
@@ -132,19 +148,11 @@ class Occurrence:
             return {"trial_ends_on": event.isoformat(), "days_left": days_left}
         if track.kind == "trial_ended":
             return {"trial_ended_on": event.isoformat()}
-        if track.kind == "renewal_upcoming":
-            return {"renews_on": event.isoformat(), "days_left": days_left, "term_months": track.term_months}
-        if track.kind == "renewed":
-            assert track.term_months is not None
-            ends = add_months(track.contract_starts_on, track.term_months * (self.index + 1))
-            if track.renews_until is not None:
-                ends = min(ends, track.renews_until)
-            term_ends_on = ends - timedelta(days=1)
-            return {
-                "renewed_on": event.isoformat(),
-                "term_ends_on": term_ends_on.isoformat(),
-                "term_months": track.term_months,
-            }
+        if track.kind in ("renewal_upcoming", "renewed"):
+            term = self._new_term()
+            if track.kind == "renewal_upcoming":
+                return {"renews_on": event.isoformat(), "days_left": days_left, **term}
+            return {"renewed_on": event.isoformat(), **term}
         return {"ends_on": (event - timedelta(days=1)).isoformat(), "days_left": days_left}
 
 

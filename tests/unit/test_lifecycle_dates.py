@@ -22,6 +22,7 @@ from billing.core.lifecycle_catch_up import (
 from billing.core.lifecycle_dates import Track, date_tracks
 from billing.core.local_days import day_before
 from billing.core.periods import Schedule, local_midnight
+from billing.notify.rendering import render_email
 
 ZONES = ("UTC", "Asia/Kolkata", "America/Los_Angeles")
 MINUTE = timedelta(minutes=1)
@@ -219,6 +220,19 @@ def test_a_renewal_stops_at_an_explicit_end_which_is_announced():
     keys = sorted((d.reminder.kind, d.reminder.period) for d in decisions)
     assert [k for k in keys if k[0] == "renewed"] == [("renewed", "2026-04-01"), ("renewed", "2026-07-01")]
     assert ("contract_ending", "2026-08-31/30d") in keys
+    # the last renewal's term is cut short by the end: its notices say until when, not 3 months
+    said = {(d.reminder.kind, d.reminder.period): d.reminder.context for d in decisions}
+    assert said[("renewed", "2026-04-01")]["ends_with_contract"] is False
+    last = said[("renewed", "2026-07-01")]
+    assert (last["term_ends_on"], last["ends_with_contract"]) == ("2026-08-31", True)
+    upcoming = said[("renewal_upcoming", "2026-07-01/7d")]
+    assert (upcoming["term_ends_on"], upcoming["ends_with_contract"]) == ("2026-08-31", True)
+    email = render_email("renewed", last | {"customer_name": "X", "plan_name": "Pro"})
+    assert email.subject == "Your Pro contract has renewed until 31 Aug 2026"
+    assert "3 months" not in email.text and "3 months" not in email.html
+    notice = render_email("renewal_upcoming", upcoming | {"customer_name": "X", "plan_name": "Pro"})
+    assert "until 31 Aug 2026, the contract's last day" in notice.text
+    assert "for another 3 months" not in notice.text and "for another 3 months" not in notice.html
 
 
 def test_a_plan_change_is_not_a_contract_ending():
