@@ -44,8 +44,9 @@ from benchmarks.rating import AS_OF, build_catalog, load_data
 from billing.notify.outbox import OutboxBackend
 from billing.runtime import resources
 from billing.runtime.settings import get_settings
-from billing.services.email_delivery import deliver_all
+from billing.services.email_delivery import EmailChannel
 from billing.services.invoice_run import InvoiceRunReport, invoice_customers
+from billing.services.notification_delivery import deliver_all
 from billing.store.catalog_versions import StoredCatalog
 from flows.invoices import CUSTOMERS_PER_TASK
 
@@ -107,7 +108,7 @@ def service_run(engine: sa.Engine, stored: StoredCatalog, ids: Sequence[str]) ->
 def sending_seconds(engine: sa.Engine, outbox: Path) -> float:
     """Rendering and sending what the last run queued (for information: outside both timings)."""
     started = time.perf_counter()
-    delivery = deliver_all(engine, OutboxBackend(outbox), SENDER, resources.utc_now)
+    delivery = deliver_all(engine, [EmailChannel(OutboxBackend(outbox), SENDER)], resources.utc_now)
     assert not delivery.failed, delivery.failed
     return time.perf_counter() - started
 

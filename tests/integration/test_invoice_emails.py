@@ -21,9 +21,10 @@ from sqlalchemy.orm import Session
 from billing.core.catalog import parse_catalog
 from billing.notify.outbox import OutboxBackend
 from billing.notify.sendgrid_mail import SendGridBackend
-from billing.services.email_delivery import deliver_pending
+from billing.services.email_delivery import EmailChannel
 from billing.services.invoice_documents import document_pdf, invoices_to_render, render_pdfs
 from billing.services.invoice_run import invoice_customers
+from billing.services.notification_delivery import deliver_pending
 from billing.store.catalog_versions import StoredCatalog, save_catalog
 from billing.store.invoice_records import load_invoices
 from billing.store.models import InvoiceDocumentRow, Notification
@@ -107,7 +108,7 @@ def test_zero_subtotal_is_emailed_when_configured(engine) -> None:
 def test_the_email_waits_for_its_pdf_then_goes_out_once_with_the_stored_bytes(engine, tmp_path: Path) -> None:
     numbers = _invoice(engine, _load(engine))
     outbox = OutboxBackend(tmp_path)
-    waiting = deliver_pending(engine, outbox, SENDER, NOW)
+    waiting = deliver_pending(engine, [EmailChannel(outbox, SENDER)], NOW)
     assert (waiting.sent, waiting.failed) == ([], {})  # no PDF stored yet: nothing is claimed
     assert set(_emailed(engine).values()) == {"pending"}
 
@@ -115,11 +116,13 @@ def test_the_email_waits_for_its_pdf_then_goes_out_once_with_the_stored_bytes(en
     assert len(report.rendered) == 3 and not report.failed
     assert invoices_to_render(engine) == []
 
-    sent = deliver_pending(engine, outbox, SENDER, NOW + timedelta(minutes=1))
+    sent = deliver_pending(engine, [EmailChannel(outbox, SENDER)], NOW + timedelta(minutes=1))
     assert sorted(d.key for d in sent.sent) == sorted(
         f"invoice_issued/{c}/{numbers[c]}/2026-03-01" for c in ("acme", "prepaid")
     )
-    assert deliver_pending(engine, outbox, SENDER, NOW + timedelta(minutes=2)).sent == []  # once
+    assert (
+        deliver_pending(engine, [EmailChannel(outbox, SENDER)], NOW + timedelta(minutes=2)).sent == []
+    )  # once
 
     acme = numbers["acme"]
     (path,) = [p for p in tmp_path.glob("*.eml") if acme in p.name]
@@ -136,7 +139,7 @@ def test_sendgrid_carries_the_pdf_as_a_base64_attachment(engine, sendgrid_server
     numbers = _invoice(engine, _load(engine))
     render_pdfs(engine, invoices_to_render(engine), NOW)
     backend = SendGridBackend(API_KEY, SENDER, host=sendgrid_server.url)
-    assert len(deliver_pending(engine, backend, SENDER, NOW).sent) == 2
+    assert len(deliver_pending(engine, [EmailChannel(backend, SENDER)], NOW).sent) == 2
     payloads = {r.json()["personalizations"][0]["to"][0]["email"]: r.json() for r in sendgrid_server.requests}  # type: ignore[index]
     (attachment,) = payloads["ap@acme.example"]["attachments"]  # type: ignore[misc]
     assert attachment == {
@@ -154,11 +157,11 @@ def test_a_failed_send_stays_pending_and_is_sent_by_the_next_run(
     render_pdfs(engine, invoices_to_render(engine), NOW)
     backend = SendGridBackend(API_KEY, SENDER, host=sendgrid_server.url)
     sendgrid_server.status = 503
-    assert len(deliver_pending(engine, backend, SENDER, NOW).failed) == 2
+    assert len(deliver_pending(engine, [EmailChannel(backend, SENDER)], NOW).failed) == 2
     assert set(_emailed(engine).values()) == {"pending"}
     sendgrid_server.status = 202
-    assert len(deliver_pending(engine, backend, SENDER, NOW + timedelta(minutes=1)).sent) == 2
-    assert deliver_pending(engine, backend, SENDER, NOW + timedelta(minutes=2)).sent == []
+    assert len(deliver_pending(engine, [EmailChannel(backend, SENDER)], NOW + timedelta(minutes=1)).sent) == 2
+    assert deliver_pending(engine, [EmailChannel(backend, SENDER)], NOW + timedelta(minutes=2)).sent == []
     assert len(sendgrid_server.requests) == 4  # two refused, two sent, none twice
 
 

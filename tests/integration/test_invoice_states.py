@@ -17,9 +17,10 @@ from billing.core.errors import InvoiceStateError, UnknownInvoice
 from billing.notify.backends import EmailMessage
 from billing.notify.rendering import render_email
 from billing.services import invoice_states
-from billing.services.email_delivery import deliver_all
+from billing.services.email_delivery import EmailChannel
 from billing.services.invoice_documents import document_pdf
 from billing.services.invoice_run import invoice_customers
+from billing.services.notification_delivery import deliver_all
 from billing.store import invoice_records as records
 from billing.store.catalog_versions import StoredCatalog, active_catalog, save_catalog
 from billing.store.invoice_records import load_invoices
@@ -176,10 +177,12 @@ def test_the_credit_note_email_is_queued_with_it(issued: sa.Engine) -> None:
 def test_the_credit_note_email_waits_for_its_pdf_and_carries_it(issued: sa.Engine) -> None:
     outbox = RecordingBackend()
     invoice_states.void(issued, "INV-000001", VOIDED_AT)
-    deliver_all(issued, outbox, "billing@vendor.example", lambda: VOIDED_AT)
+    deliver_all(issued, [EmailChannel(outbox, "billing@vendor.example")], lambda: VOIDED_AT)
     assert not [m for m in outbox.sent if m.key.startswith("credit_note_issued/")]  # no PDF yet
     pdf = document_pdf(issued, "CN-000001", VOIDED_AT)
-    deliver_all(issued, outbox, "billing@vendor.example", lambda: VOIDED_AT + timedelta(minutes=1))
+    deliver_all(
+        issued, [EmailChannel(outbox, "billing@vendor.example")], lambda: VOIDED_AT + timedelta(minutes=1)
+    )
     (sent,) = [m for m in outbox.sent if m.key.startswith("credit_note_issued/")]
     assert [(a.filename, a.mime_type, a.content) for a in sent.attachments] == [
         ("CN-000001.pdf", "application/pdf", pdf)

@@ -18,10 +18,11 @@ import sqlalchemy as sa
 from billing.cli.commands.admin import invoices_list, invoices_show
 from billing.core.catalog import parse_catalog
 from billing.notify.outbox import OutboxBackend
-from billing.services.email_delivery import deliver_all
+from billing.services.email_delivery import EmailChannel
 from billing.services.ingest import ingest_records
 from billing.services.invoice_documents import invoices_to_render, render_pdfs
 from billing.services.invoice_run import invoice_customers
+from billing.services.notification_delivery import deliver_all
 from billing.sources.usage_files import RawRecord
 from billing.store.catalog_versions import active_catalog, save_catalog
 from billing.store.models import Notification
@@ -104,7 +105,9 @@ def test_the_paris_october_invoice_email_reads_in_local_days(configured, event_s
     assert [outcomes[d].status for d in sorted(outcomes)] == ["finalized", "finalized"]
     render_pdfs(configured, invoices_to_render(configured), AS_OF)  # the emails carry them
     outbox = tmp_path / "mails"
-    sent = deliver_all(configured, OutboxBackend(outbox), "billing@vendor.example", lambda: AS_OF)
+    sent = deliver_all(
+        configured, [EmailChannel(OutboxBackend(outbox), "billing@vendor.example")], lambda: AS_OF
+    )
     assert len(sent.sent) == 2 and not sent.failed
 
     november = outcomes["2026-11-01"]

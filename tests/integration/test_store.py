@@ -146,7 +146,8 @@ def test_the_same_bad_row_is_held_once(engine):
 
 def test_a_sending_run_tries_each_email_once_even_when_all_fail(engine):
     from billing.notify.backends import DeliveryError
-    from billing.services.email_delivery import deliver_all
+    from billing.services.email_delivery import EmailChannel
+    from billing.services.notification_delivery import deliver_all
 
     class Down:
         attempts = 0
@@ -158,11 +159,14 @@ def test_a_sending_run_tries_each_email_once_even_when_all_fail(engine):
     with engine.begin() as connection:
         send_ledger.enqueue(connection, [_reminder(period=f"2026-03-0{d}") for d in range(1, 4)], NOW)
     clock = iter(NOW + timedelta(seconds=s) for s in range(100))
-    report = deliver_all(engine, Down(), "billing@x.example", lambda: next(clock), batch=2)
+    report = deliver_all(engine, [EmailChannel(Down(), "billing@x.example")], lambda: next(clock), batch=2)
     assert Down.attempts == 3 and len(report.failed) == 3 and report.sent == []
-    assert deliver_all(engine, Down(), "billing@x.example", lambda: next(clock), batch=2).failed == {}
+    assert (
+        deliver_all(engine, [EmailChannel(Down(), "billing@x.example")], lambda: next(clock), batch=2).failed
+        == {}
+    )
     later = iter(NOW + timedelta(hours=1, seconds=s) for s in range(100))  # past their backoff
-    again = deliver_all(engine, Down(), "billing@x.example", lambda: next(later), batch=2)
+    again = deliver_all(engine, [EmailChannel(Down(), "billing@x.example")], lambda: next(later), batch=2)
     assert Down.attempts == 6 and len(again.failed) == 3  # the next run retries each, once
 
 
