@@ -118,13 +118,18 @@ def webhook_sender(settings: Settings | None = None) -> WebhookSender | None:
     settings = settings or get_settings()
     if not settings.webhook_url or settings.webhook_secret is None:
         return None
+    return _webhook_sender_for(
+        settings.webhook_url, settings.webhook_secret.get_secret_value(), settings.webhook_timeout_seconds
+    )
+
+
+@lru_cache(maxsize=2)
+def _webhook_sender_for(url: str, secret: str, timeout: float) -> WebhookSender:
+    """One sender (and its pooled HTTP client) per configuration, kept for the process: the
+    API's spend notifier asks for the senders on every evaluation."""
     from billing.notify.webhooks import WebhookSender
 
-    return WebhookSender(
-        settings.webhook_url,
-        settings.webhook_secret.get_secret_value(),
-        timeout=settings.webhook_timeout_seconds,
-    )
+    return WebhookSender(url, secret, timeout=timeout)
 
 
 def notification_channels(settings: Settings | None = None) -> tuple[str, ...]:
