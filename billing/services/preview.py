@@ -2,8 +2,9 @@
 
 The same generator as invoice runs (`billing.core.invoicing.draft_invoice`) prices both sides, on
 the same billed-so-far state and credits, so a preview of a period's events equals that
-period's invoice line for line. Nothing is written. The stored usage is aggregated in the
-database; only the request's own events (at most a thousand) are held in memory.
+period's invoice line for line. Nothing is written. The stored usage is read from the usage
+rollups (raw events where they do not apply); only the request's own events (at most a
+thousand) are held in memory.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from billing.core.money import ZERO, format_amount
 from billing.core.periods import Period, Schedule
 from billing.store import invoice_records
 from billing.store.catalog_versions import StoredCatalog
-from billing.store.metering_sql import SegmentKey, stored_states, stored_values_among
+from billing.store.rollup_states import known_values, segment_states
+from billing.store.rollups import fresh_signatures
+from billing.store.segment_queries import SegmentKey
 from billing.store.statement_bounds import statements_bounded
 from billing.store.usage_events import stored_hashes
 from billing.views.documents import invoice_document, period_document
@@ -133,10 +136,14 @@ def _new_events(connection: Connection, added: list[UsageEvent], mode: Mode) -> 
 
 
 def _known_values(
-    connection: Connection, catalog: Catalog, keys: Sequence[SegmentKey], added: Sequence[UsageEvent]
+    connection: Connection,
+    catalog: Catalog,
+    keys: Sequence[SegmentKey],
+    added: Sequence[UsageEvent],
+    fresh: set[str],
 ) -> dict[SegmentKey, dict[str, set[str]]]:
     """Per segment and `unique_count` metric, which distinct values of the added events the
-    stored ones hold already (a lookup of just those values)."""
+    stored ones hold already (a lookup of just those values, in the rollups where they apply)."""
     found: dict[SegmentKey, dict[str, set[str]]] = {}
     for key in keys:
         _, start, end = key
@@ -151,7 +158,7 @@ def _known_values(
                 if metric_applies(metric, e.event_type, e.properties)
                 and e.properties.get(metric.field) is not None
             }
-            found[key][metric.code] = stored_values_among(connection, metric, key, values)
+            found[key][metric.code] = known_values(connection, metric, key, values, fresh)
     return found
 
 
@@ -166,9 +173,10 @@ def preview(
 ) -> dict[str, Any]:
     """The preview document; the database's work is bounded by `statement_seconds`.
 
-    Stored usage is metered in the database (`stored_states`, the invoice run's aggregates);
-    only the added events are metered here and merged in (`Meter.resume`), so the work done in
-    Python does not grow with the customer's stored usage."""
+    Stored usage is read from the usage rollups (`segment_states`: the 15-minute buckets of each
+    segment, raw events only where rollups do not apply); only the added events are metered
+    here and merged in (`Meter.resume`), so the work does not grow with the customer's stored
+    usage."""
     catalog = stored.catalog
     customer = catalog.customer(customer_id)
     schedule = Schedule(catalog, customer)
@@ -197,12 +205,13 @@ def preview(
         # The invoices still open before this one come first, as the invoice run will issue them.
         plan = plan_through(schedule, state, boundary)
         segments = plan.segments(schedule)
-        states = stored_states(connection, catalog, [(customer_id, s.start, s.end) for s in segments])
+        fresh = fresh_signatures(connection, catalog.metrics)
+        states = segment_states(connection, catalog, [(customer_id, s.start, s.end) for s in segments], fresh)
         added = _new_events(connection, added, mode)
         current_keys = [
             (customer_id, s.start, s.end) for s in segments if closing and s.period.index == closing.index
         ]
-        known = _known_values(connection, catalog, current_keys, added) if mode == "merge" else {}
+        known = _known_values(connection, catalog, current_keys, added, fresh) if mode == "merge" else {}
     counted = catalog.event_counted_metrics
     before_usage = {
         (start, end): Meter.resume(catalog.metrics, metered, counted).usage()

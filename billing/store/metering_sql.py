@@ -214,10 +214,14 @@ _LATEST_KEY_SEPARATOR = "\t"
 
 
 def stored_states(
-    connection: sa.Connection, catalog: Catalog, segments: Sequence[SegmentKey]
+    connection: sa.Connection,
+    catalog: Catalog,
+    segments: Sequence[SegmentKey],
+    metrics: Iterable[Metric] | None = None,
 ) -> dict[SegmentKey, dict[str, MetricState]]:
-    """Each catalog metric's `MetricState` over the stored events of each segment."""
-    metrics = list(catalog.metrics)
+    """Each catalog metric's (or each of `metrics`') `MetricState` over the stored events of
+    each segment."""
+    metrics = list(catalog.metrics if metrics is None else metrics)
     return {segment: _segment_states(connection, metrics, segment) for segment in segments}
 
 

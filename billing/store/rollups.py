@@ -209,17 +209,7 @@ GROUP BY e.customer_id, {_PG_BUCKET}
 ON CONFLICT (customer_id, signature, bucket) DO UPDATE SET {", ".join(updates)}"""
     ]
     if metric.aggregation == "unique_count":
-        # The value's canonical text: numbers without trailing zeros (1.0 and 1 are one value, as
-        # jsonb and the core's `dumps` hold), strings JSON-quoted ("1" and 1 differ).
-        text = (
-            f"CASE jsonb_typeof({json_value}) "
-            f"WHEN 'number' THEN CAST(trim_scale(CAST({json_value} AS numeric)) AS text) "
-            f"WHEN 'null' THEN NULL ELSE CAST({json_value} AS text) END"
-        )
-        key = (
-            f"CASE WHEN octet_length({text}) <= {LONG_VALUE_BYTES} THEN {text} "
-            f"ELSE 'sha256:' || encode(sha256(convert_to({text}, 'UTF8')), 'hex') END"
-        )
+        key = postgres_value_key(json_value)
         statements.append(
             f"""
 INSERT INTO usage_rollup_values (customer_id, signature, bucket, value)
@@ -229,6 +219,23 @@ WHERE {where} AND {json_value} IS NOT NULL AND jsonb_typeof({json_value}) <> 'nu
 ON CONFLICT DO NOTHING"""
         )
     return statements
+
+
+def postgres_value_key(json_value: str) -> str:
+    """The text `usage_rollup_values.value` keeps for the jsonb expression `json_value` on
+    PostgreSQL (NULL for JSON null): numbers without trailing zeros (1.0 and 1 are one value, as
+    jsonb and the core's `dumps` hold), strings JSON-quoted ("1" and 1 differ), and a text longer
+    than LONG_VALUE_BYTES as 'sha256:' and its hex digest. Lookups apply the same expression to
+    the values they look for, so both sides are spelled alike."""
+    text = (
+        f"CASE jsonb_typeof({json_value}) "
+        f"WHEN 'number' THEN CAST(trim_scale(CAST({json_value} AS numeric)) AS text) "
+        f"WHEN 'null' THEN NULL ELSE CAST({json_value} AS text) END"
+    )
+    return (
+        f"CASE WHEN octet_length({text}) <= {LONG_VALUE_BYTES} THEN {text} "
+        f"ELSE 'sha256:' || encode(sha256(convert_to({text}, 'UTF8')), 'hex') END"
+    )
 
 
 def _sqlite_statements(entry: Maintained) -> list[tuple[str, dict[str, object]]]:
