@@ -61,8 +61,9 @@ class PostgresMetrics(MetricDialect):
             return f"sum({number}) {where}"
         if metric.aggregation == "max":
             return f"max({number}) {where}"
-        if metric.aggregation == "unique_count":
-            return f"count(DISTINCT e.properties -> {field}) {where}"
+        if metric.aggregation == "unique_count":  # a JSON null is no value, as in the core
+            value = f"(e.properties -> {field})"
+            return f"count(DISTINCT {value}) FILTER (WHERE {condition} AND jsonb_typeof({value}) <> 'null')"
         present = f"FILTER (WHERE {condition} AND (e.properties ->> {field}) IS NOT NULL)"
         return f'(array_agg({number} ORDER BY e."timestamp" DESC, e.transaction_id DESC) {present})[1]'
 
@@ -89,13 +90,16 @@ class SqliteMetrics(MetricDialect):
         where = f"FILTER (WHERE {condition})"
         if metric.aggregation == "count":
             return f"count(*) {where}"
-        value = f"(e.properties -> {self.path(metric.field or '')})"
+        path = self.path(metric.field or "")
+        kind = f"json_type(e.properties, {path})"
+        # A JSON null is no value, as in the core: the aggregates see SQL NULL for it.
+        if metric.aggregation == "unique_count":
+            return f"count(DISTINCT CASE WHEN {kind} <> 'null' THEN e.properties -> {path} END) {where}"
+        value = f"(CASE WHEN {kind} IN ('integer', 'real') THEN e.properties -> {path} END)"
         if metric.aggregation == "sum":
             return f"billing_sum({value}) {where}"
         if metric.aggregation == "max":
             return f"billing_max({value}) {where}"
-        if metric.aggregation == "unique_count":
-            return f"count(DISTINCT {value}) {where}"
         return f'billing_latest(e."timestamp", e.transaction_id, {value}) {where}'
 
 

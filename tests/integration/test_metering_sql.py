@@ -80,6 +80,8 @@ def _random_events(rng: random.Random, count: int) -> list[UsageEvent]:
             props = {"amount": Decimal(rng.randrange(1, 10**6)) / 100, "live": rng.choice([True, False, 1])}
         if kind != "call" and rng.random() < 0.1:  # stored before a metric asked for this field
             props = {k: v for k, v in props.items() if k not in ("gb", "user", "n", "amount")}
+        elif kind != "call" and rng.random() < 0.1:  # a JSON null in the field: no value, as absent
+            props = {k: None if k in ("gb", "user", "n", "amount") else v for k, v in props.items()}
         events.append(UsageEvent(f"t{n:05d}-{rng.randrange(10**6)}", customer, kind, at, props))
     return events
 
