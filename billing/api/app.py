@@ -18,6 +18,7 @@ from billing.api.notification_routes import install_notification_routes
 from billing.api.rate_limit import RateLimiter
 from billing.api.request_body import BodyLimit
 from billing.api.schemas import PreviewRequest, error_responses
+from billing.api.usage_routes import install_usage_routes
 from billing.core.errors import InvalidUsage
 from billing.runtime.settings import Settings, get_settings
 from billing.services.preview import preview
@@ -73,4 +74,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     install_invoice_routes(app)
     install_notification_routes(app)
     install_event_routes(app)
+    install_usage_routes(app)
     return app
