@@ -17,6 +17,7 @@ from billing.api.invoice_routes import install_invoice_routes
 from billing.api.notification_routes import install_notification_routes
 from billing.api.rate_limit import RateLimiter
 from billing.api.request_body import BodyLimit
+from billing.api.request_url import RefuseNulInUrl
 from billing.api.schemas import PreviewRequest, error_responses
 from billing.api.usage_routes import install_usage_routes
 from billing.core.errors import InvalidUsage
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.state.rate_limiter = RateLimiter(settings.api_rate_limit, settings.api_rate_burst)
     app.add_middleware(BodyLimit)
+    app.add_middleware(RefuseNulInUrl)
     install_error_handlers(app)
 
     @app.get("/healthz")
@@ -51,7 +53,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                 "required": True,
             }
         },
-        responses=error_responses(401, 404, 413, 422, 503),
+        responses=error_responses(401, 404, 413, 415, 422, 503),
     )
     def customer_preview(
         customer_id: str,

@@ -49,6 +49,8 @@ def error_response(status: int, code: str, message: str, **extra: Any) -> JSONRe
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    _document_validation_errors_as_error_bodies(app)
+
     @app.exception_handler(BillingError)
     async def _billing(_: Request, error: BillingError) -> JSONResponse:
         status = next((s for cls, s in _STATUS.items() if isinstance(error, cls)), 422)
@@ -117,3 +119,32 @@ def database_unavailable(error: BaseException | None) -> JSONResponse:
         return unavailable("timeout", "the request took longer than the database allows; try again later")
     logger.warning("database unavailable: %s", text.splitlines()[0] if text else type(error).__name__)
     return unavailable("database_unavailable", "the database is unavailable; try again later")
+
+
+def _document_validation_errors_as_error_bodies(app: FastAPI) -> None:
+    """FastAPI documents a 422 of its own shape (`HTTPValidationError`) on every route with
+    parameters; this app answers every 422 with the error body (`_invalid` above): say so."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = build()
+        own = "#/components/schemas/HTTPValidationError"
+        for operations in document.get("paths", {}).values():
+            for operation in operations.values():
+                answer = operation.get("responses", {}).get("422", {})
+                schema = answer.get("content", {}).get("application/json", {}).get("schema")
+                if schema == {"$ref": own}:
+                    answer["description"] = "a path, query or header parameter it cannot take"
+                    answer["content"]["application/json"]["schema"] = {
+                        "$ref": "#/components/schemas/ErrorBody"
+                    }
+        schemas = document.get("components", {}).get("schemas", {})
+        if "ErrorBody" in schemas:
+            for name in ("HTTPValidationError", "ValidationError"):
+                schemas.pop(name, None)
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]

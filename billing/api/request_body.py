@@ -72,7 +72,11 @@ async def _too_large(limit: int, send: Send) -> None:
 
 async def exact_json(request: Request) -> Any:
     """The request body parsed with every number as an exact Decimal (never through a float),
-    refused whole if any of it could not be stored (a preview prices all of it or nothing)."""
+    refused whole if any of it could not be stored (a preview prices all of it or nothing).
+    A body declared of another media type than JSON is 415; one declared of none is read as JSON."""
+    declared = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if declared and declared != "application/json" and not declared.endswith("+json"):
+        raise HTTPException(415, f"cannot read a {declared[:100]!r} body: send application/json")
     document = parsed_json(await request.body())
     problem = unstorable_text(document)
     if problem:

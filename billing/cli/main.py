@@ -76,9 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
 
-    keys = commands.add_parser("api-key", help="create or revoke an HTTP API key")
-    keys.add_argument("action", choices=["create", "revoke"])
-    keys.add_argument("name")
+    keys = commands.add_parser("api-key", help="create, list or revoke HTTP API keys")
+    keys.add_argument("action", choices=["create", "list", "revoke"])
+    keys.add_argument("name", nargs="?", help="the key's name (create, revoke)")
 
     invoices = commands.add_parser("invoices", help="read, pay and void invoices")
     invoice_actions = invoices.add_subparsers(dest="action", required=True)

@@ -39,8 +39,8 @@ class Settings(BaseSettings):
     # how long an API request may wait for a database connection, and run each statement
     api_database_timeout_seconds: float = Field(default=10, gt=0, le=300)
     # requests a second per API key on average, and at once (SPEC §8): past them, 429
-    api_rate_limit: float = Field(default=50, gt=0)
-    api_rate_burst: int = Field(default=100, ge=1)
+    api_rate_limit: float = Field(default=50, gt=0, le=1_000_000, allow_inf_nan=False)
+    api_rate_burst: int = Field(default=100, ge=1, le=1_000_000)
     # where every notification is also POSTed as a signed JSON webhook (SPEC §9); both or neither
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None

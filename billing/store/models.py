@@ -334,6 +334,9 @@ class LifecycleCalendarState(Base):
 
 
 class ApiKey(Base):
+    """A bearer key: its SHA-256 hash (unique, so indexed: a key is found by one lookup) and its
+    public prefix `bk_<id>`, which holds no character of the secret (see `store.api_keys`)."""
+
     __tablename__ = "api_keys"
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)

@@ -181,7 +181,14 @@ def test_store_commands_on_a_fresh_database(tmp_path):
     assert "shown once" in created.stderr and "Authorization: Bearer" in created.stderr
     duplicate = billing("api-key", "create", "shop", env=env)
     assert duplicate.returncode == 1 and "exists already" in duplicate.stderr
+    listed = billing("api-key", "list", env=env).stdout.splitlines()
+    assert listed[0].split() == ["name", "prefix", "created", "revoked"]
+    assert listed[1].split()[:2] == ["shop", created.stdout.strip()[:15]] and listed[1].endswith("-")
+    assert created.stdout.strip()[16:] not in "".join(listed)  # never the secret
     assert billing("api-key", "revoke", "shop", env=env).returncode == 0
+    assert billing("api-key", "list", env=env).stdout.splitlines()[1].endswith(" UTC")  # when revoked
+    nameless = billing("api-key", "revoke", env=env)
+    assert nameless.returncode == 1 and "needs the key's NAME" in nameless.stderr
     unreadable = billing("ingest", str(tmp_path / "nope.jsonl"), env=env)
     assert unreadable.returncode == 1 and unreadable.stderr.strip().endswith("nope.jsonl: no such file")
     customer = billing("invoice", "--as-of", "2026-04-02", "--customer", "zulu", env=env)

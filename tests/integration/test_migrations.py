@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -149,3 +150,33 @@ def test_credit_notes_stored_before_reasons_are_voids_and_one_void_per_invoice_s
         _insert_invoice(c, 7, "CN-000005", "-3.00", corrects="INV-000002", reason="void")
     with pytest.raises(sa.exc.DatabaseError, match="never change"), empty_database.begin() as c:
         c.execute(sa.text("UPDATE invoices SET reason = 'backfill' WHERE number = 'CN-000001'"))
+
+
+def test_old_key_prefixes_lose_their_secret_characters_and_the_keys_keep_working(
+    empty_database: Engine,
+) -> None:
+    from alembic import command
+
+    from billing.store.api_keys import LEGACY_PREFIX, create_key, key_owner, list_keys
+    from billing.store.database import alembic_config
+
+    old_key = "bk_" + "S3cr3tAbCdEfGhIjKlMnOpQrStUvWxYz0123456789-"
+    upgrade(empty_database, "0011")
+    with empty_database.begin() as c:
+        c.execute(
+            sa.text("INSERT INTO api_keys (name, prefix, key_hash, created_at) VALUES ('old', :p, :h, :now)"),
+            {"p": old_key[:10], "h": hashlib.sha256(old_key.encode()).hexdigest(), "now": NOW},
+        )
+    assert upgrade(empty_database, "head") >= "0013"
+    with empty_database.begin() as c:
+        new_key = create_key(c, "new", NOW)
+        listed = {k.name: k.prefix for k in list_keys(c)}
+        assert listed == {"old": LEGACY_PREFIX, "new": new_key[:15]}
+        assert not any(old_key[3:10] in prefix for prefix in listed.values())
+        assert key_owner(c, old_key) == "old" and key_owner(c, new_key) == "new"
+    with empty_database.begin() as c:
+        command.downgrade(alembic_config(c), "0011")
+    with empty_database.connect() as c:
+        prefixes = set(c.execute(sa.text("SELECT prefix FROM api_keys")).scalars())
+        assert prefixes == {LEGACY_PREFIX, new_key[:15]}  # nothing to restore, nothing lost
+    assert upgrade(empty_database, "head") >= "0013"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -13,7 +14,7 @@ from billing.core.errors import BillingError
 from billing.core.lifecycle import Reminder
 from billing.sources.catalog_file import load_catalog
 from billing.store import send_ledger
-from billing.store.api_keys import create_key, key_owner, revoke_key
+from billing.store.api_keys import create_key, key_owner, list_keys, new_key, revoke_key
 from billing.store.catalog_versions import NoCatalog, active_catalog, save_catalog
 from billing.store.models import ApiKey, CatalogVersion, ContractRow, CustomerRow
 from billing.store.usage_events import insert_quarantined, quarantine_fingerprint
@@ -54,15 +55,30 @@ def test_api_keys_are_stored_hashed_and_can_be_revoked(engine):
             create_key(connection, "shop", NOW)
     with engine.connect() as connection:
         stored = connection.execute(sa.select(ApiKey.key_hash, ApiKey.prefix)).one()
-        assert key not in stored and stored.prefix == key[:10]
+        public, secret = key[len("bk_") :].split("_", 1)
+        assert key not in stored and stored.prefix == f"bk_{public}"
+        assert len(secret) == 43 and secret not in stored.key_hash
         assert key_owner(connection, key) == "shop"
         assert key_owner(connection, key + "x") is None
+        for nasty in ("", "bk_", "bk_\x00" * 30, "bk_\ud800" * 30, "x" * 10_000, key + "\n"):
+            assert key_owner(connection, nasty) is None
     with engine.begin() as connection:
         revoke_key(connection, "shop", NOW)
         with pytest.raises(BillingError, match="no active API key"):
             revoke_key(connection, "shop", NOW)
     with engine.connect() as connection:
         assert key_owner(connection, key) is None
+        assert [(k.name, k.prefix, k.revoked_at) for k in list_keys(connection)] == [
+            ("shop", f"bk_{public}", NOW)
+        ]
+
+
+def test_a_key_prefix_is_its_public_id_apart_from_its_secret() -> None:
+    keys = [new_key() for _ in range(200)]
+    for key, prefix in keys:
+        assert re.fullmatch(r"bk_[0-9a-f]{12}", prefix)
+        assert key.startswith(prefix + "_") and len(key) == len(prefix) + 1 + 43
+    assert len({prefix for _, prefix in keys}) == len({key for key, _ in keys}) == 200
 
 
 def _reminder(customer="alpha", period="2026-03-01"):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -17,6 +18,9 @@ from billing.runtime.settings import get_settings
 from billing.sources.catalog_file import load_catalog
 from billing.views.documents import invoice_document
 from billing.views.tables import text_table
+
+if TYPE_CHECKING:
+    from billing.store.api_keys import KeyListing
 
 
 def db_upgrade() -> str:
@@ -50,10 +54,15 @@ def catalog_load(path: str) -> str:
     return f"{path}: {describe_catalog(catalog)}; {state}"
 
 
-def api_key(action: str, name: str) -> str:
+def api_key(action: str, name: str | None) -> str:
     from billing.runtime import resources
-    from billing.store.api_keys import create_key, revoke_key
+    from billing.store.api_keys import create_key, list_keys, revoke_key
 
+    if action == "list":
+        with resources.engine().connect() as connection:
+            return api_key_table(list_keys(connection))
+    if not name:
+        raise BillingError(f"`billing api-key {action}` needs the key's NAME")
     if action == "revoke":
         with resources.engine().begin() as connection:
             revoke_key(connection, name, resources.utc_now())
@@ -66,6 +75,21 @@ def api_key(action: str, name: str) -> str:
         file=sys.stderr,
     )
     return key
+
+
+def api_key_table(keys: list[KeyListing]) -> str:
+    """Name, public prefix, created, revoked: what tells keys apart, never a hash or a secret."""
+    if not keys:
+        return "no API keys: create one with `billing api-key create NAME`"
+    rows: list[list[Any]] = [["name", "prefix", "created", "revoked"]]
+    for key in keys:
+        revoked = "-" if key.revoked_at is None else _utc_minute(key.revoked_at)
+        rows.append([key.name, key.prefix, _utc_minute(key.created_at), revoked])
+    return text_table(rows)
+
+
+def _utc_minute(instant: datetime) -> str:
+    return instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def invoices_list(customer_id: str | None, as_json: bool) -> str:
