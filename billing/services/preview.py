@@ -21,9 +21,13 @@ from billing.core.errors import InvalidUsage
 from billing.core.events import EventRejected, UsageEvent, dumps, parse_event
 from billing.core.invoice_plan import InvoicePlan, draft_invoices, plan_through
 from billing.core.invoicing import Invoice, UsageBySegment, draft_invoice, rating_fingerprint
+from billing.core.line_hints import usage_charges
+from billing.core.line_keys import LineKey
 from billing.core.metering import Meter, metric_applies
 from billing.core.money import ZERO
 from billing.core.periods import Period, Schedule
+from billing.core.pricing.base import TierHint
+from billing.core.spend import project_usage
 from billing.store import invoice_records
 from billing.store.catalog_versions import StoredCatalog
 from billing.store.metering_sql import SegmentKey, stored_states, stored_values_among
@@ -186,14 +190,29 @@ def preview(
 ) -> dict[str, Any]:
     """The preview document (SPEC §8); the database's work is bounded by `statement_seconds`."""
     outcome = preview_outcome(engine, stored, customer_id, raw_events, mode, now, statement_seconds)
+    catalog, schedule, current = stored.catalog, outcome.schedule, outcome.current
+    hints: dict[LineKey, TierHint] = {}
+    projection = None
+    if current is not None:
+        charges = usage_charges(schedule, current)
+        for line in outcome.after.lines:
+            charge = charges.get(line.key)
+            hint = None if line.kind != "usage" or charge is None else charge.hint(line.quantity)
+            if hint is not None:
+                hints[line.key] = hint
+        segments = schedule.segments(current)
+        usage = {(s.start, s.end): outcome.after_usage.get((s.start, s.end), {}) for s in segments}
+        projection = project_usage(catalog, segments, usage, now, schedule.tz)
     return preview_document(
         outcome.customer_id,
         outcome.mode,
-        outcome.schedule.tz,
+        schedule.tz,
         outcome.shown,
         outcome.before,
         outcome.after,
         outcome.catalog_version,
+        hints,
+        projection,
     )
 
 

@@ -128,3 +128,25 @@ def test_the_schema_documents_the_usage_answer_and_its_errors(api):
     assert all(
         "description" in answer["properties"][f] for f in ("period", "running_invoice", "projected_spend")
     )
+
+
+def test_a_preview_gives_each_usage_line_its_hint_and_projection(api):
+    api.post("/v1/events", json={"events": [call(n, "2026-03-03") for n in range(4)]})
+    preview = api.post(
+        "/v1/customers/bravo/preview", json={"events": [{"event_type": "api_call"}] * 3, "mode": "merge"}
+    ).json()
+    (calls,) = [u for u in preview["usage_lines"] if u["metric"] == "api_calls"]
+    assert preview["after"]["lines"][calls["line"]]["quantity"] == "7"
+    # growth's graduated api_calls: [0, 5) at 1.00, [5, 10) at 0.50, then 0.25: 7 sits in the second
+    assert calls["hint"] == {
+        "tier": 1,
+        "from": "5",
+        "up_to": "10",
+        "unit_price": "0.50",
+        "per_units": "1",
+        "units_to_next_tier": "3",
+        "next_unit_price": "0.25",
+        "free_units_left": None,
+    }
+    assert calls["projected"] is not None and preview["projected"] is not None
+    assert preview["projected_beyond_limit"] is False
