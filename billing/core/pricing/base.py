@@ -127,6 +127,31 @@ class PricedCharge(NamedTuple):
     events: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class TierHint:
+    """Where a quantity sits in a charge's price bands, for the next unit (SPEC §8 `hint`).
+
+    Bands are half-open, `[tier_from, tier_up_to)`: at exactly a tier's `up_to` the tier is
+    full and the hint names the next one, whose price the next unit pays. `unit_price` is per
+    unit, or per package of `per_units` for a package charge; `units_to_next_tier` and
+    `next_unit_price` are None in the last band; `free_units_left` is None without a free
+    allowance (a first tier priced 0, a package's `free_units`)."""
+
+    tier: int
+    tier_from: Decimal
+    tier_up_to: Decimal | None
+    unit_price: Decimal
+    units_to_next_tier: Decimal | None
+    next_unit_price: Decimal | None
+    free_units_left: Decimal | None
+    per_units: Decimal = Decimal(1)
+
+
+def free_left(allowance: Decimal, quantity: Decimal) -> Decimal:
+    """What is left of a free allowance once `quantity` used it (a negative quantity uses none)."""
+    return allowance - min(max(quantity, ZERO), allowance)
+
+
 class ChargeModel(BaseModel):
     """Base class of the charge models; a subclass per model, registered by its `model` name."""
 
@@ -146,6 +171,10 @@ class ChargeModel(BaseModel):
     def price(self, usage: MeteredUsage, coverage: Coverage) -> PricedCharge:
         """The exact amount for one period's usage, or the flat part a contract covers."""
         raise NotImplementedError
+
+    def hint(self, quantity: Decimal) -> TierHint | None:
+        """Where `quantity` sits in this charge's price bands; None for a charge without usage."""
+        return None
 
     def explain(self, priced: PricedCharge, currency: Currency) -> str:
         """How the amount was reached, in words ("first 5 at $7.00, next 5 at $6.50")."""

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator
 
 from billing.core.money import ZERO, Currency
-from billing.core.pricing.base import ChargeModel, Coverage, MeteredUsage, PricedCharge, TierAmount
-from billing.core.pricing.tiers import Tier, check_tiers, explain_tiers
+from billing.core.pricing.base import ChargeModel, Coverage, MeteredUsage, PricedCharge, TierAmount, TierHint
+from billing.core.pricing.tiers import Tier, check_tiers, explain_tiers, tier_hint
 
 
 class GraduatedCharge(ChargeModel):
@@ -33,6 +34,9 @@ class GraduatedCharge(ChargeModel):
                 break
             lower = upper
         return PricedCharge(quantity, total, tuple(parts))
+
+    def hint(self, quantity: Decimal) -> TierHint:
+        return tier_hint(self.tiers, quantity)
 
     def explain(self, priced: PricedCharge, currency: Currency) -> str:
         return explain_tiers(priced.tiers, currency) if priced.tiers else "no usage"

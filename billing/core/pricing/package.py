@@ -13,6 +13,8 @@ from billing.core.pricing.base import (
     PositiveQuantity,
     Price,
     PricedCharge,
+    TierHint,
+    free_left,
     money_text,
 )
 
@@ -31,6 +33,29 @@ class PackageCharge(ChargeModel):
 
     def price(self, usage: MeteredUsage, coverage: Coverage) -> PricedCharge:
         return PricedCharge(usage.quantity, self.packages(usage.quantity) * self.package_price)
+
+    def hint(self, quantity: Decimal) -> TierHint:
+        """Band 0 is the free allowance `[0, free_units)` (when there is one); band j >= 1 is
+        the j-th package, `[free + (j-1) x size, free + j x size)`, priced `package_price` per
+        `package_size` units: the next unit there is paid by that package."""
+        free = self.free_units
+        size = self.package_size
+        if quantity < free:
+            return TierHint(
+                0, ZERO, free, ZERO, free - quantity, self.package_price, free - max(quantity, ZERO), size
+            )
+        whole, _ = divmod(quantity - free, size)
+        start = free + whole * size
+        return TierHint(
+            int(whole) + 1,
+            start,
+            start + size,
+            self.package_price,
+            start + size - quantity,
+            self.package_price,
+            free_left(free, quantity) if free else None,
+            size,
+        )
 
     def explain(self, priced: PricedCharge, currency: Currency) -> str:
         count = self.packages(priced.quantity)

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Literal
 
-from billing.core.money import Currency, plain
-from billing.core.pricing.base import ChargeModel, Coverage, MeteredUsage, Price, PricedCharge, money_text
+from billing.core.money import ZERO, Currency, plain
+from billing.core.pricing.base import (
+    ChargeModel,
+    Coverage,
+    MeteredUsage,
+    Price,
+    PricedCharge,
+    TierHint,
+    money_text,
+)
 
 
 class PerUnitCharge(ChargeModel):
@@ -15,6 +24,10 @@ class PerUnitCharge(ChargeModel):
 
     def price(self, usage: MeteredUsage, coverage: Coverage) -> PricedCharge:
         return PricedCharge(usage.quantity, usage.quantity * self.unit_price)
+
+    def hint(self, quantity: Decimal) -> TierHint:
+        """One band: every unit at `unit_price`."""
+        return TierHint(0, ZERO, None, self.unit_price, None, None, None)
 
     def explain(self, priced: PricedCharge, currency: Currency) -> str:
         return f"{plain(priced.quantity)} at {money_text(self.unit_price, currency)}"

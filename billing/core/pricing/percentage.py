@@ -6,7 +6,15 @@ from decimal import Decimal
 from typing import ClassVar, Literal
 
 from billing.core.money import ZERO, Currency, display_amount, plain
-from billing.core.pricing.base import ChargeModel, Coverage, MeteredUsage, Price, PricedCharge, money_text
+from billing.core.pricing.base import (
+    ChargeModel,
+    Coverage,
+    MeteredUsage,
+    Price,
+    PricedCharge,
+    TierHint,
+    money_text,
+)
 
 HUNDRED = Decimal(100)
 
@@ -22,6 +30,11 @@ class PercentageCharge(ChargeModel):
     def price(self, usage: MeteredUsage, coverage: Coverage) -> PricedCharge:
         amount = usage.quantity * self.rate / HUNDRED + self.per_transaction_fee * usage.events
         return PricedCharge(usage.quantity, amount, events=usage.events)
+
+    def hint(self, quantity: Decimal) -> TierHint:
+        """One band: each unit of the summed amount at `rate` percent (the per-transaction fee
+        is per event, not per unit)."""
+        return TierHint(0, ZERO, None, self.rate / HUNDRED, None, None, None)
 
     def explain(self, priced: PricedCharge, currency: Currency) -> str:
         text = f"{plain(self.rate)}% of {display_amount(priced.quantity, currency, exact=True)}"

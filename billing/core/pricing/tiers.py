@@ -7,7 +7,15 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict
 
 from billing.core.money import ZERO, Currency, plain
-from billing.core.pricing.base import LocatedValueError, PositiveQuantity, Price, TierAmount, money_text
+from billing.core.pricing.base import (
+    LocatedValueError,
+    PositiveQuantity,
+    Price,
+    TierAmount,
+    TierHint,
+    free_left,
+    money_text,
+)
 
 
 class Tier(BaseModel):
@@ -53,3 +61,24 @@ def explain_tiers(tiers: tuple[TierAmount, ...], currency: Currency) -> str:
             text += f" + {money_text(tier.flat_fee, currency)} flat"
         parts.append(text)
     return ", ".join(parts)
+
+
+def tier_hint(tiers: tuple[Tier, ...], quantity: Decimal) -> TierHint:
+    """The band `[previous up_to, up_to)` holding `quantity` (graduated and volume alike: the
+    next unit is priced there, or reprices the whole quantity there); a first tier priced 0 is
+    a free allowance."""
+    index = next(i for i, t in enumerate(tiers) if t.up_to is None or quantity < t.up_to)
+    tier = tiers[index]
+    lower = ZERO if index == 0 else tiers[index - 1].up_to or ZERO
+    last = tier.up_to is None
+    first = tiers[0]
+    free = None if first.unit_price != 0 or first.up_to is None else free_left(first.up_to, quantity)
+    return TierHint(
+        index,
+        lower,
+        tier.up_to,
+        tier.unit_price,
+        None if last or tier.up_to is None else tier.up_to - quantity,
+        None if last else tiers[index + 1].unit_price,
+        free,
+    )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator
 
 from billing.core.money import ZERO, Currency
-from billing.core.pricing.base import ChargeModel, Coverage, MeteredUsage, PricedCharge, TierAmount
-from billing.core.pricing.tiers import Tier, check_tiers, explain_tiers
+from billing.core.pricing.base import ChargeModel, Coverage, MeteredUsage, PricedCharge, TierAmount, TierHint
+from billing.core.pricing.tiers import Tier, check_tiers, explain_tiers, tier_hint
 
 
 class VolumeCharge(ChargeModel):
@@ -26,6 +27,9 @@ class VolumeCharge(ChargeModel):
         amount = quantity * tier.unit_price + tier.flat_fee
         part = TierAmount(quantity, tier.unit_price, tier.flat_fee, amount, bounded=False)
         return PricedCharge(quantity, amount, (part,))
+
+    def hint(self, quantity: Decimal) -> TierHint:
+        return tier_hint(self.tiers, quantity)
 
     def explain(self, priced: PricedCharge, currency: Currency) -> str:
         return explain_tiers(priced.tiers, currency) if priced.tiers else "no usage"
