@@ -34,20 +34,22 @@ class CreditShape(BaseModel):
     key: str = Field(description="the grant: contract start / credit / index")
     granted: str = Field(description="the grant's amount")
     remaining: str = Field(description="what finalized invoices have not burned of it")
-    granted_on: str
-    expires_on: str | None
+    granted_on: str = Field(description="the local day the grant becomes usable, YYYY-MM-DD")
+    expires_on: str | None = Field(description="its last usable local day, YYYY-MM-DD; null: no expiry")
     usable: bool = Field(description="valid on the customer's today")
 
 
 class UsageAnswer(BaseModel):
-    customer_id: str
-    currency: str
+    customer_id: str = Field(description="the customer, as the catalog names it")
+    currency: str = Field(description="the catalog's currency, ISO 4217")
     as_of: str = Field(description="the instant the answer is computed at, with the customer's offset")
     period: PeriodShape | None = Field(
         description="the billed period in progress; null before the first contract, in a trial or "
         "after the contracts end (then `metrics` is empty and the invoice and spend fields are null)"
     )
-    metrics: list[MetricSoFar]
+    metrics: list[MetricSoFar] = Field(
+        description="every catalog metric, so far in the period (empty without a period)"
+    )
     running_invoice: dict[str, Any] | None = Field(
         description="the invoice the period would close with now: exactly a merge preview's `before`"
     )
@@ -61,5 +63,7 @@ class UsageAnswer(BaseModel):
     )
     projection_beyond_limit: bool = Field(description="the projection prices past what an invoice can bill")
     credits_left: str = Field(description="prepaid credits usable today, not burned by finalized invoices")
-    credits: list[CreditShape]
+    credits: list[CreditShape] = Field(
+        description="each prepaid credit grant of the contract and what is left of it"
+    )
     spend_alerts: list[str] = Field(description="the customer's spend alert thresholds, ascending")

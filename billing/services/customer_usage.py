@@ -23,7 +23,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from billing.core.credits import credit_grants
 from billing.core.local_days import local_day
@@ -37,7 +37,7 @@ from billing.services.preview import DEFAULT_STATEMENT_SECONDS, preview_outcome
 from billing.store import spend_evaluations
 from billing.store.catalog_versions import StoredCatalog
 from billing.store.metering_sql import SegmentKey, meter_segments
-from billing.store.statement_bounds import statements_bounded
+from billing.store.statement_bounds import read_snapshot, statements_bounded
 
 
 def _day_keys(customer_id: str, period: Period, through: date, tz: ZoneInfo) -> list[SegmentKey]:
@@ -58,21 +58,35 @@ def customer_usage(
     now: datetime,
     statement_seconds: float = DEFAULT_STATEMENT_SECONDS,
 ) -> CustomerUsage:
+    stored.catalog.customer(customer_id)  # UnknownCustomer (404) before any database work
+    with engine.connect() as connection:
+        read_snapshot(connection)  # the days, credits and running invoice: one snapshot
+        with statements_bounded(connection, statement_seconds):
+            return _usage_on(connection, engine, stored, customer_id, now, statement_seconds)
+
+
+def _usage_on(
+    connection: Connection,
+    engine: Engine,
+    stored: StoredCatalog,
+    customer_id: str,
+    now: datetime,
+    statement_seconds: float,
+) -> CustomerUsage:
     catalog = stored.catalog
-    customer = catalog.customer(customer_id)  # UnknownCustomer: 404
+    customer = catalog.customer(customer_id)
     schedule = Schedule(catalog, customer)
     tz = schedule.tz
     today = local_day(now, tz)
     period = current_period(schedule, now)
-    with engine.connect() as connection, statements_bounded(connection, statement_seconds):
-        used, _ = spend_evaluations.credit_balances(connection, [customer_id])
-        daily: dict[SegmentKey, dict[str, MeteredUsage]] = {}
-        whole: SegmentKey | None = None
-        day_keys: list[SegmentKey] = []
-        if period is not None:
-            whole = (customer_id, period.start, period.end)
-            day_keys = _day_keys(customer_id, period, today, tz)
-            daily = meter_segments(connection, catalog, [whole, *day_keys])
+    used, _ = spend_evaluations.credit_balances(connection, [customer_id])
+    daily: dict[SegmentKey, dict[str, MeteredUsage]] = {}
+    whole: SegmentKey | None = None
+    day_keys: list[SegmentKey] = []
+    if period is not None:
+        whole = (customer_id, period.start, period.end)
+        day_keys = _day_keys(customer_id, period, today, tz)
+        daily = meter_segments(connection, catalog, [whole, *day_keys])
     credits = tuple(
         CreditLeft(
             grant.key,
@@ -87,7 +101,7 @@ def customer_usage(
     alerts = tuple(sorted(customer.spend_alerts))
     if period is None or whole is None:
         return CustomerUsage(customer_id, tz, now, None, (), None, None, None, False, credits, alerts)
-    outcome = preview_outcome(engine, stored, customer_id, [], "merge", now, statement_seconds)
+    outcome = preview_outcome(engine, stored, customer_id, [], "merge", now, statement_seconds, connection)
     metrics = tuple(
         MetricUsage(
             metric,

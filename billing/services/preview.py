@@ -9,7 +9,8 @@ thousand) are held in memory.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -34,7 +35,7 @@ from billing.store.catalog_versions import StoredCatalog
 from billing.store.rollup_states import known_values, segment_states
 from billing.store.rollups import fresh_signatures
 from billing.store.segment_queries import SegmentKey
-from billing.store.statement_bounds import statements_bounded
+from billing.store.statement_bounds import read_snapshot, statements_bounded
 from billing.store.usage_events import stored_hashes
 from billing.views.preview_document import preview_document
 
@@ -223,6 +224,17 @@ def preview(
     )
 
 
+@contextmanager
+def _snapshot(engine: Engine, seconds: float, given: Connection | None) -> Iterator[Connection]:
+    if given is not None:
+        yield given
+        return
+    with engine.connect() as connection:
+        read_snapshot(connection)
+        with statements_bounded(connection, seconds):
+            yield connection
+
+
 def preview_outcome(
     engine: Engine,
     stored: StoredCatalog,
@@ -231,13 +243,15 @@ def preview_outcome(
     mode: Mode,
     now: datetime,
     statement_seconds: float = DEFAULT_STATEMENT_SECONDS,
+    connection: Connection | None = None,
 ) -> PreviewOutcome:
     """The preview's invoices; the database's work is bounded by `statement_seconds`.
 
     Stored usage is read from the usage rollups (`segment_states`: the 15-minute buckets of each
     segment, raw events only where rollups do not apply); only the added events are metered
     here and merged in (`Meter.resume`), so the work does not grow with the customer's stored
-    usage."""
+    usage. Every read is of one snapshot (`read_snapshot`), the caller's when it passes the
+    `connection` (already bounded and in its snapshot)."""
     catalog = stored.catalog
     customer = catalog.customer(customer_id)
     schedule = Schedule(catalog, customer)
@@ -261,7 +275,7 @@ def preview_outcome(
                 for i in outside
             ]
         )
-    with engine.connect() as connection, statements_bounded(connection, statement_seconds):
+    with _snapshot(engine, statement_seconds, connection) as connection:
         state = invoice_records.billing_states(connection, [customer_id])[customer_id]
         # The invoices still open before this one come first, as the invoice run will issue them.
         plan = plan_through(schedule, state, boundary)

@@ -17,6 +17,15 @@ import sqlalchemy as sa
 _SQLITE_CHECK_EVERY = 10_000  # virtual machine instructions between two looks at the clock
 
 
+def read_snapshot(connection: sa.Connection) -> None:
+    """Make the transaction just begun on `connection` read one snapshot, read only: on
+    PostgreSQL REPEATABLE READ (each statement would otherwise see what committed before it, so
+    an ingest between two reads could leave them disagreeing); SQLite's transaction (BEGIN, WAL)
+    reads one snapshot already. Call it before any other statement of the transaction."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
+
+
 @contextmanager
 def statements_bounded(connection: sa.Connection, seconds: float) -> Iterator[None]:
     """Until the block ends, statements on `connection` are stopped past `seconds`; on
