@@ -19,6 +19,7 @@ from billing.api.rate_limit import RateLimiter
 from billing.api.request_body import BodyLimit
 from billing.api.request_url import RefuseNulInUrl
 from billing.api.schemas import PreviewRequest, error_responses
+from billing.api.usage_routes import install_usage_routes
 from billing.core.errors import InvalidUsage
 from billing.runtime.settings import Settings, get_settings
 from billing.services.preview import preview
@@ -75,4 +76,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     install_invoice_routes(app)
     install_notification_routes(app)
     install_event_routes(app)
+    install_usage_routes(app)
     return app

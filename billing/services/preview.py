@@ -20,16 +20,16 @@ from billing.core.catalog import Catalog
 from billing.core.errors import InvalidUsage
 from billing.core.events import EventRejected, UsageEvent, dumps, parse_event
 from billing.core.invoice_plan import InvoicePlan, draft_invoices, plan_through
-from billing.core.invoicing import Invoice, draft_invoice, rating_fingerprint
+from billing.core.invoicing import Invoice, UsageBySegment, draft_invoice, rating_fingerprint
 from billing.core.metering import Meter, metric_applies
-from billing.core.money import ZERO, format_amount
+from billing.core.money import ZERO
 from billing.core.periods import Period, Schedule
 from billing.store import invoice_records
 from billing.store.catalog_versions import StoredCatalog
 from billing.store.metering_sql import SegmentKey, stored_states, stored_values_among
 from billing.store.statement_bounds import statements_bounded
 from billing.store.usage_events import stored_hashes
-from billing.views.documents import invoice_document, period_document
+from billing.views.preview_document import preview_document
 
 Mode = Literal["merge", "replace"]
 DEFAULT_STATEMENT_SECONDS = 10.0
@@ -155,6 +155,26 @@ def _known_values(
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class PreviewOutcome:
+    """A preview's invoices and the usage behind them; `before` is the running invoice.
+
+    `current` is the billed period in progress (None in a trial or before the first period:
+    `shown` is then the period the invoices are about); `before_usage` and `after_usage` hold
+    every metered segment's usage, the current period's included."""
+
+    customer_id: str
+    mode: Mode
+    schedule: Schedule
+    shown: Period
+    current: Period | None
+    before: Invoice
+    after: Invoice
+    before_usage: UsageBySegment
+    after_usage: UsageBySegment
+    catalog_version: str
+
+
 def preview(
     engine: Engine,
     stored: StoredCatalog,
@@ -164,7 +184,29 @@ def preview(
     now: datetime,
     statement_seconds: float = DEFAULT_STATEMENT_SECONDS,
 ) -> dict[str, Any]:
-    """The preview document; the database's work is bounded by `statement_seconds`.
+    """The preview document (SPEC §8); the database's work is bounded by `statement_seconds`."""
+    outcome = preview_outcome(engine, stored, customer_id, raw_events, mode, now, statement_seconds)
+    return preview_document(
+        outcome.customer_id,
+        outcome.mode,
+        outcome.schedule.tz,
+        outcome.shown,
+        outcome.before,
+        outcome.after,
+        outcome.catalog_version,
+    )
+
+
+def preview_outcome(
+    engine: Engine,
+    stored: StoredCatalog,
+    customer_id: str,
+    raw_events: Sequence[Any],
+    mode: Mode,
+    now: datetime,
+    statement_seconds: float = DEFAULT_STATEMENT_SECONDS,
+) -> PreviewOutcome:
+    """The preview's invoices; the database's work is bounded by `statement_seconds`.
 
     Stored usage is metered in the database (`stored_states`, the invoice run's aggregates);
     only the added events are metered here and merged in (`Meter.resume`), so the work done in
@@ -243,15 +285,15 @@ def preview(
     )
     before_view = before.as_invoice() if before else _empty(shown, customer_id, catalog)
     after_view = after.as_invoice() if after else _empty(shown, customer_id, catalog)
-    cost = after_view.total - before_view.total
-    return {
-        "customer_id": customer_id,
-        "mode": mode,
-        "currency": catalog.currency.code,
-        "period": period_document(shown.start, shown.end, schedule.tz),
-        "before": invoice_document(before_view, with_number=False),
-        "after": invoice_document(after_view, with_number=False),
-        "cost": format_amount(cost, catalog.currency),
-        "fingerprint": after_view.fingerprint,
-        "catalog_version": stored.content_hash,
-    }
+    return PreviewOutcome(
+        customer_id,
+        mode,
+        schedule,
+        shown,
+        closing,
+        before_view,
+        after_view,
+        before_usage,
+        after_usage,
+        stored.content_hash,
+    )

@@ -1,0 +1,119 @@
+"""A customer's current period so far: what a console draws and `GET /v1/customers/{id}/usage` answers.
+
+- The running invoice is exactly the preview's `before` (`preview_outcome` with no events): the
+  same code path, the same figures.
+- Each metric's quantity so far in the period, and per local day in the customer's zone, from
+  the usage rollups where they hold every stored event (`meter_segments`: 15-minute UTC
+  buckets, every local midnight is a bucket edge), from the raw events otherwise; the days and
+  the whole period are one metering query. Every local day from the period's first through
+  today (or the period's last day, if sooner) is listed, a day without usage at zero.
+- Spend (SPEC §9: the period's usage and flat charges so far, before taxes and credits) and its
+  projection to the period's end (`project_usage`: the one projection spend alerts use), with
+  the customer's `spend_alerts` to draw them against.
+- Prepaid credits left: each grant less what finalized invoices burned (the running invoice's
+  own `credits_applied` is not burned yet).
+
+A customer without a billed period in progress (before its first contract, in a trial, after
+its contracts end) has `period` None and no metrics, invoice or projection; its credits and
+alerts are still given.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.engine import Engine
+
+from billing.core.credits import credit_grants
+from billing.core.local_days import local_day
+from billing.core.money import ZERO
+from billing.core.periods import Period, Schedule, local_midnight
+from billing.core.pricing.base import MeteredUsage
+from billing.core.spend import period_spend, project_usage
+from billing.core.spend_alerts import current_period
+from billing.core.usage_so_far import CreditLeft, CustomerUsage, DayUsage, MetricUsage
+from billing.services.preview import DEFAULT_STATEMENT_SECONDS, preview_outcome
+from billing.store import spend_evaluations
+from billing.store.catalog_versions import StoredCatalog
+from billing.store.metering_sql import SegmentKey, meter_segments
+from billing.store.statement_bounds import statements_bounded
+
+
+def _day_keys(customer_id: str, period: Period, through: date, tz: ZoneInfo) -> list[SegmentKey]:
+    """Each local day of the period up to `through`, as a half-open UTC segment."""
+    keys = []
+    day = period.start_date
+    last = min(through, period.end_date - timedelta(days=1))
+    while day <= last:
+        keys.append((customer_id, local_midnight(day, tz), local_midnight(day + timedelta(days=1), tz)))
+        day += timedelta(days=1)
+    return keys
+
+
+def customer_usage(
+    engine: Engine,
+    stored: StoredCatalog,
+    customer_id: str,
+    now: datetime,
+    statement_seconds: float = DEFAULT_STATEMENT_SECONDS,
+) -> CustomerUsage:
+    catalog = stored.catalog
+    customer = catalog.customer(customer_id)  # UnknownCustomer: 404
+    schedule = Schedule(catalog, customer)
+    tz = schedule.tz
+    today = local_day(now, tz)
+    period = current_period(schedule, now)
+    with engine.connect() as connection, statements_bounded(connection, statement_seconds):
+        used, _ = spend_evaluations.credit_balances(connection, [customer_id])
+        daily: dict[SegmentKey, dict[str, MeteredUsage]] = {}
+        whole: SegmentKey | None = None
+        day_keys: list[SegmentKey] = []
+        if period is not None:
+            whole = (customer_id, period.start, period.end)
+            day_keys = _day_keys(customer_id, period, today, tz)
+            daily = meter_segments(connection, catalog, [whole, *day_keys])
+    credits = tuple(
+        CreditLeft(
+            grant.key,
+            grant.amount,
+            max(grant.amount - used[customer_id].get(grant.key, ZERO), ZERO),
+            grant.granted_on,
+            grant.expires_on,
+            grant.granted_on <= today and (grant.expires_on is None or today <= grant.expires_on),
+        )
+        for grant in credit_grants(schedule)
+    )
+    alerts = tuple(sorted(customer.spend_alerts))
+    if period is None or whole is None:
+        return CustomerUsage(customer_id, tz, now, None, (), None, None, None, False, credits, alerts)
+    outcome = preview_outcome(engine, stored, customer_id, [], "merge", now, statement_seconds)
+    metrics = tuple(
+        MetricUsage(
+            metric,
+            daily[whole][metric.code].quantity,
+            tuple(
+                DayUsage(local_day(start, tz), daily[(cid, start, end)][metric.code].quantity)
+                for cid, start, end in day_keys
+            ),
+        )
+        for metric in catalog.metrics
+    )
+    segments = schedule.segments(period)
+    usage = {(s.start, s.end): outcome.before_usage.get((s.start, s.end), {}) for s in segments}
+    spend = period_spend(catalog, segments, usage).total
+    projection = project_usage(catalog, segments, usage, now, tz)
+    projected = None if projection is None or projection.spend is None else projection.spend.total
+    return CustomerUsage(
+        customer_id,
+        tz,
+        now,
+        period,
+        metrics,
+        outcome.before,
+        spend,
+        projected,
+        projection is not None and projection.beyond_limit,
+        credits,
+        alerts,
+    )
