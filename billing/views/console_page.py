@@ -18,6 +18,7 @@ from billing.core.console_data import ConsolePage
 from billing.core.local_days import local_day
 from billing.core.money import Currency, format_amount, plain
 from billing.notify.rendering import environment
+from billing.views.documents import price_text
 
 CHART_WIDTH = 320
 CHART_HEIGHT = 120
@@ -40,10 +41,11 @@ KIND_LABELS = {
 }
 
 
-def _chart(days: list[tuple[str, Decimal]]) -> dict[str, Any]:
-    """Bars of a metric's usage per day: one mark per day with usage, none for a zero day."""
+def _chart(days: list[tuple[str, Decimal]], period_days: int) -> dict[str, Any]:
+    """Bars of a metric's usage per day, each day of the period a slot (the days to come are
+    empty): one mark per day with usage, none for a zero day."""
     top = max((q for _, q in days), default=Decimal(0))
-    slot = CHART_WIDTH / max(len(days), 1)
+    slot = CHART_WIDTH / max(period_days, len(days), 1)
     marks = []
     for index, (day, quantity) in enumerate(days):
         if quantity <= 0 or top <= 0:
@@ -76,7 +78,7 @@ def _tier_positions(page: ConsolePage) -> list[dict[str, Any]]:
             {
                 "description": line.description,
                 "tier": len(filled),
-                "unit_price": plain(filled[-1].unit_price),
+                "unit_price": price_text(filled[-1].unit_price, invoice.currency),
                 "quantity": plain(line.quantity),
             }
         )
@@ -124,7 +126,10 @@ def console_context(page: ConsolePage, token: str) -> dict[str, Any]:
             "name": m.metric.name or m.metric.code,
             "quantity": plain(m.quantity),
             "days": [{"day": d.day.isoformat(), "quantity": plain(d.quantity)} for d in m.days],
-            "chart": _chart([(d.day.isoformat(), d.quantity) for d in m.days]),
+            "chart": _chart(
+                [(d.day.isoformat(), d.quantity) for d in m.days],
+                0 if usage.period is None else usage.period.days,
+            ),
         }
         for m in usage.metrics
     ]
