@@ -9,7 +9,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_UI_ENABLED ?= false
 export DO_NOT_TRACK := 1
 
-.PHONY: demo test lint unit bench install clean
+.PHONY: demo test lint unit bench install browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,16 @@ lint: $(STAMP)
 # the suite runs on every core, one PostgreSQL database per worker (tests/conftest.py)
 TEST_WORKERS ?= auto
 
-test: $(STAMP) lint
+# the console's browser test drives Debian's chromium (Playwright's own browser download is not
+# used); installed here when missing, as root (CI) or through sudo
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+browser:
+	@[ -x $(CHROMIUM) ] || { $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium fonts-dejavu-core; }
+
+test: $(STAMP) lint browser
 	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 unit: $(STAMP)

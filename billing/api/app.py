@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 
 from billing.api import dependencies as deps
+from billing.api.console_routes import install_console_routes
 from billing.api.errors import install_error_handlers
 from billing.api.event_routes import install_event_routes
 from billing.api.invoice_documents import add_document_routes
@@ -77,4 +78,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     install_notification_routes(app)
     install_event_routes(app)
     install_usage_routes(app)
+    install_console_routes(app)
     return app

@@ -27,6 +27,7 @@ from billing.core.errors import (
     UnknownPlan,
 )
 from billing.notify.invoice_pdf import DocumentError
+from billing.services.console_sessions import ConsoleDisabled
 from billing.store.catalog_versions import NoCatalog
 
 logger = logging.getLogger("billing.api")
@@ -41,6 +42,7 @@ _STATUS: dict[type[BillingError], int] = {
     DatabaseNotReady: 503,
     NoCatalog: 503,
     DocumentError: 503,
+    ConsoleDisabled: 403,
 }
 
 

@@ -49,7 +49,7 @@ def add_document_routes(app: FastAPI) -> None:
     ) -> Response:
         """The invoice's PDF, shown inline (`Content-Disposition: inline; filename=NUMBER.pdf`)."""
         pdf = document_pdf(db, number, now)
-        disposition = f'inline; filename="{_file_name(number)}.pdf"'
+        disposition = f'inline; filename="{file_name(number)}.pdf"'
         return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": disposition})
 
     @app.get(
@@ -65,6 +65,6 @@ def add_document_routes(app: FastAPI) -> None:
         return HTMLResponse(document_html(db, number))
 
 
-def _file_name(number: str) -> str:
+def file_name(number: str) -> str:
     """Numbers are "INV-000012"; anything else a header could not carry is replaced."""
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in number)

@@ -117,6 +117,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for these error statuses, each with the error body."""
     described = {
         401: "no valid API key",
+        403: "a missing, expired, forged or malformed console token (one answer for all)",
         404: "unknown customer or invoice",
         409: "the invoice is not in a state that allows this (only a finalized invoice is paid or voided)",
         413: "request body over 1 MiB",

@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
 
+    console = commands.add_parser("console-url", help="a signed console URL for one customer (SPEC §8)")
+    console.add_argument("customer", help="the customer's id in the catalog")
+
     keys = commands.add_parser("api-key", help="create, list or revoke HTTP API keys")
     keys.add_argument("action", choices=["create", "list", "revoke"])
     keys.add_argument("name", nargs="?", help="the key's name (create, revoke)")
@@ -178,6 +181,10 @@ def run(args: argparse.Namespace) -> str | None:
         from billing.cli.commands.notifications import notifications_list
 
         return notifications_list(args.customer, args.kind, args.status, args.limit, args.before, args.json)
+    if command == "console-url":
+        from billing.cli.commands.console import console_url
+
+        return console_url(args.customer)
     if command == "quote":
         from billing.cli.commands.quoting import run_quote
 

@@ -10,7 +10,9 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from billing.core.catalog.field_errors import field_message
+from billing.core.console_tokens import MIN_SECRET_LENGTH
 from billing.core.errors import BillingError
+from billing.core.frame_ancestors import check_frame_ancestors
 from billing.notify.webhooks import check_secret, check_url
 
 
@@ -28,8 +30,10 @@ class Settings(BaseSettings):
     )
     sendgrid_host: str = "https://api.sendgrid.com"
     email_from: str = "billing@example.com"
-    console_secret: SecretStr = SecretStr("change-me-console-secret")
+    # signs console tokens (SPEC §8); unset, the console is off (there is no default secret)
+    console_secret: SecretStr | None = None
     console_ttl_minutes: int = Field(default=30, ge=1, le=60)
+    # who may frame the console: CSP frame-ancestors source expressions, space separated
     console_frame_ancestors: str = "'self'"
     public_url: str = "http://127.0.0.1:8000"
     invoice_grace_hours: int = Field(default=24, ge=0)
@@ -66,6 +70,23 @@ class Settings(BaseSettings):
         if value is None or not value.get_secret_value().strip():
             return None
         return SecretStr(check_secret(value.get_secret_value()))
+
+    @field_validator("console_secret")
+    @classmethod
+    def _long_console_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"must be at least {MIN_SECRET_LENGTH} characters (got {len(value.get_secret_value())}): "
+                "anyone who guesses it can open any customer's console (e.g. `openssl rand -hex 32`)"
+            )
+        return value
+
+    @field_validator("console_frame_ancestors")
+    @classmethod
+    def _frame_ancestors(cls, value: str) -> str:
+        return check_frame_ancestors(value)
 
     @model_validator(mode="after")
     def _webhook_url_and_secret_together(self) -> Settings:
