@@ -1,71 +1,55 @@
-"""Preview benchmark: the real endpoint for a customer whose current period holds many events.
+"""Preview benchmark: `billing serve` answering 10-event merge previews, on PostgreSQL.
 
-Loads 1,000,000 events of one customer (five metrics, one per aggregation) into PostgreSQL
-(untimed, COPY), then starts a fresh server process that answers `POST /v1/customers/big/preview`
-through FastAPI's TestClient: 10 added events in `merge` mode, best of 3, each of `--clients`
-concurrent clients sending its own request. Reports the time of one preview and the server
-process's peak RSS (its whole life, imports included).
+Loads (untimed, COPY) two customers into a fresh database on the server of
+BILLING_BENCH_DATABASE_URL: `big` with `--events` events (default 1,000,000) in its current
+period and `small` with `--small-events` (default 10,000); five metrics, one per aggregation,
+`unique_count` over `--users` distinct users (default 1,000). The catalog is saved after the load,
+so that it builds the usage rollups from the stored events; the script checks they are fresh
+(else previews would read the raw events). Then it starts a real `billing serve` (uvicorn) with
+the rate limit raised, and measures:
 
-    python benchmarks/preview.py [--events N] [--clients N]
+- open loop: `--clients` keep-alive connections (default 20) sending `--rate` previews a second
+  in total (default 100) for `--seconds` (default 10), each request's latency counted from the
+  time it was scheduled to be sent (a slow answer delays the next send of its connection, and
+  that delay counts: no coordinated omission); p50 and p99 per customer, and
+  `scale_ratio` = p99(big) / p99(small);
+- closed loop: the same connections sending back to back for `--seconds`: previews a second,
+  against bare `GET /healthz` a second (`ratio` = healthz rps / preview rps).
+
+The client is threads over `http.client`, to leave the cores to the server and PostgreSQL.
+The last line is one JSON object: `{"bench": "preview", "p50_ms", "p99_ms", "rps", "ratio",
+"scale_ratio", "console_p95_ms"}` (p50/p99 those of `big`).
+
+    python benchmarks/preview.py [--events N] [--small-events N] [--clients N] [--rate N] [--seconds N]
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
+import os
 import random
+import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.common import bench_database, drop_bench_database, peak_rss_mb, report
+from benchmarks.common import bench_database, drop_bench_database, report
 from billing.core.catalog import parse_catalog
 from billing.store.api_keys import create_key
 from billing.store.catalog_versions import save_catalog
+from billing.store.rollups import fresh_signatures
 from tests.bulk import bulk_load_events
 
-NOW = datetime(2026, 10, 20, 12, tzinfo=UTC)
-START = datetime(2026, 10, 1, tzinfo=UTC)
-CATALOG = {
-    "currency": "USD",
-    "metrics": [
-        {"code": "api_calls", "event_type": "api_call", "aggregation": "count"},
-        {"code": "tokens", "event_type": "llm", "aggregation": "sum", "field": "tokens"},
-        {"code": "storage", "event_type": "storage", "aggregation": "max", "field": "gb"},
-        {"code": "users", "event_type": "login", "aggregation": "unique_count", "field": "user"},
-        {"code": "seats", "event_type": "seat", "aggregation": "latest", "field": "n"},
-    ],
-    "plans": [
-        {
-            "code": "usage",
-            "interval": "monthly",
-            "charges": [
-                {"model": "flat", "amount": "20.00"},
-                {
-                    "metric": "api_calls",
-                    "model": "graduated",
-                    "tiers": [
-                        {"up_to": 100000, "unit_price": "0.001"},
-                        {"up_to": None, "unit_price": "0.0005"},
-                    ],
-                },
-                {"metric": "tokens", "model": "package", "package_size": 1000, "package_price": "0.02"},
-                {"metric": "storage", "model": "per_unit", "unit_price": "0.10"},
-                {"metric": "users", "model": "per_unit", "unit_price": "1.00"},
-                {"metric": "seats", "model": "per_unit", "unit_price": "12.00"},
-            ],
-        }
-    ],
-    "customers": [
-        {"id": "big", "email": "big@example.com", "contracts": [{"plan": "usage", "starts_on": "2026-10-01"}]}
-    ],
-}
+PERIOD_DAYS = 27  # the contract starts this many days ago: today is late in its current period
 ADDED = [
     {"event_type": "api_call"},
     {"event_type": "llm", "properties": {"tokens": 1500}},
@@ -77,116 +61,286 @@ ADDED = [
 ]
 
 
-def _rows(total: int, seed: int) -> Iterator[tuple]:
+def bench_catalog(starts_on: date) -> dict[str, object]:
+    contract = [{"plan": "usage", "starts_on": starts_on.isoformat()}]
+    return {
+        "currency": "USD",
+        "metrics": [
+            {"code": "api_calls", "event_type": "api_call", "aggregation": "count"},
+            {"code": "tokens", "event_type": "llm", "aggregation": "sum", "field": "tokens"},
+            {"code": "storage", "event_type": "storage", "aggregation": "max", "field": "gb"},
+            {"code": "users", "event_type": "login", "aggregation": "unique_count", "field": "user"},
+            {"code": "seats", "event_type": "seat", "aggregation": "latest", "field": "n"},
+        ],
+        "plans": [
+            {
+                "code": "usage",
+                "interval": "monthly",
+                "charges": [
+                    {"model": "flat", "amount": "20.00"},
+                    {
+                        "metric": "api_calls",
+                        "model": "graduated",
+                        "tiers": [
+                            {"up_to": 100000, "unit_price": "0.001"},
+                            {"up_to": None, "unit_price": "0.0005"},
+                        ],
+                    },
+                    {"metric": "tokens", "model": "package", "package_size": 1000, "package_price": "0.02"},
+                    {"metric": "storage", "model": "per_unit", "unit_price": "0.10"},
+                    {"metric": "users", "model": "per_unit", "unit_price": "1.00"},
+                    {"metric": "seats", "model": "per_unit", "unit_price": "12.00"},
+                ],
+            }
+        ],
+        "customers": [
+            {"id": "big", "email": "big@example.com", "contracts": contract},
+            {"id": "small", "email": "small@example.com", "contracts": contract},
+        ],
+    }
+
+
+def _rows(
+    customer: str, total: int, start: datetime, end: datetime, users: int, seed: int
+) -> Iterator[tuple]:
     rng = random.Random(seed)
-    span = int((NOW - START).total_seconds()) - 60
+    span = int((end - start).total_seconds())
     for n in range(total):
-        at = START + timedelta(seconds=rng.randrange(span), microseconds=rng.randrange(10**6))
+        at = start + timedelta(seconds=rng.randrange(span), microseconds=rng.randrange(10**6))
         kind = rng.choice(["api_call", "api_call", "llm", "storage", "login", "seat"])
         props = {
             "api_call": "{}",
             "llm": f'{{"tokens":{rng.randrange(1, 4000)}}}',
             "storage": f'{{"gb":{rng.randrange(1, 10**6) / 100}}}',
-            "login": f'{{"user":"u-{rng.randrange(20000)}"}}',
+            "login": f'{{"user":"u-{rng.randrange(users)}"}}',
             "seat": f'{{"n":{rng.randrange(1, 500)}}}',
         }[kind]
-        yield f"evt-{n}", "big", kind, at, props
+        yield f"{customer}-{n}", customer, kind, at, props
 
 
-def load(total: int, name: str) -> tuple[str, str]:
-    """A fresh database holding the catalog, an API key and `total` events; (url, key)."""
+def load(big: int, small: int, users: int, name: str) -> tuple[str, str]:
+    """A fresh database holding both customers' events, then the catalog (which builds the
+    rollups from them) and an API key; (url, key)."""
+    now = datetime.now(UTC)
+    starts_on = now.date() - timedelta(days=PERIOD_DAYS)
+    start = datetime(starts_on.year, starts_on.month, starts_on.day, tzinfo=UTC)
+    until = now - timedelta(minutes=1)
     engine = bench_database(name)
-    with engine.begin() as connection:
-        save_catalog(connection, parse_catalog(CATALOG), "benchmark", NOW)
-        key = create_key(connection, "benchmark", NOW)
-    bulk_load_events(engine, _rows(total, seed=7))
+    bulk_load_events(engine, _rows("big", big, start, until, users, seed=7))
+    bulk_load_events(engine, _rows("small", small, start, until, users, seed=8))
     with engine.begin() as connection:
         connection.exec_driver_sql("ANALYZE events")
+    catalog = parse_catalog(bench_catalog(starts_on))
+    with engine.begin() as connection:
+        save_catalog(connection, catalog, "benchmark", now)
+        key = create_key(connection, "benchmark", now)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("ANALYZE")
+        fresh = fresh_signatures(connection, catalog.metrics)
+    assert len(fresh) == len(catalog.metrics), "the rollups are not fresh: previews would read raw events"
     url = engine.url.render_as_string(hide_password=False)
     engine.dispose()
     return url, key
 
 
-def serve(url: str, key: str, clients: int, runs: int) -> dict[str, object]:
-    """In this process: the app on `url`, `runs` rounds of `clients` concurrent previews."""
-    from fastapi.testclient import TestClient
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
-    from billing.api import dependencies as deps
-    from billing.api.app import create_app
-    from billing.runtime.settings import Settings
 
-    app = create_app(Settings(database_url=url))
-    app.dependency_overrides[deps.now] = lambda: NOW
-    headers = {"Authorization": f"Bearer {key}"}
-    statuses: list[int] = []
-    best = float("inf")
-    body: dict[str, object] = {}
-    answers: list[tuple[int, dict[str, object]]] = []
-
-    def one() -> None:
-        with TestClient(app) as client:
-            response = client.post("/v1/customers/big/preview", json={"events": ADDED}, headers=headers)
-            answers.append((response.status_code, response.json()))
-
-    for _ in range(runs):
-        answers.clear()
-        threads = [threading.Thread(target=one) for _ in range(clients)]
-        start = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        best = min(best, time.perf_counter() - start)
-        statuses += [status for status, _ in answers]
-        body = answers[0][1]
-    return {
-        "seconds": round(best, 3),
-        "statuses": sorted(set(statuses)),
-        "cost": body.get("cost") or body.get("error"),
-        "peak_rss_mb": round(peak_rss_mb(), 1),
+def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "BILLING_DATABASE_URL": url,
+        "BILLING_API_RATE_LIMIT": "1000000",
+        "BILLING_API_RATE_BURST": "1000000",
     }
+    billing = Path(sys.executable).with_name("billing")
+    server = subprocess.Popen(
+        [str(billing), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"billing serve exited with {server.returncode}")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            connection.request("GET", "/healthz")
+            if connection.getresponse().status == 200:
+                connection.close()
+                return server
+        except OSError:
+            time.sleep(0.2)
+    server.kill()
+    raise RuntimeError("billing serve did not answer /healthz within 120 s")
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    method: str
+    path: str
+    body: bytes | None
+    headers: dict[str, str]
+
+
+def preview_request(customer: str, key: str) -> Request:
+    body = json.dumps({"mode": "merge", "events": ADDED}).encode()
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    return Request("POST", f"/v1/customers/{customer}/preview", body, headers)
+
+
+HEALTHZ = Request("GET", "/healthz", None, {})
+
+
+class Client:
+    """One keep-alive connection."""
+
+    def __init__(self, port: int) -> None:
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+
+    def send(self, request: Request) -> int:
+        self.connection.request(request.method, request.path, request.body, request.headers)
+        response = self.connection.getresponse()
+        response.read()
+        return response.status
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def _in_threads(clients: list[Client], work: Callable[[int, Client], None]) -> None:
+    threads = [threading.Thread(target=work, args=(n, c)) for n, c in enumerate(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def open_loop(
+    clients: list[Client], request: Request, rate: float, seconds: float
+) -> tuple[list[float], set[int]]:
+    """Latencies (s) of `rate` requests a second in total for `seconds`, each from its scheduled
+    send time; client n sends at t0 + n/rate + k*len(clients)/rate."""
+    latencies: list[float] = []
+    statuses: set[int] = set()
+    lock = threading.Lock()
+    interval = len(clients) / rate
+    count = int(seconds * rate / len(clients))
+    t0 = time.perf_counter() + 0.5
+
+    def work(n: int, client: Client) -> None:
+        mine: list[float] = []
+        seen: set[int] = set()
+        for k in range(count):
+            scheduled = t0 + n / rate + k * interval
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            seen.add(client.send(request))
+            mine.append(time.perf_counter() - scheduled)
+        with lock:
+            latencies.extend(mine)
+            statuses.update(seen)
+
+    _in_threads(clients, work)
+    return latencies, statuses
+
+
+def closed_loop(clients: list[Client], request: Request, seconds: float) -> tuple[float, set[int]]:
+    """Requests answered a second with every client sending back to back."""
+    done = [0] * len(clients)
+    statuses: set[int] = set()
+    stop = time.perf_counter() + seconds
+
+    def work(n: int, client: Client) -> None:
+        while time.perf_counter() < stop:
+            statuses.add(client.send(request))
+            done[n] += 1
+
+    start = time.perf_counter()
+    _in_threads(clients, work)
+    return sum(done) / (time.perf_counter() - start), statuses
+
+
+def console_latencies(port: int, key: str, customer: str, clients: list[Client]) -> list[float] | None:
+    """Latencies (s) of `GET /console?token=` for `customer`: the console page is not measured
+    yet (it is being built), so None, which reports `console_p95_ms` as null."""
+    return None
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))
+    return ordered[index]
+
+
+def ms(seconds: float) -> float:
+    return round(seconds * 1000, 1)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--clients", type=int, default=1)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--small-events", type=int, default=10_000)
+    parser.add_argument("--users", type=int, default=1_000, help="distinct users of unique_count")
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--rate", type=float, default=100, help="previews a second in total (open loop)")
+    parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--database", default="preview", help="database name: billing_bench_NAME")
-    parser.add_argument("--serve", nargs=2, metavar=("URL", "KEY"), help=argparse.SUPPRESS)
+    parser.add_argument("--keep", action="store_true", help="keep the database (for EXPLAIN)")
     args = parser.parse_args()
-    if args.serve:
-        print(json.dumps(serve(*args.serve, args.clients, args.runs)), flush=True)
-        return 0
     started = time.perf_counter()
-    url, key = load(args.events, args.database)
-    print(f"loaded {args.events:,} events in {time.perf_counter() - started:.1f} s", flush=True)
-    server = subprocess.run(
-        [
-            sys.executable,
-            __file__,
-            "--serve",
-            url,
-            key,
-            *("--clients", str(args.clients)),
-            *("--runs", str(args.runs)),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    from billing.store.database import create_engine
+    url, key = load(args.events, args.small_events, args.users, args.database)
+    print(f"loaded {args.events:,} + {args.small_events:,} events in {time.perf_counter() - started:.1f} s")
+    port = free_port()
+    server = start_server(url, port)
+    clients = [Client(port) for _ in range(args.clients)]
+    try:
+        big, small = preview_request("big", key), preview_request("small", key)
+        for client in clients:  # warm up: every connection, and the server's first previews
+            assert client.send(big) == 200 and client.send(small) == 200
+        figures: dict[str, dict[str, float]] = {}
+        for name, request in (("big", big), ("small", small)):
+            latencies, statuses = open_loop(clients, request, args.rate, args.seconds)
+            assert statuses == {200}, f"preview statuses {statuses}"
+            figures[name] = {"p50": percentile(latencies, 0.5), "p99": percentile(latencies, 0.99)}
+            print(
+                f"open loop, {name}: {len(latencies)} previews at {args.rate:g}/s, "
+                f"p50 {ms(figures[name]['p50'])} ms, p99 {ms(figures[name]['p99'])} ms"
+            )
+        preview_rps, statuses = closed_loop(clients, big, args.seconds)
+        assert statuses == {200}, f"preview statuses {statuses}"
+        healthz_rps, statuses = closed_loop(clients, HEALTHZ, args.seconds)
+        assert statuses == {200}, f"healthz statuses {statuses}"
+        print(
+            f"closed loop, {args.clients} connections: "
+            f"{preview_rps:.0f} previews/s, {healthz_rps:.0f} healthz/s"
+        )
+        console = console_latencies(port, key, "big", clients)
+    finally:
+        for client in clients:
+            client.close()
+        server.terminate()
+        server.wait(timeout=30)
+        if not args.keep:
+            from billing.store.database import create_engine
 
-    drop_bench_database(create_engine(url))
-    if server.returncode != 0:
-        print(server.stderr, file=sys.stderr)
-        return 1
-    figures = json.loads(server.stdout.strip().splitlines()[-1])
-    print(
-        f"preview of {args.events:,} stored events, {args.clients} client(s): {figures['seconds']} s, "
-        f"statuses {figures['statuses']}, server peak RSS {figures['peak_rss_mb']} MB"
+            drop_bench_database(create_engine(url))
+    report(
+        {
+            "bench": "preview",
+            "p50_ms": ms(figures["big"]["p50"]),
+            "p99_ms": ms(figures["big"]["p99"]),
+            "rps": round(preview_rps, 1),
+            "ratio": round(healthz_rps / preview_rps, 2),
+            "scale_ratio": round(figures["big"]["p99"] / figures["small"]["p99"], 2),
+            "console_p95_ms": ms(percentile(console, 0.95)) if console else None,
+        }
     )
-    report({"bench": "preview", "events": args.events, "clients": args.clients, **figures})
     return 0
 
 

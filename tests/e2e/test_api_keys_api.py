@@ -8,6 +8,7 @@ import hashlib
 import sqlalchemy as sa
 
 from billing.api.rate_limit import RateLimiter
+from billing.api.verified_keys import KEY_CACHE_SECONDS, VerifiedKeys
 from billing.cli.commands import admin
 from billing.store.models import ApiKey
 from tests.e2e.conftest import MID_MARCH, client_for
@@ -17,10 +18,13 @@ INVOICES = "/v1/customers/alpha/invoices"
 
 def test_a_key_made_by_the_cli_works_until_revoked_by_the_cli(configured) -> None:
     client = client_for(configured)
+    clock = Clock()
+    client.app.state.verified_keys = VerifiedKeys(clock=clock)
     key = admin.api_key("create", "shop")
     assert admin.api_key("list", None).splitlines()[-1].split()[:2] == ["shop", key[:15]]
     assert client.get(INVOICES, headers={"Authorization": f"Bearer {key}"}).status_code == 200
     assert admin.api_key("revoke", "shop") == "revoked API key 'shop'"
+    clock.now += KEY_CACHE_SECONDS  # the documented bound: a revocation takes effect within it
     refused = client.get(INVOICES, headers={"Authorization": f"Bearer {key}"})
     assert refused.status_code == 401
     assert refused.headers["WWW-Authenticate"] == "Bearer"
@@ -74,3 +78,23 @@ def test_each_key_has_its_own_burst_and_tokens_come_back_with_time(configured) -
     assert client.get(INVOICES).headers["Retry-After"] == "2"  # a token every 2 s
     clock.now += 3600  # never more than the burst at once
     assert [client.get(INVOICES).status_code for _ in range(4)] == [200, 200, 200, 429]
+
+
+def test_a_verified_key_is_remembered_for_a_few_seconds_and_its_revocation_takes_effect_then(
+    configured,
+) -> None:
+    client = client_for(configured)
+    clock = Clock()
+    client.app.state.verified_keys = VerifiedKeys(clock=clock)
+    key = admin.api_key("create", "shop")
+    shop = {"Authorization": f"Bearer {key}"}
+    assert client.get(INVOICES, headers=shop).status_code == 200
+    admin.api_key("revoke", "shop")
+    clock.now += KEY_CACHE_SECONDS - 0.001
+    assert client.get(INVOICES, headers=shop).status_code == 200  # remembered: no lookup
+    clock.now += 0.001
+    assert client.get(INVOICES, headers=shop).status_code == 401  # looked up again: revoked
+    clock.now -= 3600  # a refusal is never remembered as a verified key
+    assert client.get(INVOICES, headers=shop).status_code == 401
+    fresh = {"Authorization": f"Bearer {admin.api_key('create', 'shop-2')}"}
+    assert client.get(INVOICES, headers=fresh).status_code == 200  # a new key works at once

@@ -180,3 +180,22 @@ def test_old_key_prefixes_lose_their_secret_characters_and_the_keys_keep_working
         prefixes = set(c.execute(sa.text("SELECT prefix FROM api_keys")).scalars())
         assert prefixes == {LEGACY_PREFIX, new_key[:15]}  # nothing to restore, nothing lost
     assert upgrade(empty_database, "head") >= "0013"
+
+
+def test_rollup_values_gain_an_index_by_value_and_lose_it_on_downgrade(empty_database: Engine) -> None:
+    from alembic import command
+
+    from billing.store.database import alembic_config
+
+    def indexes() -> dict[str, list[str | None]]:
+        found = sa.inspect(empty_database).get_indexes("usage_rollup_values")
+        return {index["name"] or "": index["column_names"] for index in found}
+
+    upgrade(empty_database, "0013")
+    assert "ix_usage_rollup_values_by_value" not in indexes()
+    upgrade(empty_database, "0014")
+    assert indexes()["ix_usage_rollup_values_by_value"] == ["customer_id", "signature", "value", "bucket"]
+    with empty_database.begin() as c:
+        command.downgrade(alembic_config(c), "0013")
+    assert "ix_usage_rollup_values_by_value" not in indexes()
+    assert upgrade(empty_database, "head") >= "0014"
