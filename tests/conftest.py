@@ -141,6 +141,27 @@ def prefect_harness() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(autouse=True)
+def _flow_tests_start_synchronous(request: pytest.FixtureRequest) -> None:
+    """A flow test starts outside any event loop and any flow run: Prefect decides between its
+    sync and async API from those, so a leaked loop (Playwright's sync API keeps one running
+    while open) or run context would turn a later `state.result()` into a coroutine."""
+    if request.node.get_closest_marker("flow") is None:
+        return
+    import asyncio
+
+    from prefect.context import FlowRunContext, TaskRunContext
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        pytest.fail("an event loop is left running in this thread by an earlier test")
+    if FlowRunContext.get() is not None or TaskRunContext.get() is not None:
+        pytest.fail("a Prefect run context is left open by an earlier test")
+
+
 @pytest.fixture(scope="session")
 def event_suite():
     """The Great Expectations suite, built once (importing GX takes seconds)."""

@@ -148,8 +148,11 @@ def billing(tmp_path_factory, vendor, event_suite) -> Iterator[Billing]:
     sock.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Chromium through Playwright's sync API, for this module only: while `sync_playwright` is
+    open its event loop counts as running in this thread, so Prefect's sync/async dispatch would
+    hand a later test's `state.result()` a coroutine (tests/conftest.py checks flow tests for it)."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: `make browser` installs Debian's chromium")
     from playwright.sync_api import sync_playwright
