@@ -3,6 +3,9 @@ expiring; never usable as a console token, nor a token as a link."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -121,6 +124,12 @@ def test_a_session_token_is_never_a_link_nor_a_link_a_session_token(customer: st
     forged = f"{token.rsplit('.', 1)[0]}.{link_sig}"
     assert console_tokens.verify(SECRET, forged, NOW) is None
     assert console_tokens.verify(SECRET, token, NOW) is not None  # the token itself is good
+
+
+def test_links_are_signed_under_a_key_of_their_own_not_the_secret_itself() -> None:
+    customer, expires, sig = signed()
+    raw = hmac.new(SECRET.encode(), f"{expires}\n{customer}".encode(), hashlib.sha256).digest()
+    assert sig != base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 def test_the_lifetime_is_one_to_the_maximum_days() -> None:
