@@ -2,9 +2,11 @@
 
 `POST /v1/customers/{id}/console-sessions` (an API key) mints a URL whose token is the only
 credential of `GET /console?token=...` and of the documents it links
-(`/console/invoices/{number}.html|.pdf?token=...`); the page carries no API key. Every token
-problem (missing, expired, forged, malformed, another version, a customer gone from the
-catalog, no console secret) is the same 403, so a refusal says nothing about why. Another
+(`/console/invoices/{number}.html|.pdf?token=...`); the page carries no API key. An email's
+console link, `GET /console/open?customer=&expires=&sig=` (`billing.core.console_links`), mints
+a fresh token and redirects (303) to the console: the email never holds a token. Every token
+or link problem (missing, expired, forged, malformed, another version, a customer gone from
+the catalog, no console secret) is the same 403, so a refusal says nothing about why. Another
 customer's invoice under a token is the same 404 as a number that does not exist.
 
 Headers: `Content-Security-Policy` lets the page load nothing from anywhere (its style carries
@@ -20,22 +22,37 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.engine import Engine
 
 from billing.api import dependencies as deps
 from billing.api.invoice_documents import HTML_RESPONSE, PDF_RESPONSE, Number, file_name
 from billing.api.schemas import error_responses
+from billing.core.console_links import OPEN_PATH
 from billing.core.console_tokens import ConsoleGrant
 from billing.runtime.settings import Settings
 from billing.services import console_sessions
 from billing.services.console import console_document_html, console_document_pdf, console_page
+from billing.services.console_links import open_link
 from billing.store.catalog_versions import StoredCatalog
 from billing.views.console_page import render_console_page
 
 REFUSED = "this console link is invalid or has expired: open the console again from the app"
 Token = Annotated[str | None, Query(description="the console token of the URL a console session answered")]
+LinkCustomer = Annotated[str | None, Query(description="the customer whose console an email's link opens")]
+LinkExpires = Annotated[
+    str | None, Query(description="when the link stops working, in Unix seconds (signed with the customer)")
+]
+LinkSignature = Annotated[
+    str | None, Query(description="the link's HMAC-SHA256 signature under the console secret (base64url)")
+]
+OPENED: dict[str, Any] = {
+    "description": "a fresh console token: `Location` is the console, BILLING_PUBLIC_URL/console?token=...",
+    "headers": {
+        "Location": {"description": "the console URL with its new token", "schema": {"type": "string"}}
+    },
+}
 
 
 class ConsoleSessionAnswer(BaseModel):
@@ -97,7 +114,12 @@ def install_console_routes(app: FastAPI) -> None:
         """A console URL for the customer, its token valid for BILLING_CONSOLE_TTL_MINUTES."""
         secret = None if settings.console_secret is None else settings.console_secret.get_secret_value()
         session = console_sessions.open_session(
-            stored.catalog, customer_id, secret, settings.console_ttl_minutes, settings.public_url, now
+            stored.catalog,
+            customer_id,
+            secret,
+            settings.console_ttl_minutes,
+            settings.console_public_url,
+            now,
         )
         return {"url": session.url, "expires_at": session.expires_at.isoformat()}
 
@@ -119,6 +141,37 @@ def install_console_routes(app: FastAPI) -> None:
         page = console_page(db, stored, granted.customer_id, now, settings.api_database_timeout_seconds)
         html = render_console_page(page, token or "", nonce)
         return HTMLResponse(html, headers=_headers(settings, nonce))
+
+    @app.get(
+        OPEN_PATH,
+        status_code=303,
+        response_class=RedirectResponse,
+        responses={303: OPENED} | _refused_responses(),  # type: ignore[operator]
+    )
+    def console_open(
+        stored: Annotated[StoredCatalog, Depends(deps.catalog)],
+        settings: Annotated[Settings, Depends(deps.settings)],
+        now: Annotated[datetime, Depends(deps.now)],
+        customer: LinkCustomer = None,
+        expires: LinkExpires = None,
+        sig: LinkSignature = None,
+    ) -> RedirectResponse:
+        """The console link of an email: a fresh console token, and a redirect to the console."""
+        secret = None if settings.console_secret is None else settings.console_secret.get_secret_value()
+        session = open_link(
+            stored.catalog,
+            secret,
+            customer,
+            expires,
+            sig,
+            link_days=settings.console_link_days,
+            ttl_minutes=settings.console_ttl_minutes,
+            public_url=settings.console_public_url,
+            now=now,
+        )
+        if session is None:
+            raise HTTPException(403, REFUSED)
+        return RedirectResponse(session.url, status_code=303, headers=_headers(settings))
 
     not_found = _refused_responses() | error_responses(404)
     not_found[404]["description"] = "no invoice of this customer has this number"

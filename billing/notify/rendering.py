@@ -12,6 +12,9 @@ templates print them for people with filters:
 - `money(currency)`: an amount with its currency, exactly as stored ("$500.00", "¥500",
   "500.000 KWD"), never through a float;
 - `plural(unit)`: a count and its unit ("1 day", "3 days").
+
+`console_link` is not part of a stored context: the email channel passes it as it sends
+(`billing.services.console_links`), and `_console_link.txt` / `_console_link.html` show it.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, Undefined, select_autoescape
 
+from billing.core.console_links import ConsoleLink
 from billing.core.errors import BillingError, MoneyError
 from billing.core.local_days import format_day, format_days
 from billing.core.money import Currency, display_amount
@@ -83,8 +87,13 @@ def environment() -> Environment:
     return env
 
 
-def render_email(kind: str, context: dict[str, Any]) -> RenderedEmail:
+def render_email(
+    kind: str, context: dict[str, Any], console_link: ConsoleLink | None = None
+) -> RenderedEmail:
+    """The email of one notification; with a `console_link`, both parts end by offering it
+    (without, the email is exactly what it was before console links existed)."""
     env = environment()
+    context = {**context, "console_link": console_link}
     subject = env.get_template(f"{kind}.subject.txt").render(context).strip()
     return RenderedEmail(
         subject=" ".join(subject.split()),

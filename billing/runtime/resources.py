@@ -25,6 +25,7 @@ from billing.store.database import create_engine, ensure_ready
 if TYPE_CHECKING:
     from billing.notify.backends import EmailBackend
     from billing.notify.webhooks import WebhookSender
+    from billing.services.console_links import ConsoleLinks
     from billing.services.notification_delivery import ChannelSender
     from billing.validation.suite import EventSuite
 
@@ -132,6 +133,19 @@ def _webhook_sender_for(url: str, secret: str, timeout: float) -> WebhookSender:
     return WebhookSender(url, secret, timeout=timeout)
 
 
+def console_links(settings: Settings | None = None) -> ConsoleLinks | None:
+    """What signs the console link of each email: None (emails carry none) unless both
+    `BILLING_CONSOLE_SECRET` and `BILLING_PUBLIC_URL` are set."""
+    from billing.services.console_links import ConsoleLinks
+
+    settings = settings or get_settings()
+    if settings.console_secret is None or settings.public_url is None:
+        return None
+    return ConsoleLinks(
+        settings.console_secret.get_secret_value(), settings.public_url, settings.console_link_days
+    )
+
+
 def notification_channels(settings: Settings | None = None) -> tuple[str, ...]:
     """Where each new notification is delivered: by email, and by webhook when one is set."""
     settings = settings or get_settings()
@@ -145,7 +159,9 @@ def channel_senders(settings: Settings | None = None) -> list[ChannelSender]:
     from billing.services.webhook_delivery import WebhookChannel
 
     settings = settings or get_settings()
-    senders: list[ChannelSender] = [EmailChannel(mailer(settings), settings.email_from)]
+    senders: list[ChannelSender] = [
+        EmailChannel(mailer(settings), settings.email_from, console_links(settings))
+    ]
     webhook = webhook_sender(settings)
     if webhook is not None:
         senders.append(WebhookChannel(webhook))

@@ -5,15 +5,34 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from billing.core.catalog.field_errors import field_message
+from billing.core.console_links import DEFAULT_LIFETIME_DAYS, MAX_LIFETIME_DAYS
 from billing.core.console_tokens import MIN_SECRET_LENGTH
 from billing.core.errors import BillingError
 from billing.core.frame_ancestors import check_frame_ancestors
 from billing.notify.webhooks import check_secret, check_url
+
+LOCAL_PUBLIC_URL = "http://127.0.0.1:8000"
+
+
+def check_public_url(url: str) -> str:
+    """The API's public base URL without its trailing "/", or ValueError saying what is wrong."""
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host, e.g. https://billing.example.com")
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        raise ValueError("must be a base URL: no ?query nor #fragment (console paths are added to it)")
+    try:
+        parts.port  # noqa: B018 (raises on a port that is not a number)
+    except ValueError:
+        raise ValueError("has a port that is not a number") from None
+    return url.rstrip("/")
 
 
 class Settings(BaseSettings):
@@ -35,7 +54,11 @@ class Settings(BaseSettings):
     console_ttl_minutes: int = Field(default=30, ge=1, le=60)
     # who may frame the console: CSP frame-ancestors source expressions, space separated
     console_frame_ancestors: str = "'self'"
-    public_url: str = "http://127.0.0.1:8000"
+    # where the API is reached from outside (http(s), no query): console URLs point there, and
+    # emails carry a console link only when it and the console secret are both set
+    public_url: str | None = None
+    # how long the console link in an email opens the console (SPEC §8)
+    console_link_days: int = Field(default=DEFAULT_LIFETIME_DAYS, ge=1, le=MAX_LIFETIME_DAYS)
     invoice_grace_hours: int = Field(default=24, ge=0)
     invoice_due_days: int = Field(default=30, ge=0)
     # an invoice whose subtotal is 0 is issued and numbered; emailed only when this is true
@@ -71,6 +94,11 @@ class Settings(BaseSettings):
             return None
         return SecretStr(check_secret(value.get_secret_value()))
 
+    @field_validator("public_url")
+    @classmethod
+    def _public_base_url(cls, value: str | None) -> str | None:
+        return check_public_url(value) if value and value.strip() else None
+
     @field_validator("console_secret")
     @classmethod
     def _long_console_secret(cls, value: SecretStr | None) -> SecretStr | None:
@@ -87,6 +115,11 @@ class Settings(BaseSettings):
     @classmethod
     def _frame_ancestors(cls, value: str) -> str:
         return check_frame_ancestors(value)
+
+    @property
+    def console_public_url(self) -> str:
+        """Where console URLs point: `BILLING_PUBLIC_URL`, or the local API unset."""
+        return self.public_url or LOCAL_PUBLIC_URL
 
     @model_validator(mode="after")
     def _webhook_url_and_secret_together(self) -> Settings:

@@ -14,7 +14,7 @@ from tests.e2e.conftest import client_for
 ERROR_BODY = "#/components/schemas/ErrorBody"
 # FastAPI's own validation shapes: replaced by ErrorBody, checked to be gone below
 FASTAPI_OWN = {"HTTPValidationError", "ValidationError"}
-UNKEYED = {"/healthz", "/console", "/openapi.json", "/docs"}
+UNKEYED = {"/healthz", "/console", "/console/open", "/openapi.json", "/docs"}
 
 
 @pytest.fixture
@@ -57,6 +57,27 @@ def test_every_error_answer_is_the_error_body(document) -> None:
 def test_every_route_says_what_it_does(document) -> None:
     for path, method, operation in _operations(document):
         assert operation.get("description") or path in UNKEYED, (method, path)
+
+
+def test_every_parameter_is_described(document) -> None:
+    missing = [
+        f"{method} {path} {parameter['name']}"
+        for path, method, operation in _operations(document)
+        for parameter in operation.get("parameters", [])
+        if not parameter.get("description") and parameter["in"] == "query"
+    ]
+    assert missing == []
+
+
+def test_the_console_link_is_unkeyed_its_parameters_described_and_its_redirect_documented(document) -> None:
+    operation = document["paths"]["/console/open"]["get"]
+    assert "security" not in operation and "401" not in operation["responses"]
+    parameters = {p["name"]: p for p in operation["parameters"]}
+    assert set(parameters) == {"customer", "expires", "sig"}
+    assert all(p["in"] == "query" and p["description"] for p in parameters.values())
+    assert {"303", "403"} <= set(operation["responses"])
+    assert "Location" in operation["responses"]["303"]["headers"]
+    assert set(UNKEYED) - {"/openapi.json", "/docs"} <= set(document["paths"])
 
 
 def test_every_field_of_every_schema_is_described(document) -> None:

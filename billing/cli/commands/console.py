@@ -23,7 +23,7 @@ def console_url(customer_id: str) -> str:
         customer_id,
         settings.console_secret.get_secret_value(),
         settings.console_ttl_minutes,
-        settings.public_url,
+        settings.console_public_url,
         resources.utc_now(),
     )
     print(f"console URL for {customer_id!r}, valid until {session.expires_at.isoformat()}", file=sys.stderr)
