@@ -16,6 +16,7 @@ from billing.api.event_routes import install_event_routes
 from billing.api.invoice_documents import add_document_routes
 from billing.api.invoice_routes import install_invoice_routes
 from billing.api.notification_routes import install_notification_routes
+from billing.api.preview_schemas import PreviewAnswer
 from billing.api.rate_limit import RateLimiter
 from billing.api.request_body import BodyLimit
 from billing.api.request_url import RefuseNulInUrl
@@ -54,7 +55,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                 "required": True,
             }
         },
-        responses=error_responses(401, 404, 413, 415, 422, 503),
+        responses={200: {"model": PreviewAnswer}, **error_responses(401, 404, 413, 415, 422, 503)},
     )
     def customer_preview(
         customer_id: str,

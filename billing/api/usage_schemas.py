@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pydantic import Field
 
-from pydantic import BaseModel, Field
-
-
-class PeriodShape(BaseModel):
-    start: str = Field(description="the period's first instant, ISO 8601 with the customer's offset")
-    end: str = Field(description="its end (exclusive), ISO 8601 with the customer's offset")
-    first_day: str = Field(description="its first local day, YYYY-MM-DD")
-    last_day: str = Field(description="its last local day (inclusive), YYYY-MM-DD")
+from billing.api.invoice_schemas import InvoiceShape, PeriodShape, Shape
 
 
-class DayQuantity(BaseModel):
+class DayQuantity(Shape):
     day: str = Field(description="a local day of the customer, YYYY-MM-DD")
     quantity: str = Field(description="the metric over that day's events alone, a decimal string")
 
 
-class MetricSoFar(BaseModel):
+class MetricSoFar(Shape):
     code: str = Field(description="the catalog metric's code")
     name: str = Field(description="its name (the code, readable, when the catalog gives none)")
     aggregation: str = Field(description="count, sum, max, latest or unique_count")
@@ -30,7 +23,7 @@ class MetricSoFar(BaseModel):
     )
 
 
-class CreditShape(BaseModel):
+class CreditShape(Shape):
     key: str = Field(description="the grant: contract start / credit / index")
     granted: str = Field(description="the grant's amount")
     remaining: str = Field(description="what finalized invoices have not burned of it")
@@ -39,7 +32,7 @@ class CreditShape(BaseModel):
     usable: bool = Field(description="valid on the customer's today")
 
 
-class UsageAnswer(BaseModel):
+class UsageAnswer(Shape):
     customer_id: str = Field(description="the customer, as the catalog names it")
     currency: str = Field(description="the catalog's currency, ISO 4217")
     as_of: str = Field(description="the instant the answer is computed at, with the customer's offset")
@@ -50,7 +43,7 @@ class UsageAnswer(BaseModel):
     metrics: list[MetricSoFar] = Field(
         description="every catalog metric, so far in the period (empty without a period)"
     )
-    running_invoice: dict[str, Any] | None = Field(
+    running_invoice: InvoiceShape | None = Field(
         description="the invoice the period would close with now: exactly a merge preview's `before`"
     )
     spend: str | None = Field(

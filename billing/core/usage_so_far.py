@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -12,8 +13,10 @@ from zoneinfo import ZoneInfo
 
 from billing.core.catalog import Metric
 from billing.core.invoicing import Invoice
+from billing.core.line_keys import LineKey
 from billing.core.money import ZERO
 from billing.core.periods import Period
+from billing.core.pricing.base import TierHint
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,7 @@ class CustomerUsage:
     period: Period | None
     metrics: tuple[MetricUsage, ...]
     running_invoice: Invoice | None
+    hints: Mapping[LineKey, TierHint]  # per usage line of the running invoice: as a preview's `hint`
     spend: Decimal | None
     projected_spend: Decimal | None  # None before the period started or past any invoice's range
     projection_beyond_limit: bool

@@ -2,11 +2,17 @@
 
 - The running invoice is exactly the preview's `before` (`preview_outcome` with no events): the
   same code path, the same figures.
-- Each metric's quantity so far in the period, and per local day in the customer's zone, from
-  the usage rollups where they hold every stored event (`meter_segments`: 15-minute UTC
-  buckets, every local midnight is a bucket edge), from the raw events otherwise; the days and
-  the whole period are one metering query. Every local day from the period's first through
-  today (or the period's last day, if sooner) is listed, a day without usage at zero.
+- Each metric's quantity so far in the period is the running invoice's own: the preview's read
+  of the period's segments (`PreviewOutcome.current_states`), merged across them as the core
+  merges aggregates (counts and sums add, the greatest `max`, the `latest` of the greatest
+  (timestamp, transaction_id)), so the period is read once and the totals always equal the
+  running invoice's quantities. Only what those states cannot give is read for the whole
+  period, in the same snapshot: a `unique_count` over several segments (distinct values do not
+  add up), or every metric when the contracts leave days of the period unbilled.
+- Per local day in the customer's zone, from the usage rollups where they hold every stored
+  event (`meter_segments`: 15-minute UTC buckets, every local midnight is a bucket edge), from
+  the raw events otherwise. Every local day from the period's first through today (or the
+  period's last day, if sooner) is listed, a day without usage at zero.
 - Spend (SPEC §9: the period's usage and flat charges so far, before taxes and credits) and its
   projection to the period's end (`project_usage`: the one projection spend alerts use), with
   the customer's `spend_alerts` to draw them against.
@@ -20,13 +26,19 @@ alerts are still given.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
+from decimal import Decimal
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Connection, Engine
 
+from billing.core.catalog import Catalog
 from billing.core.credits import credit_grants
+from billing.core.line_hints import line_hints
 from billing.core.local_days import local_day
+from billing.core.metering import Meter, MetricState
 from billing.core.money import ZERO
 from billing.core.periods import Period, Schedule, local_midnight
 from billing.core.pricing.base import MeteredUsage
@@ -80,13 +92,11 @@ def _usage_on(
     today = local_day(now, tz)
     period = current_period(schedule, now)
     used, _ = spend_evaluations.credit_balances(connection, [customer_id])
-    daily: dict[SegmentKey, dict[str, MeteredUsage]] = {}
-    whole: SegmentKey | None = None
     day_keys: list[SegmentKey] = []
+    daily: dict[SegmentKey, dict[str, MeteredUsage]] = {}
     if period is not None:
-        whole = (customer_id, period.start, period.end)
         day_keys = _day_keys(customer_id, period, today, tz)
-        daily = meter_segments(connection, catalog, [whole, *day_keys])
+        daily = meter_segments(connection, catalog, day_keys) if day_keys else {}
     credits = tuple(
         CreditLeft(
             grant.key,
@@ -99,13 +109,14 @@ def _usage_on(
         for grant in credit_grants(schedule)
     )
     alerts = tuple(sorted(customer.spend_alerts))
-    if period is None or whole is None:
-        return CustomerUsage(customer_id, tz, now, None, (), None, None, None, False, credits, alerts)
+    if period is None:
+        return CustomerUsage(customer_id, tz, now, None, (), None, {}, None, None, False, credits, alerts)
     outcome = preview_outcome(engine, stored, customer_id, [], "merge", now, statement_seconds, connection)
+    totals = _period_totals(connection, catalog, schedule, period, outcome.current_states)
     metrics = tuple(
         MetricUsage(
             metric,
-            daily[whole][metric.code].quantity,
+            totals[metric.code],
             tuple(
                 DayUsage(local_day(start, tz), daily[(cid, start, end)][metric.code].quantity)
                 for cid, start, end in day_keys
@@ -125,9 +136,41 @@ def _usage_on(
         period,
         metrics,
         outcome.before,
+        line_hints(schedule, period, outcome.before.lines),
         spend,
         projected,
         projection is not None and projection.beyond_limit,
         credits,
         alerts,
     )
+
+
+def _period_totals(
+    connection: Connection,
+    catalog: Catalog,
+    schedule: Schedule,
+    period: Period,
+    states: Mapping[SegmentKey, Mapping[str, MetricState]],
+) -> dict[str, Decimal]:
+    """Each metric's quantity over the period: its segments' stored states merged (the usage the
+    running invoice was priced on), read for the whole period only where they cannot give it."""
+    customer_id = schedule.customer.id
+    segments = schedule.segments(period)
+    keys = [(customer_id, s.start, s.end) for s in segments]
+    covered = (
+        segments[0].start == period.start
+        and segments[-1].end == period.end
+        and all(a.end == b.start for a, b in pairwise(segments))
+    )
+    unmergeable = [
+        m for m in catalog.metrics if not covered or (len(segments) > 1 and m.aggregation == "unique_count")
+    ]
+    merged = Meter(catalog.metrics)
+    for key in keys:
+        merged.merge(Meter.resume(catalog.metrics, states[key]))
+    totals = {code: usage.quantity for code, usage in merged.usage().items()}
+    if unmergeable:
+        whole = (customer_id, period.start, period.end)
+        read = meter_segments(connection, catalog, [whole], unmergeable)[whole]
+        totals.update({m.code: read[m.code].quantity for m in unmergeable})
+    return totals

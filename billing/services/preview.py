@@ -9,7 +9,7 @@ thousand) are held in memory.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,9 +23,9 @@ from billing.core.errors import InvalidUsage
 from billing.core.events import EventRejected, UsageEvent, dumps, parse_event
 from billing.core.invoice_plan import InvoicePlan, draft_invoices, plan_through
 from billing.core.invoicing import Invoice, UsageBySegment, draft_invoice, rating_fingerprint
-from billing.core.line_hints import usage_charges
+from billing.core.line_hints import line_hints
 from billing.core.line_keys import LineKey
-from billing.core.metering import Meter, metric_applies
+from billing.core.metering import Meter, MetricState, metric_applies
 from billing.core.money import ZERO
 from billing.core.periods import Period, Schedule
 from billing.core.pricing.base import TierHint
@@ -173,7 +173,9 @@ class PreviewOutcome:
 
     `current` is the billed period in progress (None in a trial or before the first period:
     `shown` is then the period the invoices are about); `before_usage` and `after_usage` hold
-    every metered segment's usage, the current period's included."""
+    every metered segment's usage, the current period's included; `current_states` the stored
+    usage of the current period's segments in mergeable form (what `before_usage` was metered
+    from), for a caller that aggregates the period across its segments without reading it again."""
 
     customer_id: str
     mode: Mode
@@ -185,6 +187,7 @@ class PreviewOutcome:
     before_usage: UsageBySegment
     after_usage: UsageBySegment
     catalog_version: str
+    current_states: Mapping[SegmentKey, Mapping[str, MetricState]]
 
 
 def preview(
@@ -202,12 +205,7 @@ def preview(
     hints: dict[LineKey, TierHint] = {}
     projection = None
     if current is not None:
-        charges = usage_charges(schedule, current)
-        for line in outcome.after.lines:
-            charge = charges.get(line.key)
-            hint = None if line.kind != "usage" or charge is None else charge.hint(line.quantity)
-            if hint is not None:
-                hints[line.key] = hint
+        hints = line_hints(schedule, current, outcome.after.lines)
         segments = schedule.segments(current)
         usage = {(s.start, s.end): outcome.after_usage.get((s.start, s.end), {}) for s in segments}
         projection = project_usage(catalog, segments, usage, now, schedule.tz)
@@ -338,4 +336,5 @@ def preview_outcome(
         before_usage,
         after_usage,
         stored.content_hash,
+        {key: states[key] for key in current_keys},
     )

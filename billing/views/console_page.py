@@ -65,21 +65,34 @@ def _chart(days: list[tuple[str, Decimal]], period_days: int) -> dict[str, Any]:
 
 
 def _tier_positions(page: ConsolePage) -> list[dict[str, Any]]:
-    """Per tiered usage line of the running invoice: the tier its usage so far sits in."""
+    """Per banded usage line of the running invoice, where its usage so far sits: the line's
+    hint (`CustomerUsage.hints`), exactly the preview's `hint` for the same line, so the console
+    and the API say the same. `tier` counts from 1 for people (the API's `tier` + 1); a line of
+    one unbounded band (a per-unit or percentage charge) has no position to show."""
     invoice = page.usage.running_invoice
     if invoice is None:
         return []
+    currency = invoice.currency
     positions = []
-    for line in invoice.lines:
-        filled = [t for t in line.tiers if t.quantity > 0]
-        if line.metric is None or not filled:
+    for index, line in enumerate(invoice.lines):
+        hint = page.usage.hints.get(line.key)
+        if hint is None or (hint.tier_up_to is None and hint.tier == 0):
             continue
         positions.append(
             {
+                "line": index,
                 "description": line.description,
-                "tier": len(filled),
-                "unit_price": price_text(filled[-1].unit_price, invoice.currency),
                 "quantity": plain(line.quantity),
+                "tier": hint.tier + 1,
+                "unit_price": price_text(hint.unit_price, currency),
+                "per_units": None if hint.per_units == 1 else plain(hint.per_units),
+                "units_to_next_tier": None
+                if hint.units_to_next_tier is None
+                else plain(hint.units_to_next_tier),
+                "next_unit_price": None
+                if hint.next_unit_price is None
+                else price_text(hint.next_unit_price, currency),
+                "free_units_left": None if hint.free_units_left is None else plain(hint.free_units_left),
             }
         )
     return positions

@@ -11,6 +11,7 @@ from billing.core.line_keys import LineKey
 from billing.core.money import Currency, format_amount, plain
 from billing.core.periods import Period
 from billing.core.pricing.base import TierHint
+from billing.core.projected_quantity import display_projection
 from billing.core.spend import Projection
 from billing.views.documents import invoice_document, period_document, price_text
 
@@ -29,7 +30,9 @@ def preview_document(
     """`cost` is after - before, in the currency's minor units; `fingerprint` is the after
     invoice's (the rating inputs); `before` and `after` have the invoice's shape. `usage_lines`:
     per usage line of `after` (`line`: its index), its `hint` and `projected` quantity and
-    amount (null when there is none: a line of an earlier period, before the period started);
+    amount (null when there is none: a line of an earlier period, before the period started),
+    the quantity rounded up to the digits the line's own quantity has (`display_projection`: a
+    forecast of billable units, priced exactly; only its text is rounded);
     `projected`: the period's projected spend (usage and flat charges, before taxes and
     credits: what spend forecasts compare)."""
     currency = after.currency
@@ -52,7 +55,10 @@ def preview_document(
                 "hint": None if hint is None else hint_document(hint, currency),
                 "projected": None
                 if at_end is None
-                else {"quantity": plain(at_end.quantity), "amount": format_amount(at_end.amount, currency)},
+                else {
+                    "quantity": plain(display_projection(at_end.quantity, line.quantity)),
+                    "amount": format_amount(at_end.amount, currency),
+                },
             }
         )
     spend = None if projection is None else projection.spend

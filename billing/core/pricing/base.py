@@ -135,7 +135,14 @@ class TierHint:
     full and the hint names the next one, whose price the next unit pays. `unit_price` is per
     unit, or per package of `per_units` for a package charge; `units_to_next_tier` and
     `next_unit_price` are None in the last band; `free_units_left` is None without a free
-    allowance (a first tier priced 0, a package's `free_units`)."""
+    allowance (a first tier priced 0, a package's `free_units`).
+
+    A negative quantity (a metric with `allow_negative`) sits below every band. Models that
+    bill nothing at or below 0 (graduated, volume, package) give it the hint of 0, the first
+    band, with `units_to_next_tier` counted from the quantity itself (adding them still lands
+    exactly on the next band) and the whole free allowance left: the units up to 0 are free,
+    the band's price applies from there. `per_unit` and `percentage` price a negative quantity
+    as they price any other (a credit), so their one band holds it as it is."""
 
     tier: int
     tier_from: Decimal

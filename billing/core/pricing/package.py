@@ -37,14 +37,15 @@ class PackageCharge(ChargeModel):
     def hint(self, quantity: Decimal) -> TierHint:
         """Band 0 is the free allowance `[0, free_units)` (when there is one); band j >= 1 is
         the j-th package, `[free + (j-1) x size, free + j x size)`, priced `package_price` per
-        `package_size` units: the next unit there is paid by that package."""
+        `package_size` units: the next unit there is paid by that package. A negative quantity
+        bills no package: it is given the band of 0, its units to the next band counted from
+        the quantity itself."""
         free = self.free_units
         size = self.package_size
-        if quantity < free:
-            return TierHint(
-                0, ZERO, free, ZERO, free - quantity, self.package_price, free - max(quantity, ZERO), size
-            )
-        whole, _ = divmod(quantity - free, size)
+        at = max(quantity, ZERO)
+        if at < free:
+            return TierHint(0, ZERO, free, ZERO, free - quantity, self.package_price, free - at, size)
+        whole, _ = divmod(at - free, size)
         start = free + whole * size
         return TierHint(
             int(whole) + 1,

@@ -66,8 +66,8 @@ def explain_tiers(tiers: tuple[TierAmount, ...], currency: Currency) -> str:
 def tier_hint(tiers: tuple[Tier, ...], quantity: Decimal) -> TierHint:
     """The band `[previous up_to, up_to)` holding `quantity` (graduated and volume alike: the
     next unit is priced there, or reprices the whole quantity there); a first tier priced 0 is
-    a free allowance."""
-    index = next(i for i, t in enumerate(tiers) if t.up_to is None or quantity < t.up_to)
+    a free allowance. A negative quantity has the first band's hint (see `TierHint`)."""
+    index = next(i for i, t in enumerate(tiers) if t.up_to is None or max(quantity, ZERO) < t.up_to)
     tier = tiers[index]
     lower = ZERO if index == 0 else tiers[index - 1].up_to or ZERO
     last = tier.up_to is None
