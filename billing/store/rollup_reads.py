@@ -67,7 +67,7 @@ def postgres_rollup_rows(
     starts, ends = "CAST(s.segment ->> 1 AS timestamptz)", "CAST(s.segment ->> 2 AS timestamptz)"
 
     def values(signature: str) -> str:
-        return value_spans.distinct_count(customer, signature, starts, ends)
+        return value_spans.distinct_count(customer, signature, starts, ends, postgres=True)
 
     select = _select_list(columns, dialect, values)
     signatures = dialect.bind("{" + ",".join(sorted({signature_of(m) for m, _ in columns})) + "}")
@@ -87,7 +87,7 @@ def sqlite_rollup_rows(
     dialect = SqliteMetrics()
 
     def values(signature: str) -> str:
-        return value_spans.distinct_count("s.customer_id", signature, "s.starts", "s.ends")
+        return value_spans.distinct_count("s.customer_id", signature, "s.starts", "s.ends", postgres=False)
 
     select = _select_list(columns, dialect, values)
     signatures = ", ".join(dialect.bind(s) for s in sorted({signature_of(m) for m, _ in columns}))

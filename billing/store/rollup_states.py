@@ -155,7 +155,7 @@ def _rollup_states(
         own_buckets = f"{window} AND l.signature = {signature}"
         columns += _value_columns(metric.aggregation, mine, postgres, own_buckets)
         if metric.aggregation == "unique_count":
-            columns.append(value_spans.distinct_count(who, signature, starts, ends))
+            columns.append(value_spans.distinct_count(who, signature, starts, ends, postgres))
     signatures = ", ".join(dialect.bind(s) for s in sorted({rollups.signature_of(m) for m in metrics}))
     statement = (
         f"SELECT {', '.join(columns)}\nFROM usage_rollups r\n"

@@ -12,7 +12,9 @@ last bucket (migration 0015), and a value is in the segment [start, end) exactly
 a value whose last bucket is before `start`, or whose first is at or after `end`, is not. The
 count reads, through the index on (customer, signature, last_bucket), the values seen since
 `start`: for the period in progress, that is one row per value of the period, whatever the
-events or buckets stored.
+events or buckets stored. A window of a day or less (the console's usage by day) still counts
+its buckets' values directly: there, most values were seen before and after it, and the probes
+would cost more than the day's rows.
 
 The rollup writer (`billing.store.rollups`) widens the spans in the statements that add the
 events' values, under the billing lock: first = the least, last = the greatest bucket. Events
@@ -21,10 +23,28 @@ are never deleted, so a span only ever widens.
 
 from __future__ import annotations
 
+SHORT_HOURS = 25  # a local day, DST's included: counted from its buckets' values directly
 
-def distinct_count(customer: str, signature: str, starts: str, ends: str) -> str:
-    """The SQL scalar subquery counting the distinct values of `signature` for `customer` in
-    [starts, ends): each argument is an SQL expression (a literal, a parameter or a column)."""
+
+def distinct_count(customer: str, signature: str, starts: str, ends: str, postgres: bool) -> str:
+    """The SQL expression counting the distinct values of `signature` for `customer` in
+    [starts, ends): each argument is an SQL expression (a literal, a parameter or a column).
+
+    A window of at most a day (`SHORT_HOURS`: the console's days) counts its buckets' values
+    directly, at most 96 buckets' worth, since most of a day's values were also seen before
+    and after it and would each cost a probe; a longer one reads the spans."""
+    if postgres:
+        short = f"{ends} - {starts} <= INTERVAL '{SHORT_HOURS} hours'"
+    else:  # instants are text on SQLite
+        short = f"julianday({ends}) - julianday({starts}) <= {SHORT_HOURS} / 24.0"
+    direct = (
+        f"(SELECT count(DISTINCT v.value) FROM usage_rollup_values v WHERE v.customer_id = {customer} "
+        f"AND v.signature = {signature} AND v.bucket >= {starts} AND v.bucket < {ends})"
+    )
+    return f"CASE WHEN {short} THEN {direct} ELSE {_from_spans(customer, signature, starts, ends)} END"
+
+
+def _from_spans(customer: str, signature: str, starts: str, ends: str) -> str:
     return f"""(SELECT count(*) FROM usage_rollup_value_spans f
  WHERE f.customer_id = {customer} AND f.signature = {signature}
    AND f.last_bucket >= {starts} AND f.first_bucket < {ends}
