@@ -49,7 +49,7 @@ from billing.services.preview import DEFAULT_STATEMENT_SECONDS, preview_outcome
 from billing.store import spend_evaluations
 from billing.store.catalog_versions import StoredCatalog
 from billing.store.metering_sql import SegmentKey, meter_segments
-from billing.store.statement_bounds import read_snapshot, statements_bounded
+from billing.store.statement_bounds import bounded_snapshot
 
 
 def _day_keys(customer_id: str, period: Period, through: date, tz: ZoneInfo) -> list[SegmentKey]:
@@ -71,10 +71,9 @@ def customer_usage(
     statement_seconds: float = DEFAULT_STATEMENT_SECONDS,
 ) -> CustomerUsage:
     stored.catalog.customer(customer_id)  # UnknownCustomer (404) before any database work
-    with engine.connect() as connection:
-        read_snapshot(connection)  # the days, credits and running invoice: one snapshot
-        with statements_bounded(connection, statement_seconds):
-            return _usage_on(connection, engine, stored, customer_id, now, statement_seconds)
+    # the days, credits and running invoice: one snapshot
+    with engine.connect() as connection, bounded_snapshot(connection, statement_seconds):
+        return _usage_on(connection, engine, stored, customer_id, now, statement_seconds)
 
 
 def _usage_on(

@@ -35,7 +35,7 @@ from billing.store.catalog_versions import StoredCatalog
 from billing.store.rollup_states import known_values, segment_states
 from billing.store.rollups import fresh_signatures
 from billing.store.segment_queries import SegmentKey
-from billing.store.statement_bounds import read_snapshot, statements_bounded
+from billing.store.statement_bounds import bounded_snapshot
 from billing.store.usage_events import stored_hashes
 from billing.views.preview_document import preview_document
 
@@ -227,10 +227,8 @@ def _snapshot(engine: Engine, seconds: float, given: Connection | None) -> Itera
     if given is not None:
         yield given
         return
-    with engine.connect() as connection:
-        read_snapshot(connection)
-        with statements_bounded(connection, seconds):
-            yield connection
+    with engine.connect() as connection, bounded_snapshot(connection, seconds):
+        yield connection
 
 
 def preview_outcome(
@@ -248,7 +246,7 @@ def preview_outcome(
     Stored usage is read from the usage rollups (`segment_states`: the 15-minute buckets of each
     segment, raw events only where rollups do not apply); only the added events are metered
     here and merged in (`Meter.resume`), so the work does not grow with the customer's stored
-    usage. Every read is of one snapshot (`read_snapshot`), the caller's when it passes the
+    usage. Every read is of one snapshot (`bounded_snapshot`), the caller's when it passes the
     `connection` (already bounded and in its snapshot)."""
     catalog = stored.catalog
     customer = catalog.customer(customer_id)

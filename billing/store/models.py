@@ -407,6 +407,22 @@ class UsageRollupValue(Base):
     value: Mapped[str] = mapped_column(sa.Text, primary_key=True)
 
 
+class UsageRollupValueSpan(Base):
+    """The first and the last bucket holding a `unique_count` value (migration 0015,
+    `billing.store.value_spans`): what makes a segment's distinct count a short read."""
+
+    __tablename__ = "usage_rollup_value_spans"
+    __table_args__ = (
+        sa.Index("ix_usage_rollup_value_spans_by_last", "customer_id", "signature", "last_bucket"),
+    )
+
+    customer_id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    signature: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    first_bucket: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_bucket: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class SpendEvaluation(Base):
     """What a customer's spend and credit alerts last looked at (migration 0012)."""
 

@@ -3,7 +3,8 @@ from the 15-minute buckets instead, for segments whose start and end are bucket 
 
 Each aggregate merges bucket aggregates as `billing.core.metering` merges accumulators: events
 and sums add, the greatest maximum wins, the latest value is that of the greatest (timestamp,
-transaction_id), distinct values are counted once over the window's buckets. A row has the shape
+transaction_id), distinct values are counted once over the window's buckets (from each value's
+first and last bucket, `billing.store.value_spans`). A row has the shape
 of the raw query's: the segment's index, then per metric its quantity (and event count).
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from billing.core.catalog import Metric
+from billing.store import value_spans
 from billing.store.metric_dialects import MetricDialect, PostgresMetrics, SqliteMetrics
 from billing.store.rollups import signature_of
 from billing.store.segment_queries import SegmentKey, fill_sqlite_segments, stream_postgres
@@ -65,10 +67,7 @@ def postgres_rollup_rows(
     starts, ends = "CAST(s.segment ->> 1 AS timestamptz)", "CAST(s.segment ->> 2 AS timestamptz)"
 
     def values(signature: str) -> str:
-        return (
-            f"(SELECT count(DISTINCT v.value) FROM usage_rollup_values v WHERE v.customer_id = {customer} "
-            f"AND v.signature = {signature} AND v.bucket >= {starts} AND v.bucket < {ends})"
-        )
+        return value_spans.distinct_count(customer, signature, starts, ends, postgres=True)
 
     select = _select_list(columns, dialect, values)
     signatures = dialect.bind("{" + ",".join(sorted({signature_of(m) for m, _ in columns})) + "}")
@@ -88,10 +87,7 @@ def sqlite_rollup_rows(
     dialect = SqliteMetrics()
 
     def values(signature: str) -> str:
-        return (
-            "(SELECT count(DISTINCT v.value) FROM usage_rollup_values v WHERE v.customer_id = s.customer_id "
-            f"AND v.signature = {signature} AND v.bucket >= s.starts AND v.bucket < s.ends)"
-        )
+        return value_spans.distinct_count("s.customer_id", signature, "s.starts", "s.ends", postgres=False)
 
     select = _select_list(columns, dialect, values)
     signatures = ", ".join(dialect.bind(s) for s in sorted({signature_of(m) for m, _ in columns}))

@@ -5,8 +5,10 @@ stored events, and `known_values` which of some distinct values those events hol
 `metering_sql.stored_states` and `stored_values_among` do from the raw events, but from the
 15-minute buckets (`billing.store.rollups`) when the segment starts and ends on a bucket edge and
 the metric's rollups hold every stored event (`fresh_signatures`). Their work grows with the
-buckets of the segment (at most 96 a day per metric) and the values asked for, not with the
-events stored. The other segments and metrics are read from the raw events, exactly as before.
+buckets of the segment (at most 96 a day per metric), the distinct values seen since its start
+(`billing.store.value_spans`) and the values asked for, not with the events stored; a
+`latest` value is one probe of the segment's last bucket holding one. The other segments and
+metrics are read from the raw events, exactly as before.
 
 Each read merges bucket aggregates as the core merges accumulators: events and sums add, the
 greatest maximum wins, the latest value is that of the greatest (timestamp, transaction_id)
@@ -27,7 +29,7 @@ import sqlalchemy as sa
 from billing.core.catalog import Catalog, Metric
 from billing.core.events import dumps, loads
 from billing.core.metering import MetricState
-from billing.store import metering_sql, rollups
+from billing.store import metering_sql, rollups, value_spans
 from billing.store.metric_dialects import MetricDialect, PostgresMetrics, SqliteMetrics, sqlite_instant
 from billing.store.segment_queries import SegmentKey
 
@@ -144,17 +146,16 @@ def _rollup_states(
     else:
         starts, ends = dialect.bind(sqlite_instant(start)), dialect.bind(sqlite_instant(end))
     who = dialect.bind(customer)
+    window = f"l.customer_id = {who} AND l.bucket >= {starts} AND l.bucket < {ends}"
     columns: list[str] = []
     for metric in metrics:
         signature = dialect.bind(rollups.signature_of(metric))
         mine = f"r.signature = {signature}"
         columns.append(f"sum(r.events) FILTER (WHERE {mine})")
-        columns += _value_columns(metric.aggregation, mine, postgres)
+        own_buckets = f"{window} AND l.signature = {signature}"
+        columns += _value_columns(metric.aggregation, mine, postgres, own_buckets)
         if metric.aggregation == "unique_count":
-            columns.append(
-                f"(SELECT count(DISTINCT v.value) FROM usage_rollup_values v WHERE v.customer_id = {who} "
-                f"AND v.signature = {signature} AND v.bucket >= {starts} AND v.bucket < {ends})"
-            )
+            columns.append(value_spans.distinct_count(who, signature, starts, ends, postgres))
     signatures = ", ".join(dialect.bind(s) for s in sorted({rollups.signature_of(m) for m in metrics}))
     statement = (
         f"SELECT {', '.join(columns)}\nFROM usage_rollups r\n"
@@ -169,7 +170,9 @@ def _rollup_states(
     return {metric.code: _state(metric.aggregation, values, postgres) for metric in metrics}
 
 
-def _value_columns(aggregation: str, mine: str, postgres: bool) -> list[str]:
+def _value_columns(aggregation: str, mine: str, postgres: bool, own_buckets: str) -> list[str]:
+    """The columns of the metric's value; `own_buckets`: the condition on `usage_rollups l`
+    selecting the metric's buckets of the segment."""
     present = f"FILTER (WHERE {mine} AND r.value IS NOT NULL)"
     if aggregation == "sum":
         return [f"{'sum' if postgres else 'billing_sum'}(r.value) FILTER (WHERE {mine})"]
@@ -179,9 +182,11 @@ def _value_columns(aggregation: str, mine: str, postgres: bool) -> list[str]:
         return [f"CASE WHEN count(r.value) {present} > 0 THEN billing_max(r.value) {present} END"]
     if aggregation == "latest":
         if postgres:
-            order = "ORDER BY r.latest_at DESC, r.latest_id DESC"
+            # A bucket's latest (timestamp, transaction_id) lies in the bucket, so the last
+            # bucket holding a value holds the latest: one probe of the primary key, backwards.
             return [
-                f"(array_agg(r.{column} {order}) {present})[1]"
+                f"(SELECT l.{column} FROM usage_rollups l WHERE {own_buckets} AND l.value IS NOT NULL "
+                "ORDER BY l.bucket DESC LIMIT 1)"
                 for column in ("value", "latest_at", "latest_id")
             ]
         return [

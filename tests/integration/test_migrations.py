@@ -199,3 +199,49 @@ def test_rollup_values_gain_an_index_by_value_and_lose_it_on_downgrade(empty_dat
         command.downgrade(alembic_config(c), "0013")
     assert "ix_usage_rollup_values_by_value" not in indexes()
     assert upgrade(empty_database, "head") >= "0014"
+
+
+def test_rollup_value_spans_are_built_from_the_stored_values_and_dropped_on_downgrade(
+    empty_database: Engine,
+) -> None:
+    from alembic import command
+
+    from billing.store.database import alembic_config
+
+    upgrade(empty_database, "0014")
+    at = [datetime(2026, 11, 2, h, tzinfo=UTC) for h in (1, 3, 5)]
+    with empty_database.begin() as c:
+        c.execute(
+            sa.text("INSERT INTO usage_rollup_values VALUES (:c, 'sig', :b, :v)"),
+            [
+                {"c": "a", "b": at[1], "v": '"u1"'},
+                {"c": "a", "b": at[0], "v": '"u1"'},
+                {"c": "a", "b": at[2], "v": '"u1"'},
+                {"c": "a", "b": at[1], "v": '"u2"'},
+                {"c": "b", "b": at[2], "v": '"u1"'},
+            ],
+        )
+    upgrade(empty_database, "0015")
+    with empty_database.connect() as c:
+        rows = c.execute(
+            sa.text(
+                "SELECT customer_id, value, first_bucket, last_bucket FROM usage_rollup_value_spans "
+                "ORDER BY customer_id, value"
+            )
+        ).all()
+    instants = [(c, v, _utc(first), _utc(last)) for c, v, first, last in rows]
+    assert instants == [
+        ("a", '"u1"', at[0], at[2]),
+        ("a", '"u2"', at[1], at[1]),
+        ("b", '"u1"', at[2], at[2]),
+    ]
+    with empty_database.begin() as c:
+        command.downgrade(alembic_config(c), "0014")
+    assert "usage_rollup_value_spans" not in sa.inspect(empty_database).get_table_names()
+    assert upgrade(empty_database, "head") >= "0015"
+
+
+def _utc(value: object) -> datetime:
+    """An instant as read back: a datetime on PostgreSQL, SQLAlchemy's text on SQLite."""
+    instant = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
