@@ -10,7 +10,7 @@ from prefect.utilities.annotations import quote
 
 from billing.core.errors import BillingError, SourceError
 from billing.runtime import resources
-from billing.services.inbox import NEW, UNCHANGED, InboxCheck
+from billing.services.inbox import CHANGED, NEW, SETTLING, UNCHANGED, InboxCheck
 from billing.services.ingest import IngestReport
 from billing.services.ingest_examples import first_examples
 from billing.services.ingest_pipeline import ChunkOutcome, ingest_in_order
@@ -41,7 +41,9 @@ def ingest_usage(
 
     Each file read whole is remembered in the inbox ledger (path, size, SHA-256, counts). With
     `skip_ingested` (the scheduled inbox), a file unchanged since it was ingested is skipped
-    (`skipped_files`), and one changed since is reported (`changed_files`) and not read.
+    (`skipped_files`), one changed since is reported (`changed_files`) and not read, and one
+    modified within `BILLING_INBOX_SETTLE_SECONDS` is left for a later run (`settling_files`):
+    its producer may still be writing it.
     """
     logger = get_run_logger()
     started = resources.utc_now()
@@ -53,12 +55,16 @@ def ingest_usage(
     per_file, parts = [], []
     skipped: list[str] = []
     changed: list[str] = []
+    settling: list[str] = []
     for path in files:
-        check = _inbox_check(path)
+        check = _inbox_check(path, skip_ingested)
         if skip_ingested and check is not None and check.state != NEW:
-            (skipped if check.state == UNCHANGED else changed).append(check.describe())
-            if check.state != UNCHANGED:
+            waiting = {UNCHANGED: skipped, SETTLING: settling}
+            waiting.get(check.state, changed).append(check.describe())
+            if check.state == CHANGED:
                 logger.warning("%s", check.describe())
+            elif check.state == SETTLING:
+                logger.info("%s", check.describe())
             continue
         part = _ingest_file(path, chunk_size, stored.id, logger)
         _check_balanced(part)
@@ -79,6 +85,7 @@ def ingest_usage(
         "skipped": len(skipped),
         "skipped_files": skipped,
         "changed_files": changed,
+        "settling_files": settling,
         "examples": first_examples(parts),
     }
     record_run(summary, started)
@@ -91,6 +98,8 @@ def ingest_usage(
         tables["Files not read"] = [["file and reason"], *([line] for line in report.failed_files)]
     if changed:
         tables["Files changed after they were ingested (not read)"] = [["file"], *([c] for c in changed)]
+    if settling:
+        tables["Files still being written (taken by a later run)"] = [["file"], *([s] for s in settling)]
     if skipped:
         tables["Files skipped (unchanged since ingested)"] = [["file"], *([s] for s in skipped)]
     publish_summary("ingest-usage", f"Ingested {source}, catalog version {stored.content_hash[:12]}", tables)
@@ -166,10 +175,10 @@ def _ingest_file(
     return report
 
 
-def _inbox_check(path: str) -> InboxCheck | None:
+def _inbox_check(path: str, wait_for_settle: bool) -> InboxCheck | None:
     """The file against the ledger; None if it cannot be read (reading it then says why)."""
     try:
-        return check_inbox_file(path)
+        return check_inbox_file(path, wait_for_settle)
     except SourceError:
         return None
 

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from billing.runtime import resources
+from billing.runtime.settings import get_settings
 from billing.services.inbox import InboxCheck, check_file, remember_ingested
 
 
 @task(name="check-inbox-file", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
-def check_inbox_file(path: str) -> InboxCheck:
-    """The file's size and content hash (streamed) against the ledger: new, unchanged, changed."""
-    return check_file(resources.engine(), path)
+def check_inbox_file(path: str, wait_for_settle: bool) -> InboxCheck:
+    """The file against the ledger: new, unchanged, changed, or (`wait_for_settle`, the
+    scheduled inbox) settling: modified within `BILLING_INBOX_SETTLE_SECONDS`."""
+    settle = timedelta(seconds=get_settings().inbox_settle_seconds)
+    return check_file(resources.engine(), path, resources.utc_now(), settle, wait_for_settle)
 
 
 @task(name="remember-ingested-file", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)

@@ -48,7 +48,13 @@ def answer(report: IngestReport, cloud: bool) -> dict[str, Any]:
         "quarantined": report.quarantined,
         "late": report.late,
         "rejections": [
-            {"index": r.position, "reason": r.reason, "message": worded(r.detail)} for r in rejections
+            {
+                "index": r.position,
+                "reason": r.reason,
+                "message": worded(r.detail),
+                "quarantine_id": r.quarantine_id,
+            }
+            for r in rejections
         ],
     }
 

@@ -51,6 +51,11 @@ class EventRejection(BaseModel):
     index: int = Field(description="the event's position in the batch, from 0")
     reason: str = Field(description="a SPEC §5 quarantine reason, e.g. unknown_customer")
     message: str = Field(description="what is wrong with the event, and where")
+    quarantine_id: int | None = Field(
+        default=None,
+        description="the held row that keeps it (`billing quarantine show ID`); the same bad event "
+        "sent again while held names the same row",
+    )
 
 
 class EventsAnswer(BaseModel):

@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     webhook_timeout_seconds: float = Field(default=10, gt=0, le=120)
+    # the scheduled inbox takes a file once it has not been modified for this long (a producer
+    # may still be writing it); also the clock difference tolerated between us and its storage
+    inbox_settle_seconds: float = Field(default=60, ge=0, le=86_400, allow_inf_nan=False)
 
     @field_validator("database_url")
     @classmethod

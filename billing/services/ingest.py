@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from billing.core.catalog import Catalog
 from billing.core.events import MAX_ROW_BYTES, UsageEvent, dumps, storable
@@ -34,6 +34,8 @@ class Rejection:
     reason: str
     detail: str
     transaction_id: str | None = None
+    fingerprint: str = ""  # the quarantine fingerprint it is held under
+    quarantine_id: int | None = None  # the held row that holds it, once stored
 
 
 @dataclass
@@ -108,13 +110,14 @@ class _Chunk:
             obj = record.data if isinstance(record.data, dict) else {}
         txid = event.transaction_id if event else _text(obj.get("transaction_id"))
         customer = event.customer_id if event else _text(obj.get("customer_id"))
+        fingerprint = store.quarantine_fingerprint(reason, payload)
         self.report.quarantined += 1
         self.report.reasons[reason] += 1
         if len(self.report.rejections) < MAX_REJECTIONS_KEPT:
-            self.report.rejections.append(Rejection(record.position, reason, detail, txid))
+            self.report.rejections.append(Rejection(record.position, reason, detail, txid, fingerprint))
         self.quarantine_rows.append(
             {
-                "fingerprint": store.quarantine_fingerprint(reason, payload),
+                "fingerprint": fingerprint,
                 "transaction_id": txid,
                 "customer_id": customer,
                 "reason": reason,
@@ -176,13 +179,25 @@ def prepare_chunk(
 
 def store_chunk(engine: Engine, prepared: PreparedChunk) -> IngestReport:
     """Store a prepared chunk in one transaction: events, verdicts, quarantine and rollups."""
-    chunk = prepared.checked.copy()  # a retry starts again from validation's counts
     with engine.begin() as connection:
         lock_billing(connection)  # lateness must be decided against invoices that cannot move
-        merged = event_merge.merge_events(connection, prepared.staged, chunk.now)  # after_id read first
-        rollups.add_events_after(connection, merged.after_id)  # the usage rollups, in this transaction
-        _record_verdicts(chunk, merged, prepared.candidates)
-        store.insert_quarantined_isolating(connection, chunk.quarantine_rows)
+        return store_prepared(connection, prepared)
+
+
+def store_prepared(connection: Connection, prepared: PreparedChunk) -> IngestReport:
+    """`store_chunk` in the caller's transaction, which holds `lock_billing` (a quarantine retry
+    stores its rows and resolves them in one). Each rejection kept for display names the held
+    row that holds it: a bad row sent again while held is counted quarantined, as that row."""
+    chunk = prepared.checked.copy()  # a retry starts again from validation's counts
+    merged = event_merge.merge_events(connection, prepared.staged, chunk.now)  # after_id read first
+    rollups.add_events_after(connection, merged.after_id)  # the usage rollups, in this transaction
+    _record_verdicts(chunk, merged, prepared.candidates)
+    store.insert_quarantined_isolating(connection, chunk.quarantine_rows)
+    if chunk.report.rejections:
+        holder = store.held_ids(connection, (r.fingerprint for r in chunk.report.rejections))
+        chunk.report.rejections = [
+            replace(r, quarantine_id=holder.get(r.fingerprint)) for r in chunk.report.rejections
+        ]
     return chunk.report
 
 

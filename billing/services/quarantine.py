@@ -1,16 +1,22 @@
 """Working the quarantine: retry held rows through ingestion once, discard them, audit both.
 
-A retry feeds held rows back through `ingest_records` with the active catalog, each row's id as
-its record position, so the report's rejections say which rows failed again. What became of
-each row is then written in one transaction:
+A retry feeds held rows back through ingestion with the active catalog, each row's id as its
+record position, so the report's rejections say which rows failed again. A batch of rows is
+claimed, stored and resolved in one transaction under the billing lock (`claim_held`): of two
+runs retrying (or discarding) the same rows, one wins them and the other reports them skipped,
+"retried by another run meanwhile", so an event is never reported accepted twice. What became
+of each row:
 - accepted or a duplicate (same transaction id and payload as a stored event): `retried`, with
   that resolution;
 - rejected again: it stays `held`, with the reason it fails for now. Ingestion held it a second
   time under the new reason; that copy is removed and the original takes its fingerprint, so a
   row is never held twice.
 Each row retried or discarded gets an audit row (`quarantine_actions`): who, when, the note,
-the outcome. A crash between the ingest and the bookkeeping is harmless: the accepted events
-come back as duplicates on the next retry.
+the outcome. A crash leaves the batch as it was: held, nothing stored.
+
+A row retried or discarded keeps its fingerprint only until the same bad row is sent again;
+then that receipt is held as a new row (`usage_events.release_resolved`), so every row a run
+counts quarantined is one `quarantine list` shows.
 """
 
 from __future__ import annotations
@@ -24,9 +30,10 @@ from sqlalchemy.engine import Engine
 
 from billing.core.catalog import Catalog
 from billing.core.errors import BillingError
-from billing.services.ingest import IngestReport, ingest_records
+from billing.services.ingest import IngestReport, prepare_chunk, store_prepared
 from billing.sources.usage_files import RawRecord
 from billing.store import quarantine as store
+from billing.store.database import lock_billing
 from billing.store.quarantine import ActionRecord, QuarantinedRow, QuarantineFilter, Rehold
 from billing.store.usage_events import quarantine_fingerprint, stored_hashes
 from billing.validation.suite import EventSuite
@@ -91,7 +98,7 @@ def retry_rows(
 ) -> QuarantineReport:
     report = QuarantineReport("retry")
     for start in range(0, len(rows), RETRY_BATCH):
-        report.outcomes += _retry_batch(engine, catalog, suite, rows[start : start + RETRY_BATCH], who)
+        _retry_batch(engine, catalog, suite, rows[start : start + RETRY_BATCH], who, report)
     return report
 
 
@@ -107,25 +114,56 @@ def retry_matching(
             batch = store.held_after(connection, held, after, RETRY_BATCH)
         if not batch:
             return report
-        report.outcomes += _retry_batch(engine, catalog, suite, batch, who)
+        _retry_batch(engine, catalog, suite, batch, who, report)
         after = batch[-1].id
 
 
 def _retry_batch(
-    engine: Engine, catalog: Catalog, suite: EventSuite, rows: Sequence[QuarantinedRow], who: Operator
-) -> list[RowOutcome]:
-    with engine.connect() as connection:
-        stored_before = stored_hashes(connection, (r.transaction_id for r in rows if r.transaction_id))
-        newest = store.newest_id(connection)
-    records = [RawRecord(row.id, text=row.payload) for row in rows]
-    ingested = ingest_records(engine, catalog, suite, records, RETRY_SOURCE, who.now)
-    outcomes = _outcomes(rows, ingested, set(stored_before))
+    engine: Engine,
+    catalog: Catalog,
+    suite: EventSuite,
+    rows: Sequence[QuarantinedRow],
+    who: Operator,
+    report: QuarantineReport,
+) -> None:
+    """Claim the rows still held, store them and resolve them, in one transaction; rows another
+    run resolved meanwhile go to `report.skipped`. Validation runs before the lock is taken."""
+    prepared = prepare_chunk(catalog, suite, _records(rows), RETRY_SOURCE, who.now)
     with engine.begin() as connection:
-        _keep_one_copy(connection, rows, outcomes, newest)
+        lock_billing(connection)
+        claimed = store.claim_held(connection, [row.id for row in rows])
+        report.skipped += _taken_meanwhile(connection, rows, claimed)
+        if not claimed:
+            return
+        if len(claimed) < len(rows):  # rarely: another run took some; validate the rest alone
+            prepared = prepare_chunk(catalog, suite, _records(claimed), RETRY_SOURCE, who.now)
+        stored_before = stored_hashes(connection, (r.transaction_id for r in claimed if r.transaction_id))
+        newest = store.newest_id(connection)
+        ingested = store_prepared(connection, prepared)
+        outcomes = _outcomes(claimed, ingested, set(stored_before))
+        _keep_one_copy(connection, claimed, outcomes, newest)
         resolved = {o.id: o.outcome for o in outcomes if o.outcome != "held"}
         store.resolve(connection, resolved, "retried", who.now)
         store.record_actions(connection, [_action("retry", o, who) for o in outcomes])
-    return outcomes
+    report.outcomes += outcomes
+
+
+def _records(rows: Sequence[QuarantinedRow]) -> list[RawRecord]:
+    return [RawRecord(row.id, text=row.payload) for row in rows]
+
+
+def _taken_meanwhile(
+    connection: sa.Connection, rows: Sequence[QuarantinedRow], claimed: Sequence[QuarantinedRow]
+) -> list[str]:
+    """A line for each row that was held when selected and is no longer: another run's."""
+    gone = {row.id for row in rows} - {row.id for row in claimed}
+    if not gone:
+        return []
+    now = store.quarantined_by_id(connection, gone)
+    return [
+        f"row {id_} was {now[id_].status} ({now[id_].resolution}) by another run meanwhile: left as it is"
+        for id_ in sorted(gone)
+    ]
 
 
 def _outcomes(rows: Sequence[QuarantinedRow], ingested: IngestReport, stored: set[str]) -> list[RowOutcome]:
@@ -174,9 +212,14 @@ def _keep_one_copy(
 
 
 def discard_rows(engine: Engine, rows: Sequence[QuarantinedRow], who: Operator) -> QuarantineReport:
-    report = QuarantineReport("discard", [RowOutcome(row.id, "discarded") for row in rows])
+    """Discard the rows still held, claimed as a retry claims them; the others are skipped."""
+    report = QuarantineReport("discard")
     with engine.begin() as connection:
-        store.resolve(connection, {row.id: "discarded" for row in rows}, "discarded", who.now)
+        lock_billing(connection)
+        claimed = store.claim_held(connection, [row.id for row in rows])
+        report.skipped += _taken_meanwhile(connection, rows, claimed)
+        report.outcomes = [RowOutcome(row.id, "discarded") for row in claimed]
+        store.resolve(connection, {row.id: "discarded" for row in claimed}, "discarded", who.now)
         store.record_actions(connection, [_action("discard", o, who) for o in report.outcomes])
     return report
 

@@ -149,6 +149,24 @@ def quarantined_by_id(connection: sa.Connection, ids: Iterable[int]) -> dict[int
     return found
 
 
+def claim_held(connection: sa.Connection, ids: Iterable[int]) -> list[QuarantinedRow]:
+    """Of the named rows, those still held, as they are now, locked until the transaction ends:
+    a row is retried or discarded by one run only. PostgreSQL: `FOR UPDATE`, in id order (a run
+    naming the same rows waits, then finds them resolved); SQLite: the caller holds the
+    database's write lock (`lock_billing`), which serializes the runs whole."""
+    wanted = sorted(set(ids))
+    claimed: list[QuarantinedRow] = []
+    for start in range(0, len(wanted), _BATCH):
+        statement = (
+            sa.select(*_COLUMNS)
+            .where(_ids_in(connection, wanted[start : start + _BATCH]), QuarantinedEvent.status == "held")
+            .order_by(QuarantinedEvent.id)
+            .with_for_update()
+        )
+        claimed += map(_row, connection.execute(statement))
+    return claimed
+
+
 def newest_id(connection: sa.Connection) -> int:
     return int(
         connection.execute(sa.select(sa.func.coalesce(sa.func.max(QuarantinedEvent.id), 0))).scalar_one()

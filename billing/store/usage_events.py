@@ -139,8 +139,53 @@ def quarantine_fingerprint(reason: str, payload: str) -> str:
     return hashlib.sha256(f"{reason}\n{payload}".encode()).hexdigest()
 
 
+def released_fingerprint(row_id: int) -> str:
+    """What a resolved row's fingerprint becomes once the same bad row comes again: unique to
+    the row, never the fingerprint of a payload."""
+    return hashlib.sha256(f"released\n{row_id}".encode()).hexdigest()
+
+
+def release_resolved(connection: sa.Connection, fingerprints: Iterable[str]) -> int:
+    """A fingerprint is unique among rows *held*: a row retried or discarded gives its own up
+    when the same bad row is sent again, so that the new receipt is held (and listed) as a row
+    of its own, not counted as quarantined against a row no `quarantine list` shows."""
+    wanted = sorted(set(fingerprints))
+    resolved: list[int] = []
+    for batch in _batches(wanted):
+        resolved += connection.scalars(
+            sa.select(QuarantinedEvent.id).where(
+                one_of(connection, QuarantinedEvent.fingerprint, list(batch)),
+                QuarantinedEvent.status != "held",
+            )
+        )
+    if resolved:
+        connection.execute(
+            sa.update(QuarantinedEvent)
+            .where(QuarantinedEvent.id == sa.bindparam("row_id"))
+            .values(fingerprint=sa.bindparam("released")),
+            [{"row_id": id_, "released": released_fingerprint(id_)} for id_ in resolved],
+        )
+    return len(resolved)
+
+
+def held_ids(connection: sa.Connection, fingerprints: Iterable[str]) -> dict[str, int]:
+    """The id of the held row holding each fingerprint."""
+    wanted = sorted(set(fingerprints))
+    found: dict[str, int] = {}
+    for batch in _batches(wanted):
+        rows = connection.execute(
+            sa.select(QuarantinedEvent.fingerprint, QuarantinedEvent.id).where(
+                one_of(connection, QuarantinedEvent.fingerprint, list(batch)),
+                QuarantinedEvent.status == "held",
+            )
+        )
+        found.update({fingerprint: id_ for fingerprint, id_ in rows})
+    return found
+
+
 def insert_quarantined(connection: sa.Connection, rows: Sequence[dict[str, Any]]) -> int:
-    """Hold rejected rows; a row already held is left as it is. Returns how many are new."""
+    """Hold rejected rows; a row already held is left as it is (the run counts it quarantined:
+    it is, as that row). Returns how many are new."""
     if not rows:
         return 0
     statement = (
@@ -153,7 +198,11 @@ def insert_quarantined(connection: sa.Connection, rows: Sequence[dict[str, Any]]
 
 def insert_quarantined_isolating(connection: sa.Connection, rows: Sequence[dict[str, Any]]) -> int:
     """`insert_quarantined` in a savepoint; a batch the database refuses is held row by row,
-    a refused row with its payload written as ASCII escapes, so that no row is lost."""
+    a refused row with its payload written as ASCII escapes, so that no row is lost. Resolved
+    rows with the same fingerprints give them up first (`release_resolved`)."""
+    if not rows:
+        return 0
+    release_resolved(connection, (row["fingerprint"] for row in rows))
     try:
         with connection.begin_nested():
             return insert_quarantined(connection, rows)

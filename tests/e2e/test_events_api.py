@@ -243,3 +243,27 @@ def test_an_event_over_the_row_limit_is_quarantined_like_a_files_line(api, engin
     with engine.connect() as connection:
         (payload,) = connection.execute(sa.select(QuarantinedEvent.payload)).scalars()
     assert '"transaction_id":"big"' in payload and len(payload) > 70_000  # kept whole
+
+
+def test_each_rejection_names_the_held_row_a_bad_event_sent_again_after_a_discard_is_held_anew(api, engine):
+    from datetime import UTC, datetime
+
+    from billing.services import quarantine as service
+    from billing.store.quarantine import QuarantineFilter, find_quarantined
+
+    def held() -> list[int]:
+        with engine.connect() as connection:
+            return [row.id for row in find_quarantined(connection, QuarantineFilter(), 10)]
+
+    bad = good(1, "nobody")
+    first = post(api, [bad, bad])
+    (row,) = held()
+    assert [r["quarantine_id"] for r in first["rejections"]] == [row, row]  # one row holds both
+    assert [r["quarantine_id"] for r in post(api, [bad])["rejections"]] == [row]
+
+    who = service.Operator("ops", None, datetime(2026, 3, 20, tzinfo=UTC))
+    service.discard_rows(engine, service.selected_rows(engine, [row])[0], who)
+    again = post(api, [bad])
+    assert again["quarantined"] == 1
+    (new_row,) = held()
+    assert new_row != row and [r["quarantine_id"] for r in again["rejections"]] == [new_row]

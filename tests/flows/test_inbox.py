@@ -1,9 +1,12 @@
 """The scheduled inbox: the deployment's parameters run twice read each file once; a file changed
-after it was ingested is reported, not read; the run's artifact shows the first bad rows."""
+after it was ingested is reported, not read; a file still being written waits for a later run;
+the run's artifact shows the first bad rows."""
 
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -26,6 +29,13 @@ def _line(txid: str, customer: str = "alpha") -> str:
     return json.dumps(row | {"timestamp": "2026-03-02T10:00:00Z"})
 
 
+def _written_a_while_ago(*paths: Path) -> None:
+    """As the inbox finds a file its producer finished an hour ago (past the settle interval)."""
+    then = time.time() - 3600
+    for path in paths:
+        os.utime(path, (then, then))
+
+
 def _deployment_parameters(inbox: Path) -> dict[str, object]:
     config = yaml.safe_load((ROOT / "prefect.yaml").read_text())
     (deployment,) = [d for d in config["deployments"] if d["name"] == "ingest-usage"]
@@ -40,6 +50,7 @@ def inbox(configured, tmp_path) -> Path:
     folder.mkdir()
     (folder / "1.jsonl").write_text(f"{_line('i1')}\n{_line('i2', 'zulu')}\n")
     (folder / "2.jsonl").write_text(f"{_line('i3')}\n")
+    _written_a_while_ago(folder / "1.jsonl", folder / "2.jsonl")
     return folder
 
 
@@ -83,6 +94,7 @@ def test_a_file_changed_after_ingest_is_reported_not_read(configured, inbox):
     ingest_usage(**parameters)
     (inbox / "2.jsonl").write_text(f"{_line('i3')}\n{_line('i4')}\n")  # appended after it was read
     (inbox / "3.jsonl").write_text(f"{_line('i5')}\n")  # a new file
+    _written_a_while_ago(inbox / "2.jsonl", inbox / "3.jsonl")
 
     state = ingest_usage(**parameters, return_state=True)
     summary = state.result()
@@ -100,6 +112,33 @@ def test_a_file_changed_after_ingest_is_reported_not_read(configured, inbox):
     assert (explicit["received"], explicit["accepted"], explicit["duplicates"]) == (2, 1, 1)
     after = ingest_usage(**parameters)  # and the ledger now knows the new content
     assert (after["received"], after["skipped"], after["changed_files"]) == (0, 3, [])
+
+
+def test_a_file_still_being_written_waits_for_a_later_run(configured, inbox):
+    from flows.ingest import ingest_usage
+
+    parameters = _deployment_parameters(inbox)
+    ingest_usage(**parameters)
+    half, last = inbox / "3.jsonl", _line("i6")
+    half.write_text(f"{_line('i5')}\n{last[:30]}")  # the producer is mid-line, and writes on
+
+    state = ingest_usage(**parameters, return_state=True)
+    summary = state.result()
+
+    assert (summary["received"], summary["skipped"], summary["changed_files"]) == (0, 2, [])
+    (waiting,) = summary["settling_files"]
+    assert waiting.startswith(f"{half}: modified ") and "still being written?" in waiting
+    markdown = _artifact(state.state_details.flow_run_id, "ingest-usage")
+    assert "## Files still being written (taken by a later run)" in markdown
+    with configured.connect() as connection:
+        assert str(half) not in set(connection.scalars(sa.select(IngestedFile.path)))
+
+    with half.open("a") as handle:  # finished, and quiet for longer than the interval since
+        handle.write(f"{last[30:]}\n")
+    _written_a_while_ago(half)
+    done = ingest_usage(**parameters)
+    assert (done["received"], done["accepted"], done["quarantined"], done["settling_files"]) == (2, 2, 0, [])
+    assert ingest_usage(**parameters)["changed_files"] == []  # and never "changed after ingest"
 
 
 def test_the_run_artifact_shows_counts_by_reason_and_the_first_examples(configured, inbox):
