@@ -2,10 +2,21 @@
 
 Every cell is read as text (never a type pyarrow guesses: "007" stays "007", "0.1" stays the
 exact text), an empty cell is an absent field or property, and admission reads the decimal text of
-a numeric metric's field as an exact number. A row that cannot be read (the wrong number of
-cells, bytes that are not UTF-8, cells together over the row-size limit) is one quarantined
-record; rows of empty cells (blank lines) are skipped. Positions are physical line numbers (the
-header is line 1), cells spanning lines included."""
+a numeric metric's field as an exact number. Positions are physical line numbers (the header is
+line 1), cells spanning lines included.
+
+A row that cannot be read is one quarantined record (`unreadable_row`) with why, and the rows
+after it are read as usual:
+- the wrong number of cells, or a cell that is not UTF-8 text;
+- a row over 64 KiB (MAX_ROW_BYTES) as written, whatever its length (a 2 GB line is streamed past);
+- a quote that does not close into a well-formed row: a quoted cell may hold line breaks only
+  if it closes within 64 KiB of its row's start, by a quote followed by a comma or the line's
+  end, into a row of the header's number of cells. Otherwise the quote is taken as unclosed.
+Such a row over the limit or with an unclosed quote is quarantined as its first line alone
+("an unclosed quote in line L: ..."), and reading resumes on the next line: a stray `"` costs
+one line, never the rest of the file.
+An empty line is skipped, as in JSONL; a row of empty cells (`,,,`) is a row: quarantined
+("every cell is empty")."""
 
 from __future__ import annotations
 
@@ -20,11 +31,12 @@ from typing import Any, BinaryIO
 from billing.core.errors import SourceError
 from billing.core.events import MAX_ROW_BYTES, storable
 from billing.sources.column_layout import ColumnLayout, column_layout
+from billing.sources.csv_row_guard import RowStream
 from billing.sources.locations import open_stored
 from billing.sources.progress import ReadPosition
 from billing.sources.raw_records import RawRecord
 
-BLOCK_BYTES = 1 << 20  # pyarrow parses this much at a time; a single row longer fails the file
+BLOCK_BYTES = 1 << 20  # pyarrow parses this much at a time; RowStream keeps every row far shorter
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 
 
@@ -36,7 +48,9 @@ class _BadRow:
 
 
 def _header(handle: BinaryIO, url: str) -> list[str] | None:
-    line = handle.readline()
+    line = handle.readline(MAX_ROW_BYTES + 1)
+    if len(line) > MAX_ROW_BYTES:
+        raise SourceError(f"{url}: the header row is over the limit of {MAX_ROW_BYTES:,} bytes")
     if not line.strip():
         return None
     try:
@@ -49,13 +63,16 @@ def _header(handle: BinaryIO, url: str) -> list[str] | None:
 
 
 class _Rows:
-    """Batches of cells to records, in order, with the rows pyarrow set aside put back in place."""
+    """Batches of cells to records, in order, with the rows set aside put back in place: those
+    pyarrow's `invalid_row_handler` gave (by their row number) and those `RowStream` took out
+    before pyarrow saw them (by how many rows came before)."""
 
-    def __init__(self, names: list[str], layout: ColumnLayout) -> None:
+    def __init__(self, names: list[str], layout: ColumnLayout, stream: RowStream) -> None:
         self.names = names
         self.layout = layout
+        self.stream = stream
         self.set_aside: deque[_BadRow] = deque()
-        self.next_row = 1
+        self.next_row = 1  # pyarrow's number of the next row
         self.next_line = 2
 
     def invalid(self, row: Any) -> str:  # pyarrow's invalid_row_handler
@@ -63,20 +80,41 @@ class _Rows:
         return "skip"
 
     def _bad_rows_due(self) -> Iterator[RawRecord]:
-        while self.set_aside and (self.set_aside[0].number or 0) <= self.next_row:
-            bad = self.set_aside.popleft()
-            detail = f"the row has {bad.cells} cells, the header has {len(self.names)} columns"
-            yield RawRecord(self.next_line, storable(bad.text), unreadable=detail)
-            self.next_row += 1
-            self.next_line += 1 + bad.text.count("\n")
+        taken_out = self.stream.taken_out
+        while True:
+            if taken_out and taken_out[0].rows_before < self.next_row:
+                record = taken_out.popleft().record
+                yield record
+                self.next_line = record.position + 1
+            elif self.set_aside and (self.set_aside[0].number or 0) <= self.next_row:
+                bad = self.set_aside.popleft()
+                detail = f"the row has {bad.cells} cells, the header has {len(self.names)} columns"
+                yield RawRecord(self.next_line, storable(bad.text), unreadable=detail)
+                self.next_row += 1
+                self.next_line += 1 + bad.text.count("\n")
+            else:
+                return
 
     def rest(self) -> list[RawRecord]:
         """The rows set aside after the last row pyarrow kept."""
         out: list[RawRecord] = []
-        while self.set_aside:
-            self.next_row = max(self.next_row, self.set_aside[0].number or 0)
+        while self.set_aside or self.stream.taken_out:
+            if self.set_aside:
+                self.next_row = max(self.next_row, self.set_aside[0].number or 0)
+            else:
+                self.next_row = max(self.next_row, self.stream.taken_out[0].rows_before + 1)
             out.extend(self._bad_rows_due())
         return out
+
+    def _blank(self, row: int) -> bool:
+        """Whether the row (all cells empty) is an empty line, skipped, rather than commas."""
+        blanks = self.stream.blanks
+        while blanks and blanks[0] < row:
+            blanks.popleft()
+        if blanks and blanks[0] == row:
+            blanks.popleft()
+            return True
+        return False
 
     def records(self, batch: Any) -> list[RawRecord]:
         import pyarrow as pa
@@ -103,17 +141,19 @@ class _Rows:
         out: list[RawRecord] = []
         for i in range(batch.num_rows):
             out.extend(self._bad_rows_due())
-            line = self.next_line
+            line, row = self.next_line, self.next_row
             self.next_row += 1
             self.next_line += 1 + breaks[i]
             if sizes[i] == 0:
-                continue  # a blank line
-            if sizes[i] > MAX_ROW_BYTES or i in undecodable:
-                detail = undecodable.get(i) or (
-                    f"the row is {sizes[i]:,} bytes long, over the limit of {MAX_ROW_BYTES:,}"
-                )
+                if not self._blank(row):
+                    written = ",".join(column[i] for column in texts)
+                    out.append(
+                        RawRecord(line, written, unreadable="every cell is empty: the row names no event")
+                    )
+                continue
+            if i in undecodable:
                 written = ",".join(column[i] for column in texts)
-                out.append(RawRecord(line, storable(written), unreadable=detail))
+                out.append(RawRecord(line, storable(written), unreadable=undecodable[i]))
                 continue
             out.append(RawRecord(line, data=events[i]))
         return out
@@ -173,7 +213,7 @@ def _unix_seconds(records: list[dict[str, Any]], timestamps: Any) -> None:
         records[i]["timestamp"] = Decimal(records[i]["timestamp"])
 
 
-def _reader(handle: BinaryIO, names: list[str], rows: _Rows) -> Any:
+def _reader(handle: RowStream, names: list[str], rows: _Rows) -> Any:
     from pyarrow import ArrowInvalid, binary
     from pyarrow import csv as arrow_csv
 
@@ -202,9 +242,10 @@ def read_csv(
     with open_stored(url) as (handle, stored_bytes, size):
         names = _header(handle, url)
         if names is not None:
-            rows = _Rows(names, column_layout(url, names, properties_column=False))
+            stream = RowStream(handle, len(names))
+            rows = _Rows(names, column_layout(url, names, properties_column=False), stream)
             chunk: list[RawRecord] = []
-            for batch in _reader(handle, names, rows):
+            for batch in _reader(stream, names, rows):
                 chunk.extend(rows.records(batch))
                 while len(chunk) >= chunk_size:
                     yield chunk[:chunk_size]

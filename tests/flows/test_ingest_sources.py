@@ -13,6 +13,7 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import sqlalchemy as sa
 
 from billing.sources.progress import reporting
 from billing.store.catalog_versions import save_catalog
@@ -146,3 +147,51 @@ def test_a_folder_of_every_format_is_ingested_exactly(configured):
         assert done == total and unit == ("rows" if path.endswith(".parquet") else "bytes")
     ends = [e for e in recorder.events if e[0] == "end"]
     assert ends[0][2] == "6 received, 2 accepted, 1 duplicates, 3 quarantined"
+
+
+@pytest.mark.flow
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_csv_with_rows_pyarrow_cannot_read_ingests_every_other_row(configured):
+    """A row longer than pyarrow's 1 MiB block, an unclosed quote and a row of commas are each
+    one quarantined row; the rows around them are stored, and the counts add up."""
+    from billing.runtime.resources import utc_now
+    from billing.sources.catalog_file import load_catalog
+    from flows.ingest import ingest_usage
+
+    catalog = load_catalog(FIXTURES / "three_customers.yaml")
+    with configured.begin() as connection:
+        save_catalog(connection, catalog, "fixture", utc_now())
+    path = f"/bad-rows-{uuid.uuid4().hex}/usage.csv"
+    rows = [
+        HEADER,
+        "r1,alpha,llm,2026-03-02T10:00:00Z,1",
+        "r2,alpha,llm,2026-03-02T10:00:01Z," + "9" * (2 << 20),  # over a block: unreadable_row
+        "r3,alpha,llm,2026-03-02T10:00:02Z,2",
+        'r4,"alpha,llm,2026-03-02T10:00:03Z,4',  # an unclosed quote: unreadable_row
+        "r5,alpha,llm,2026-03-02T10:00:04Z,8",
+        "",  # an empty line: skipped
+        ",,,,",  # a row of empty cells: unreadable_row
+        'r6,alpha,llm,2026-03-02T10:00:05Z,"16"',
+    ]
+    MEMORY.pipe(path, "\n".join(rows).encode())
+    try:
+        summary = ingest_usage(f"memory://{path}", chunk_size=2)
+    finally:
+        MEMORY.rm(path.rsplit("/", 1)[0], recursive=True)
+
+    counts = (summary["received"], summary["accepted"], summary["duplicates"], summary["quarantined"])
+    assert counts == (7, 4, 0, 3) and counts[0] == sum(counts[1:])
+    assert summary["reasons"] == {"unreadable_row": 3}
+    assert summary["failed_files"] == []
+    key = ("alpha", T0 - timedelta(hours=1), T0 + timedelta(hours=2))
+    with configured.connect() as connection:
+        tokens = meter_segments(connection, catalog, [key])[key]["tokens"].quantity
+    assert tokens == Decimal(1 + 2 + 8 + 16)
+    with configured.connect() as connection:
+        lines = connection.execute(
+            sa.text("SELECT line, detail FROM quarantined_events WHERE source LIKE :source ORDER BY line"),
+            {"source": f"%{path}"},
+        ).all()
+    assert [line for line, _ in lines] == [3, 5, 8]
+    assert "over the limit" in lines[0][1] and "an unclosed quote in line 5" in lines[1][1]
+    assert "every cell is empty" in lines[2][1]

@@ -94,7 +94,12 @@ def test_csv_rows_that_cannot_be_read_are_records_with_why_in_their_place(root):
     assert bad[3].unreadable == "the row has 2 cells, the header has 5 columns" and bad[3].text == "t2,alpha"
     assert bad[7].unreadable.startswith("the cell 'properties.note' is not UTF-8 text")
     assert "\\xff" in bad[7].text
-    assert bad[8].unreadable.startswith(f"the row is {MAX_ROW_BYTES + 1 + 30:,} bytes long, over the limit")
+    # the row's bytes as written, as for a JSONL line: 34 before the big cell
+    assert (
+        bad[8].unreadable
+        == f"the row is {MAX_ROW_BYTES + 1 + 34:,} bytes long, over the limit of {MAX_ROW_BYTES:,}"
+    )
+    assert len(bad[8].text) == MAX_ROW_BYTES  # its first 64 KiB kept
     assert bad[9].unreadable == "the row has 6 cells, the header has 5 columns"
     assert records[-1].data["properties"] == {"note": "last"}
 
