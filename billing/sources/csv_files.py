@@ -83,9 +83,9 @@ class _Rows:
         taken_out = self.stream.taken_out
         while True:
             if taken_out and taken_out[0].rows_before < self.next_row:
-                record = taken_out.popleft().record
-                yield record
-                self.next_line = record.position + 1
+                taken = taken_out.popleft()
+                yield taken.record
+                self.next_line = taken.record.position + taken.lines
             elif self.set_aside and (self.set_aside[0].number or 0) <= self.next_row:
                 bad = self.set_aside.popleft()
                 detail = f"the row has {bad.cells} cells, the header has {len(self.names)} columns"

@@ -11,7 +11,9 @@ stray quote inside a plain cell, the last row of the file.
 A row is at most MAX_ROW_BYTES (64 KiB) as written. A row that holds line breaks in a quoted
 cell must be well formed: every quoted cell closed by a quote followed by a comma or the line's
 end, the header's number of cells, within the limit. A row that is not is read as its first line
-alone (`read_row` says why): an unclosed quote does not swallow the lines after it."""
+alone (`read_row` says why): an unclosed quote does not swallow the lines after it. A row past
+the limit with a quoted cell open or holding line breaks (`Row.follow`) is read again with a
+larger `limit`, to find where it ends if its quotes are real (`csv_row_guard`)."""
 
 from __future__ import annotations
 
@@ -45,6 +47,7 @@ class Row:
     end: int = 0  # just after its line break (the file's end for the last row)
     blank: bool = False
     problem: str | None = None  # set: the row is read as its first line alone, with this reason
+    follow: bool = False  # a problem row with a quoted cell still open or holding a line break
 
 
 NEED_MORE = Row(end=-1)
@@ -146,11 +149,12 @@ def _quoted(data: bytes, start: int, end: int) -> Window:
     return Window(start + cut, good, lines, blanks, exact or good < len(ends))
 
 
-def read_row(data: bytes, start: int, final: bool, columns: int, line: int) -> Row:
+def read_row(data: bytes, start: int, final: bool, columns: int, line: int, limit: int = LIMIT) -> Row:
     """The row starting at data[start], read exactly; NEED_MORE when the bytes so far cannot
-    tell. `line` is its physical line, for the reasons given."""
+    tell. `line` is its physical line, for the reasons given; `limit` the bytes a row may take
+    (the row limit, or HORIZON to find where an over-long quoted row really ends)."""
     n = len(data)
-    stop = min(n, start + LIMIT + 1)
+    stop = min(n, start + limit + 1)
     at_end = final and stop == n  # the file ends before the limit
     at, cells, field_start, clean = start, 1, True, True
     spans: int | None = None  # the first line break inside a quoted cell
@@ -158,7 +162,9 @@ def read_row(data: bytes, start: int, final: bool, columns: int, line: int) -> R
         if at >= stop:
             if at_end:
                 return _ended(data, start, n, spans, clean, cells, columns, line)
-            return NEED_MORE if stop == n else Row(problem=_past_limit(line, spans, inside=False))
+            if stop == n:
+                return NEED_MORE
+            return Row(problem=_past_limit(line, spans, inside=False), follow=spans is not None)
         if field_start and data[at] == _QUOTE:
             at += 1
             while True:
@@ -173,7 +179,7 @@ def read_row(data: bytes, start: int, final: bool, columns: int, line: int) -> R
                     if stop == n and not at_end:
                         return NEED_MORE
                     if close == -1:
-                        return Row(problem=_past_limit(line, spans, inside=True))
+                        return Row(problem=_past_limit(line, spans, inside=True), follow=True)
                 if close + 1 < stop and data[close + 1] == _QUOTE:
                     at = close + 2
                     continue

@@ -81,12 +81,29 @@ def test_an_unclosed_quote_costs_its_line_only():
     assert records[3].data["properties"] == {"note": "c, quoted"}
 
 
+def test_lines_inside_an_over_long_quoted_cell_are_never_read_as_rows():
+    """A real quoted cell over the limit whose text holds lines that look like events: the whole
+    row is one quarantined record, and none of its lines is accepted."""
+    note = "x" * 70_000 + f"\nt9,alpha,llm,{TS},injected\nend"
+    for ending in ("\n", "\r\n"):
+        body = f't1,alpha,llm,{TS},"{note}"{ending}t2,alpha,llm,{TS},ok{ending}'
+        records = _read(body.encode())
+        assert _good(records) == [(5, "t2")]
+        length = len(f't1,alpha,llm,{TS},"{note}"')
+        assert _bad(records) == [
+            (2, f"the row is {length:,} bytes long over lines 2 to 4, over the limit of {MAX_ROW_BYTES:,}")
+        ]
+    spread = "y\n" * 40_000  # line breaks all along, the first within the limit
+    records = _read(f't1,alpha,llm,{TS},"{spread}t8,alpha,llm,{TS},x"\nt2,alpha,llm,{TS},ok\n'.encode())
+    assert _good(records) == [(40_003, "t2")]
+    assert [position for position, _ in _bad(records)] == [2]
+
+
 def test_an_unclosed_quote_that_never_closes():
     rows = "".join(f"t{n},alpha,llm,{TS},n\n" for n in range(3, 3000))  # past the 64 KiB limit
     records = _read(f't1,alpha,llm,{TS},"open\n{rows}'.encode())
-    assert _bad(records) == [
-        (2, f"an unclosed quote in line 2: no closing quote within {MAX_ROW_BYTES:,} bytes")
-    ]
+    # followed to the file's end (within HORIZON) in case the quote is real: it never closes
+    assert _bad(records) == [(2, "an unclosed quote in line 2: no closing quote before the file ends")]
     assert _good(records) == [(n, f"t{n}") for n in range(3, 3000)]
     at_the_end = _read(f't1,alpha,llm,{TS},a\nt2,alpha,llm,{TS},"open\nt3,alpha,llm,{TS},b'.encode())
     assert _bad(at_the_end) == [(3, "an unclosed quote in line 3: no closing quote before the file ends")]
