@@ -6,8 +6,9 @@ and pyarrow: it passes the bytes through in bounded pieces, row boundaries found
 `csv_row_scan`, and takes out each row it cannot hand on: a row over the limit whose quoted cells
 close into a well-formed row within HORIZON, whole (so that no line inside a cell is ever read as
 a row); any other row over the limit, or with a quote that does not close into a well-formed
-row, as its first line alone (the first 64 KiB of it kept), reading on from the next line. What it took out, and which rows are empty lines, it notes for the reader to put back in
-place by pyarrow's row numbers."""
+row, as its first line alone (the first 64 KiB of it kept), reading on from the next line.
+What it took out, and which rows are empty lines, it notes for the reader to put back in place
+by pyarrow's row numbers."""
 
 from __future__ import annotations
 
