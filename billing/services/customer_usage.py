@@ -156,17 +156,20 @@ def _period_totals(
     customer_id = schedule.customer.id
     segments = schedule.segments(period)
     keys = [(customer_id, s.start, s.end) for s in segments]
-    covered = (
-        segments[0].start == period.start
+    covered = (  # else (no segment, a gap, a segment the preview did not read) the whole period
+        bool(segments)
+        and segments[0].start == period.start
         and segments[-1].end == period.end
         and all(a.end == b.start for a, b in pairwise(segments))
+        and all(key in states for key in keys)
     )
     unmergeable = [
         m for m in catalog.metrics if not covered or (len(segments) > 1 and m.aggregation == "unique_count")
     ]
     merged = Meter(catalog.metrics)
     for key in keys:
-        merged.merge(Meter.resume(catalog.metrics, states[key]))
+        if key in states:
+            merged.merge(Meter.resume(catalog.metrics, states[key]))
     totals = {code: usage.quantity for code, usage in merged.usage().items()}
     if unmergeable:
         whole = (customer_id, period.start, period.end)

@@ -140,3 +140,18 @@ def test_the_period_is_not_read_again_beside_the_running_invoice(engine, monkeyp
     lines = {line.metric: line.quantity for line in one.running_invoice.lines if line.kind == "usage"}
     assert _totals(one) == lines
     assert asked and all(end - start <= timedelta(days=1, hours=1) for _, start, end in asked)
+
+
+def test_segments_the_preview_did_not_read_are_read_for_the_whole_period(engine, monkeypatch):
+    """Should the preview's states ever lack a segment of the period, the totals come from one
+    read of the whole period instead of a KeyError (a 500)."""
+    stored, events = _stored(engine, 4)
+    real = usage_service._period_totals
+    monkeypatch.setattr(
+        usage_service,
+        "_period_totals",
+        lambda connection, catalog, schedule, period, states: real(connection, catalog, schedule, period, {}),
+    )
+    for customer in ("one", "two"):
+        found = customer_usage(engine, stored, customer, NOW)
+        assert _totals(found) == {c: u.quantity for c, u in measure(CATALOG.metrics, events[customer]).items()}
