@@ -154,4 +154,6 @@ def test_segments_the_preview_did_not_read_are_read_for_the_whole_period(engine,
     )
     for customer in ("one", "two"):
         found = customer_usage(engine, stored, customer, NOW)
-        assert _totals(found) == {c: u.quantity for c, u in measure(CATALOG.metrics, events[customer]).items()}
+        assert _totals(found) == {
+            c: u.quantity for c, u in measure(CATALOG.metrics, events[customer]).items()
+        }
