@@ -93,10 +93,16 @@ def check_file(
     return InboxCheck(path, state, found, previous)
 
 
+MIN_TRUSTED_MARGIN = timedelta(seconds=2)  # whole-second (S3) and two-second (FAT) mtimes
+
+
 def _untouched_since(previous: LedgerEntry, seen: FileStat, settle: timedelta) -> bool:
-    """Same size, and last modified at least `settle` before the recorded ingest."""
+    """Same size, and last modified at least `settle` before the recorded ingest. A settle
+    interval under MIN_TRUSTED_MARGIN is no margin for coarse modification times or clocks:
+    the file is hashed then."""
     return (
-        seen.modified_at is not None
+        settle >= MIN_TRUSTED_MARGIN
+        and seen.modified_at is not None
         and seen.size == previous.size
         and seen.modified_at <= previous.ingested_at - settle
     )

@@ -140,3 +140,19 @@ def test_modification_times_as_filesystems_give_them():
     assert file_fingerprints.modified_at({"updated": "2026-03-20T10:00:00.000Z"}) == when
     assert file_fingerprints.modified_at({"last_modified": when.replace(tzinfo=None)}) == when
     assert file_fingerprints.modified_at({"created": when, "mtime": "soon"}) is None
+
+
+def test_a_settle_interval_under_two_seconds_never_skips_the_hash(engine, tmp_path, monkeypatch):
+    """With no margin for whole-second modification times, a same-size rewrite in the second of
+    the ingest would look untouched: the file is hashed instead."""
+    hashed = HashCount(monkeypatch)
+    path = tmp_path / "usage.jsonl"
+    path.write_text("one\n")
+    _modified(path, NOW - timedelta(hours=1))
+    check = check_file(engine, str(path), NOW, timedelta(0), wait_for_settle=False)
+    assert remember_ingested(engine, check, COUNTS, NOW) is None
+    hashed.paths.clear()
+    path.write_text("two\n")
+    _modified(path, NOW)  # rewritten in the very second of the ingest, stamped to the second
+    again = check_file(engine, str(path), NOW + timedelta(minutes=5), timedelta(0))
+    assert (again.state, again.hashed, hashed.paths) == (CHANGED, True, [str(path)])
