@@ -1,9 +1,10 @@
 """What one customer's console shows (SPEC §8), gathered in one typed result.
 
-The period so far comes from the usage service (`customer_usage`: the running invoice is the
-preview's `before`, the same figures `GET /v1/customers/{id}/usage` answers); the invoices from
-the invoice states, the upcoming dates from the lifecycle's own tracks (the days its reminders
-are about), the recent notifications from the notification history. Documents under a console
+The period so far comes from the usage service (`customer_usage_on`: the running invoice is the
+preview's `before`, the same figures `GET /v1/customers/{id}/usage` answers); the newest
+invoices from the invoice states, the upcoming dates from the lifecycle's own tracks (the days
+its reminders are about), the recent notifications from the notification history: all read on
+one connection in one read-only snapshot, under the request's statement bound. Documents under a console
 token are the customer's own: another customer's number is `UnknownInvoice`, the answer a
 number that does not exist gets.
 """
@@ -20,10 +21,12 @@ from billing.core.lifecycle_dates import date_tracks
 from billing.core.local_days import local_day
 from billing.core.periods import Schedule
 from billing.services import invoice_states
-from billing.services.customer_usage import customer_usage
+from billing.services.customer_usage import customer_usage_on
 from billing.services.invoice_documents import document_html, document_pdf
-from billing.services.notification_history import history, history_query
+from billing.services.notification_history import history_query
 from billing.store.catalog_versions import StoredCatalog
+from billing.store.notification_history import notification_history
+from billing.store.statement_bounds import bounded_snapshot
 
 RECENT_NOTIFICATIONS = 10
 RECENT_INVOICES = 12
@@ -33,12 +36,14 @@ def console_page(
     engine: Engine, stored: StoredCatalog, customer_id: str, now: datetime, statement_seconds: float
 ) -> ConsolePage:
     catalog = stored.catalog
-    customer = catalog.customer(customer_id)
+    customer = catalog.customer(customer_id)  # UnknownCustomer (404) before any database work
     schedule = Schedule(catalog, customer)
     today = local_day(now, schedule.tz)
-    usage = customer_usage(engine, stored, customer_id, now, statement_seconds)
-    invoices = invoice_states.customer_invoices(engine, customer_id, known=True)[:RECENT_INVOICES]
-    recent = history(engine, history_query(customer_id, limit=RECENT_NOTIFICATIONS))
+    # one connection, one snapshot: the period so far, the invoices and notifications agree
+    with engine.connect() as connection, bounded_snapshot(connection, statement_seconds):
+        usage = customer_usage_on(connection, engine, stored, customer_id, now, statement_seconds)
+        invoices = invoice_states.latest_invoices(connection, customer_id, RECENT_INVOICES)
+        recent = notification_history(connection, history_query(customer_id, limit=RECENT_NOTIFICATIONS))
     return ConsolePage(
         customer_id,
         customer.display_name,

@@ -9,10 +9,12 @@
   running invoice's quantities. Only what those states cannot give is read for the whole
   period, in the same snapshot: a `unique_count` over several segments (distinct values do not
   add up), or every metric when the contracts leave days of the period unbilled.
-- Per local day in the customer's zone, from the usage rollups where they hold every stored
-  event (`meter_segments`: 15-minute UTC buckets, every local midnight is a bucket edge), from
-  the raw events otherwise. Every local day from the period's first through today (or the
-  period's last day, if sooner) is listed, a day without usage at zero.
+- Per local day in the customer's zone, every metric of every day in one statement
+  (`billing.store.daily_usage`): the days' bounds are local midnights computed by zoneinfo,
+  each a 15-minute bucket edge, and the usage rollups' buckets are grouped by the day holding
+  them where they hold every stored event, the raw events metered per day otherwise. Every
+  local day from the period's first through today (or the period's last day, if sooner) is
+  listed, a day without usage at zero.
 - Spend (SPEC §9: the period's usage and flat charges so far, before taxes and credits) and its
   projection to the period's end (`project_usage`: the one projection spend alerts use), with
   the customer's `spend_alerts` to draw them against.
@@ -41,26 +43,31 @@ from billing.core.local_days import local_day
 from billing.core.metering import Meter, MetricState
 from billing.core.money import ZERO
 from billing.core.periods import Period, Schedule, local_midnight
-from billing.core.pricing.base import MeteredUsage
 from billing.core.spend import period_spend, project_usage
 from billing.core.spend_alerts import current_period
 from billing.core.usage_so_far import CreditLeft, CustomerUsage, DayUsage, MetricUsage
 from billing.services.preview import DEFAULT_STATEMENT_SECONDS, preview_outcome
 from billing.store import spend_evaluations
 from billing.store.catalog_versions import StoredCatalog
+from billing.store.daily_usage import DayQuantities, usage_by_day
 from billing.store.metering_sql import SegmentKey, meter_segments
 from billing.store.statement_bounds import bounded_snapshot
 
 
-def _day_keys(customer_id: str, period: Period, through: date, tz: ZoneInfo) -> list[SegmentKey]:
-    """Each local day of the period up to `through`, as a half-open UTC segment."""
-    keys = []
+def _day_edges(period: Period, through: date, tz: ZoneInfo) -> tuple[list[date], list[datetime]]:
+    """Each local day of the period up to `through`, and the UTC instants bounding them: day i
+    is [edges[i], edges[i + 1]), each edge a local midnight (zoneinfo's, DST's 23- and 25-hour
+    days included)."""
+    days = []
     day = period.start_date
     last = min(through, period.end_date - timedelta(days=1))
     while day <= last:
-        keys.append((customer_id, local_midnight(day, tz), local_midnight(day + timedelta(days=1), tz)))
+        days.append(day)
         day += timedelta(days=1)
-    return keys
+    edges = [local_midnight(d, tz) for d in days]
+    if days:
+        edges.append(local_midnight(days[-1] + timedelta(days=1), tz))
+    return days, edges
 
 
 def customer_usage(
@@ -73,10 +80,10 @@ def customer_usage(
     stored.catalog.customer(customer_id)  # UnknownCustomer (404) before any database work
     # the days, credits and running invoice: one snapshot
     with engine.connect() as connection, bounded_snapshot(connection, statement_seconds):
-        return _usage_on(connection, engine, stored, customer_id, now, statement_seconds)
+        return customer_usage_on(connection, engine, stored, customer_id, now, statement_seconds)
 
 
-def _usage_on(
+def customer_usage_on(
     connection: Connection,
     engine: Engine,
     stored: StoredCatalog,
@@ -84,6 +91,8 @@ def _usage_on(
     now: datetime,
     statement_seconds: float,
 ) -> CustomerUsage:
+    """`customer_usage` read on `connection`, in its transaction (begun with `bounded_snapshot`
+    by the caller, who may read more in the same snapshot: the console)."""
     catalog = stored.catalog
     customer = catalog.customer(customer_id)
     schedule = Schedule(catalog, customer)
@@ -91,11 +100,11 @@ def _usage_on(
     today = local_day(now, tz)
     period = current_period(schedule, now)
     used, _ = spend_evaluations.credit_balances(connection, [customer_id])
-    day_keys: list[SegmentKey] = []
-    daily: dict[SegmentKey, dict[str, MeteredUsage]] = {}
+    days: list[date] = []
+    daily: list[DayQuantities] = []
     if period is not None:
-        day_keys = _day_keys(customer_id, period, today, tz)
-        daily = meter_segments(connection, catalog, day_keys) if day_keys else {}
+        days, edges = _day_edges(period, today, tz)
+        daily = usage_by_day(connection, catalog, customer_id, edges)  # every day, one statement
     credits = tuple(
         CreditLeft(
             grant.key,
@@ -117,8 +126,7 @@ def _usage_on(
             metric,
             totals[metric.code],
             tuple(
-                DayUsage(local_day(start, tz), daily[(cid, start, end)][metric.code].quantity)
-                for cid, start, end in day_keys
+                DayUsage(day, quantities[metric.code]) for day, quantities in zip(days, daily, strict=True)
             ),
         )
         for metric in catalog.metrics

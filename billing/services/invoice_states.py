@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from billing.core.errors import UnknownCustomer, UnknownInvoice
@@ -96,8 +96,15 @@ def invoice(engine: Engine, number: str) -> Invoice:
 def customer_invoices(engine: Engine, customer_id: str, known: bool) -> list[Invoice]:
     """A customer's issued invoices and credit notes, newest first (drafts are not issued yet);
     `UnknownCustomer` when the customer is neither `known` nor has any."""
-    with Session(engine) as session:
-        found = load_invoices(session, customer_id=customer_id, newest_first=True, numbered=True)
+    with engine.connect() as connection:
+        found = latest_invoices(connection, customer_id)
     if not found and not known:
         raise UnknownCustomer(f"unknown customer {customer_id!r}")
     return found
+
+
+def latest_invoices(connection: Connection, customer_id: str, limit: int | None = None) -> list[Invoice]:
+    """The customer's newest `limit` issued invoices and credit notes (all without one), newest
+    first, read on `connection` (in its transaction: the console's snapshot)."""
+    with Session(bind=connection) as session:
+        return load_invoices(session, customer_id=customer_id, newest_first=True, numbered=True, limit=limit)

@@ -362,9 +362,10 @@ def load_invoices(
     ids: Iterable[int] | None = None,
     newest_first: bool = False,
     numbered: bool = False,
+    limit: int | None = None,
 ) -> list[Invoice]:
     """Invoices and credit notes with their lines, oldest first, selected by number, customer or
-    ids."""
+    ids; the first `limit` of them only, if given (their lines in one more statement)."""
     query = sa.select(InvoiceRow).options(selectinload(InvoiceRow.lines))
     if number is not None:
         query = query.where(InvoiceRow.number == number)
@@ -375,5 +376,6 @@ def load_invoices(
     if numbered:
         query = query.where(InvoiceRow.number.is_not(None))
     order = [InvoiceRow.issued_at, InvoiceRow.customer_id, InvoiceRow.id]
-    rows = session.scalars(query.order_by(*(o.desc() for o in order) if newest_first else order)).all()
+    query = query.order_by(*(o.desc() for o in order) if newest_first else order)
+    rows = session.scalars(query if limit is None else query.limit(limit)).all()
     return [_view(row) for row in rows]

@@ -43,6 +43,16 @@ def _select_list(columns: Sequence[Column], dialect: MetricDialect, values: Call
     return ",\n       ".join(parts)
 
 
+def merged(metric: Metric, dialect: MetricDialect) -> str:
+    """The aggregate merging the bucket rows `usage_rollups r` of `metric` (all but
+    `unique_count`, whose distinct values are in `usage_rollup_values`) into its quantity."""
+    signature = dialect.bind(signature_of(metric))
+    where = f"FILTER (WHERE r.signature = {signature})"
+    if metric.aggregation == "count":
+        return f"sum(r.events) {where}"
+    return _merged(metric.aggregation, where, signature, isinstance(dialect, PostgresMetrics))
+
+
 def _merged(aggregation: str, where: str, signature: str, postgres: bool) -> str:
     if postgres:
         if aggregation == "sum":

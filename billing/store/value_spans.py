@@ -12,9 +12,9 @@ last bucket (migration 0015), and a value is in the segment [start, end) exactly
 a value whose last bucket is before `start`, or whose first is at or after `end`, is not. The
 count reads, through the index on (customer, signature, last_bucket), the values seen since
 `start`: for the period in progress, that is one row per value of the period, whatever the
-events or buckets stored. A window of a day or less (the console's usage by day) still counts
-its buckets' values directly: there, most values were seen before and after it, and the probes
-would cost more than the day's rows.
+events or buckets stored. A window of a day or less still counts its buckets' values directly:
+there, most values were seen before and after it, and the probes would cost more than the day's
+rows (the console's usage by day counts all its days at once: `billing.store.daily_usage`).
 
 The rollup writer (`billing.store.rollups`) widens the spans in the statements that add the
 events' values, under the billing lock: first = the least, last = the greatest bucket. Events
@@ -30,7 +30,7 @@ def distinct_count(customer: str, signature: str, starts: str, ends: str, postgr
     """The SQL expression counting the distinct values of `signature` for `customer` in
     [starts, ends): each argument is an SQL expression (a literal, a parameter or a column).
 
-    A window of at most a day (`SHORT_HOURS`: the console's days) counts its buckets' values
+    A window of at most a day (`SHORT_HOURS`, DST's days included) counts its buckets' values
     directly, at most 96 buckets' worth, since most of a day's values were also seen before
     and after it and would each cost a probe; a longer one reads the spans."""
     if postgres:

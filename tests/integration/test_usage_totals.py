@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
 
 import pytest
 
@@ -121,10 +122,11 @@ def test_the_totals_are_the_running_invoices_quantities_and_the_periods_aggregat
 
 def test_the_period_is_not_read_again_beside_the_running_invoice(engine, monkeypatch):
     """A second read of the whole period that saw another ingest (faked: it answers more usage
-    than is stored) would make the totals disagree with the running invoice; there is none."""
+    than is stored) would make the totals disagree with the running invoice; there is none.
+    The days are read in their own statement, each day no longer than a local day."""
     stored, _ = _stored(engine, 3)
-    real = usage_service.meter_segments
-    asked = []
+    real, real_days = usage_service.meter_segments, usage_service.usage_by_day
+    asked, days = [], []
 
     def meter_with_a_later_ingest(connection, catalog, segments, metrics=None):
         found = real(connection, catalog, segments, metrics)
@@ -135,11 +137,17 @@ def test_the_period_is_not_read_again_beside_the_running_invoice(engine, monkeyp
                     usage[code] = metered._replace(quantity=metered.quantity + 1000)
         return found
 
+    def days_read(connection, catalog, customer_id, edges, fresh=None):
+        days.extend(pairwise(edges))
+        return real_days(connection, catalog, customer_id, edges, fresh)
+
     monkeypatch.setattr(usage_service, "meter_segments", meter_with_a_later_ingest)
+    monkeypatch.setattr(usage_service, "usage_by_day", days_read)
     one = customer_usage(engine, stored, "one", NOW)
     lines = {line.metric: line.quantity for line in one.running_invoice.lines if line.kind == "usage"}
     assert _totals(one) == lines
-    assert asked and all(end - start <= timedelta(days=1, hours=1) for _, start, end in asked)
+    assert asked == []  # one contract: its segment's states give every total
+    assert len(days) == 20 and all(end - start <= timedelta(days=1, hours=1) for start, end in days)
 
 
 def test_segments_the_preview_did_not_read_are_read_for_the_whole_period(engine, monkeypatch):
