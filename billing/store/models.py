@@ -396,6 +396,21 @@ class UsageRollup(Base):
     latest_id: Mapped[str | None] = mapped_column(TransactionId, nullable=True)
 
 
+class UsageRollupDay(Base):
+    """One metric definition's aggregate of one customer's events in one UTC day: the merge of
+    the day's 15-minute buckets (migration 0016, `billing.store.rollup_days`)."""
+
+    __tablename__ = "usage_rollup_days"
+
+    customer_id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    signature: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    day: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    events: Mapped[int] = mapped_column(sa.BigInteger)
+    value: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
+    latest_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    latest_id: Mapped[str | None] = mapped_column(TransactionId, nullable=True)
+
+
 class UsageRollupValue(Base):
     """A distinct value of a `unique_count` metric in a bucket (canonical JSON text)."""
 

@@ -5,7 +5,8 @@ stored events, and `known_values` which of some distinct values those events hol
 `metering_sql.stored_states` and `stored_values_among` do from the raw events, but from the
 15-minute buckets (`billing.store.rollups`) when the segment starts and ends on a bucket edge and
 the metric's rollups hold every stored event (`fresh_signatures`). Their work grows with the
-buckets of the segment (at most 96 a day per metric), the distinct values seen since its start
+whole UTC days of the segment (a row a day per metric, `billing.store.rollup_days`) and its edge
+quarter-hours (fewer than 96 at each end), the distinct values seen since its start
 (`billing.store.value_spans`) and the values asked for, not with the events stored; a
 `latest` value is one probe of the segment's last bucket holding one. The other segments and
 metrics are read from the raw events, exactly as before.
@@ -29,7 +30,7 @@ import sqlalchemy as sa
 from billing.core.catalog import Catalog, Metric
 from billing.core.events import dumps, loads
 from billing.core.metering import MetricState
-from billing.store import metering_sql, rollups, value_spans
+from billing.store import metering_sql, rollup_days, rollups, value_spans
 from billing.store.metric_dialects import MetricDialect, PostgresMetrics, SqliteMetrics, sqlite_instant
 from billing.store.segment_queries import SegmentKey
 
@@ -157,17 +158,52 @@ def _rollup_states(
         if metric.aggregation == "unique_count":
             columns.append(value_spans.distinct_count(who, signature, starts, ends, postgres))
     signatures = ", ".join(dialect.bind(s) for s in sorted({rollups.signature_of(m) for m in metrics}))
-    statement = (
-        f"SELECT {', '.join(columns)}\nFROM usage_rollups r\n"
-        f"WHERE r.customer_id = {who} AND r.signature IN ({signatures}) "
-        f"AND r.bucket >= {starts} AND r.bucket < {ends}"
-    )
+    rows = _segment_rows(dialect, who, signatures, segment, (starts, ends), postgres)
+    statement = f"SELECT {', '.join(columns)}\nFROM ({rows}) r"
     if postgres:
         (row,) = _postgres_rows(connection, statement)
     else:
         row = connection.execute(sa.text(statement), dialect.params).one()
     values = list(row)
     return {metric.code: _state(metric.aggregation, values, postgres) for metric in metrics}
+
+
+def _segment_rows(
+    dialect: MetricDialect,
+    who: str,
+    signatures: str,
+    segment: SegmentKey,
+    bounds: tuple[str, str],
+    postgres: bool,
+) -> str:
+    """The rows whose merge is the segment's state: its whole UTC days from the day tier
+    (`rollup_days`), the quarter-hours before the first and after the last UTC midnight in it
+    from the 15-minute tier; each range a scan of its table's primary key."""
+    _, start, end = segment
+    starts, ends = bounds
+    days = rollup_days.split(start, end)
+
+    def instant(at: datetime) -> str:
+        if postgres:
+            return f"CAST({dialect.bind(at.isoformat())} AS timestamptz)"
+        return dialect.bind(sqlite_instant(at))
+
+    def part(table: str, column: str, low: str, high: str) -> str:
+        return (
+            f"SELECT signature, events, value, latest_at, latest_id FROM {table} "
+            f"WHERE customer_id = {who} AND signature IN ({signatures}) "
+            f"AND {column} >= {low} AND {column} < {high}"
+        )
+
+    if days is None:
+        return part("usage_rollups", "bucket", starts, ends)
+    first, last = instant(days.first_day), instant(days.last_day)
+    parts = [part("usage_rollup_days", "day", first, last)]
+    if days.start < days.first_day:
+        parts.append(part("usage_rollups", "bucket", starts, first))
+    if days.last_day < days.end:
+        parts.append(part("usage_rollups", "bucket", last, ends))
+    return "\nUNION ALL\n".join(parts)
 
 
 def _value_columns(aggregation: str, mine: str, postgres: bool, own_buckets: str) -> list[str]:

@@ -6,7 +6,9 @@ the metric applies to, the exact sum, the greatest value, the latest value with 
 transaction_id). `unique_count` keeps the bucket's distinct values in `usage_rollup_values`, so
 a window counts each value once however many buckets hold it, and each value's first and last
 bucket in `usage_rollup_value_spans` (`billing.store.value_spans`), so that a window's distinct
-count reads one row per value instead of one per value and bucket.
+count reads one row per value instead of one per value and bucket. `usage_rollup_days` keeps the
+same aggregates per UTC day, rebuilt from the buckets of the days an addition touched, in its
+statements (`billing.store.rollup_days`): a month reads a row per day and its edge quarter-hours.
 
 Why 15 minutes: every UTC offset in use is a multiple of 15 minutes (`tests/unit/
 test_rollup_grid.py` checks every zone of zoneinfo from 2000 to 2037), so each customer's local
@@ -32,7 +34,7 @@ import sqlalchemy as sa
 
 from billing.core.catalog import Metric
 from billing.core.events import dumps, loads
-from billing.store import value_spans
+from billing.store import rollup_days, value_spans
 from billing.store.database import lock_billing
 from billing.store.metric_dialects import PostgresMetrics, SqliteMetrics
 from billing.store.models import Event, RollupSignature
@@ -161,8 +163,9 @@ def _add(connection: sa.Connection, entry: Maintained) -> None:
         statements = _postgres_statements(entry)
         driver = connection.connection.driver_connection
         with driver.cursor() as cursor:  # type: ignore[union-attr]
-            for statement in statements:
-                cursor.execute(statement)  # no parameters: every constant is a literal
+            # No parameters (every constant is a literal): psycopg sends them as one query, one
+            # round trip, run in order in this transaction.
+            cursor.execute(";\n".join(statements))
     else:
         for statement, params in _sqlite_statements(entry):
             connection.execute(sa.text(statement), params)
@@ -209,7 +212,9 @@ SELECT e.customer_id, {signature}, {_PG_BUCKET}, count(*), {value}, {latest_at},
 FROM events e
 WHERE {where}
 GROUP BY e.customer_id, {_PG_BUCKET}
-ON CONFLICT (customer_id, signature, bucket) DO UPDATE SET {", ".join(updates)}"""
+ON CONFLICT (customer_id, signature, bucket) DO UPDATE SET {", ".join(updates)}""",
+        # after the buckets: the days they lie in, merged from them again
+        rollup_days.postgres_rebuild(signature, metric.aggregation, rollup_days.postgres_touched(where)),
     ]
     if metric.aggregation == "unique_count":
         key = postgres_value_key(json_value)
@@ -282,7 +287,13 @@ FROM (
 )
 GROUP BY customer_id, bucket""",
             dialect.params,
-        )
+        ),
+        (  # after the buckets: the days they lie in, merged from them again
+            rollup_days.sqlite_rebuild(
+                signature, (value, latest_at, latest_id), rollup_days.sqlite_touched(fresh)
+            ),
+            dialect.params,
+        ),
     ]
     if metric.aggregation == "unique_count":
         statements.append(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -245,3 +246,62 @@ def _utc(value: object) -> datetime:
     """An instant as read back: a datetime on PostgreSQL, SQLAlchemy's text on SQLite."""
     instant = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
+
+
+def test_rollup_days_are_built_from_the_stored_buckets_and_dropped_on_downgrade(
+    empty_database: Engine,
+) -> None:
+    from alembic import command
+
+    from billing.store.database import alembic_config
+
+    upgrade(empty_database, "0015")
+    day = datetime(2026, 11, 2, tzinfo=UTC)
+    buckets = [day.replace(hour=h) for h in (0, 9, 23)]
+    sqlite = empty_database.dialect.name == "sqlite"
+    with empty_database.begin() as c:
+        c.execute(
+            sa.text("INSERT INTO rollup_signatures VALUES (:s, :d, 9, :at)"),
+            [
+                {"s": "sum", "d": '{"aggregation":"sum"}', "at": day},
+                {"s": "latest", "d": '{"aggregation":"latest"}', "at": day},
+            ],
+        )
+        rows = [("sum", b, n, str(n * 10) + ".5", None, None) for n, b in enumerate(buckets, 1)]
+        rows += [
+            ("latest", buckets[0], 1, "7", buckets[0], "z"),
+            ("latest", buckets[1], 2, "8", buckets[1], "a"),
+        ]
+        rows.append(("latest", day.replace(day=3), 1, "9", day.replace(day=3), "b"))  # the next day
+        c.execute(
+            sa.text("INSERT INTO usage_rollups VALUES ('c', :s, :b, :n, :v, :at, :id)"),
+            [
+                {"s": s, "b": _text(b, sqlite), "n": n, "v": v, "at": _text(at, sqlite), "id": i}
+                for s, b, n, v, at, i in rows
+            ],
+        )
+    upgrade(empty_database, "0016")
+    with empty_database.connect() as c:
+        found = c.execute(
+            sa.text(
+                "SELECT signature, day, events, value, latest_at, latest_id FROM usage_rollup_days "
+                "ORDER BY signature, day"
+            )
+        ).all()
+    days = [(s, _utc(d), n, Decimal(v), at and _utc(at), i) for s, d, n, v, at, i in found]
+    assert days == [
+        ("latest", day, 3, Decimal(8), buckets[1], "a"),
+        ("latest", day.replace(day=3), 1, Decimal(9), day.replace(day=3), "b"),
+        ("sum", day, 6, Decimal("61.5"), None, None),
+    ]
+    with empty_database.begin() as c:
+        command.downgrade(alembic_config(c), "0015")
+    assert "usage_rollup_days" not in sa.inspect(empty_database).get_table_names()
+    assert upgrade(empty_database, "head") >= "0016"
+
+
+def _text(instant: datetime | None, sqlite: bool) -> object:
+    """An instant as the ORM stores it: fixed-width UTC text on SQLite."""
+    if instant is None or not sqlite:
+        return instant
+    return instant.strftime("%Y-%m-%d %H:%M:%S.%f")
