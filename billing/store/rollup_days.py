@@ -2,7 +2,7 @@
 
 A billing period of a month holds some 2,900 quarter-hours per metric: summing them was most of
 a preview's database time, and it grew with the days of the period. `usage_rollup_days`
-(migration 0016) keeps, per (customer, signature, UTC day), what the 15-minute tier keeps per
+(migration 0017) keeps, per (customer, signature, UTC day), what the 15-minute tier keeps per
 bucket, merged over the day's buckets as the core merges accumulators: the events, the exact
 sum, the greatest value, the latest value with its (timestamp, transaction_id).
 

@@ -280,7 +280,7 @@ def test_rollup_days_are_built_from_the_stored_buckets_and_dropped_on_downgrade(
                 for s, b, n, v, at, i in rows
             ],
         )
-    upgrade(empty_database, "0016")
+    upgrade(empty_database, "0017")
     with empty_database.connect() as c:
         found = c.execute(
             sa.text(
@@ -295,9 +295,9 @@ def test_rollup_days_are_built_from_the_stored_buckets_and_dropped_on_downgrade(
         ("sum", day, 6, Decimal("61.5"), None, None),
     ]
     with empty_database.begin() as c:
-        command.downgrade(alembic_config(c), "0015")
+        command.downgrade(alembic_config(c), "0016")
     assert "usage_rollup_days" not in sa.inspect(empty_database).get_table_names()
-    assert upgrade(empty_database, "head") >= "0016"
+    assert upgrade(empty_database, "head") >= "0017"
 
 
 def _text(instant: datetime | None, sqlite: bool) -> object:

@@ -1,7 +1,7 @@
 """rollup days: the usage rollups per UTC day, so a month's read is a row per day, not 2,900 buckets
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0017
+Revises: 0016
 
 A preview summed, per metric, every 15-minute bucket of the period: 13,000 rows for five metrics
 late in a month, most of its database time, growing with the days of the period.
@@ -21,8 +21,8 @@ import json
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016"
-down_revision = "0015"
+revision = "0017"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
