@@ -398,7 +398,7 @@ class UsageRollup(Base):
 
 class UsageRollupDay(Base):
     """One metric definition's aggregate of one customer's events in one UTC day: the merge of
-    the day's 15-minute buckets (migration 0016, `billing.store.rollup_days`)."""
+    the day's 15-minute buckets (migration 0017, `billing.store.rollup_days`)."""
 
     __tablename__ = "usage_rollup_days"
 
