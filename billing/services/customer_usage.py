@@ -174,11 +174,12 @@ def _period_totals(
     unmergeable = [
         m for m in catalog.metrics if not covered or (len(segments) > 1 and m.aggregation == "unique_count")
     ]
-    merged = Meter(catalog.metrics)
-    for key in keys:
-        if key in states:
+    totals: dict[str, Decimal] = {}
+    if covered:  # else every metric is read for the whole period below
+        merged = Meter(catalog.metrics)
+        for key in keys:
             merged.merge(Meter.resume(catalog.metrics, states[key]))
-    totals = {code: usage.quantity for code, usage in merged.usage().items()}
+        totals = {code: usage.quantity for code, usage in merged.usage().items()}
     if unmergeable:
         whole = (customer_id, period.start, period.end)
         read = meter_segments(connection, catalog, [whole], unmergeable)[whole]

@@ -11,11 +11,9 @@ import sqlalchemy as sa
 
 from billing.services.preview import preview
 from billing.store import rollups
-from billing.store.catalog_versions import save_catalog
-from billing.store.database import lock_billing
-from billing.store.usage_events import insert_events
 from tests.integration.test_immutable_invoices import triggers_off
 from tests.integration.test_preview_merge import CATALOG, NOW, _events, _json
+from tests.integration.test_preview_rollups import store_rolled_up
 
 REFUSED = [
     pytest.param(
@@ -45,13 +43,7 @@ def stored(engine):
     """300 events of customer `c`, stored and rolled up as ingest stores them."""
     rng = random.Random(7)
     events = _events(rng, "s", 300)
-    with engine.begin() as connection:
-        catalog = save_catalog(connection, CATALOG, "test", NOW)
-    with engine.begin() as connection:
-        lock_billing(connection)
-        after_id = rollups.greatest_event_id(connection)
-        insert_events(connection, events, set(), NOW)
-        rollups.add_events_after(connection, after_id)
+    catalog = store_rolled_up(engine, events)
     return engine, catalog, events
 
 

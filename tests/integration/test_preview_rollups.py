@@ -22,17 +22,23 @@ def _counts(engine) -> dict[str, int]:
         return {n: int(connection.exec_driver_sql(f'SELECT count(*) FROM "{n}"').scalar_one()) for n in names}
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_merge_on_fresh_rollups_equals_pricing_everything_and_writes_nothing(engine, seed):
-    rng = random.Random(seed)
-    stored_events, added = _events(rng, "s", 300), _events(rng, "x", 40)
+def store_rolled_up(engine, events):
+    """The catalog saved, then `events` stored and rolled up as ingest stores them."""
     with engine.begin() as connection:
         stored = save_catalog(connection, CATALOG, "test", NOW)
     with engine.begin() as connection:
         lock_billing(connection)
         after_id = rollups.greatest_event_id(connection)
-        insert_events(connection, stored_events, set(), NOW)
+        insert_events(connection, events, set(), NOW)
         rollups.add_events_after(connection, after_id)
+    return stored
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_merge_on_fresh_rollups_equals_pricing_everything_and_writes_nothing(engine, seed):
+    rng = random.Random(seed)
+    stored_events, added = _events(rng, "s", 300), _events(rng, "x", 40)
+    stored = store_rolled_up(engine, stored_events)
     with engine.connect() as connection:
         assert len(rollups.fresh_signatures(connection, CATALOG.metrics)) == len(CATALOG.metrics)
     counts = _counts(engine)
