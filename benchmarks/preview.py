@@ -154,7 +154,7 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
+def start_server(url: str, port: int, workers: int = 1) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "BILLING_DATABASE_URL": url,
@@ -164,7 +164,7 @@ def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
     }
     billing = Path(sys.executable).with_name("billing")
     server = subprocess.Popen(
-        [str(billing), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [str(billing), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -333,12 +333,13 @@ def main() -> int:
     parser.add_argument("--console-requests", type=int, default=200, help="console pages timed")
     parser.add_argument("--database", default="preview", help="database name: billing_bench_NAME")
     parser.add_argument("--keep", action="store_true", help="keep the database (for EXPLAIN)")
+    parser.add_argument("--workers", type=int, default=1, help="server processes (`billing serve --workers`)")
     args = parser.parse_args()
     started = time.perf_counter()
     url, key = load(args.events, args.small_events, args.users, args.database)
     print(f"loaded {args.events:,} + {args.small_events:,} events in {time.perf_counter() - started:.1f} s")
     port = free_port()
-    server = start_server(url, port)
+    server = start_server(url, port, args.workers)
     clients = [Client(port) for _ in range(args.clients)]
     try:
         big, small = preview_request("big", key), preview_request("small", key)

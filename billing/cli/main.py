@@ -23,6 +23,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
+def worker_count(text: str) -> int:
+    """`--workers`: a whole number of server processes, 1 to 64."""
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if not 1 <= count <= 64:
+        raise argparse.ArgumentTypeError(f"must be 1 to 64, got {count}")
+    return count
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="billing", description="Usage-based billing run as Prefect flows.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
@@ -75,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP API (cost previews)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workers",
+        type=worker_count,
+        default=1,
+        help="server processes sharing the port (1 to 64; default 1): about one per core",
+    )
 
     console = commands.add_parser("console-url", help="a signed console URL for one customer (SPEC §8)")
     console.add_argument("customer", help="the customer's id in the catalog")
@@ -213,7 +230,7 @@ def run(args: argparse.Namespace) -> str | None:
     if command == "serve":
         from billing.api.server import serve
 
-        serve(args.host, args.port)
+        serve(args.host, args.port, args.workers)
         return None
     if command == "demo":
         from billing.cli.demo import run_demo
