@@ -24,8 +24,7 @@ from billing.api.schemas import PreviewRequest, error_responses
 from billing.api.usage_routes import install_usage_routes
 from billing.core.errors import InvalidUsage
 from billing.runtime.settings import Settings, get_settings
-from billing.services.preview import preview
-from billing.store.catalog_versions import StoredCatalog
+from billing.services.preview import preview_active
 from billing.store.database import create_engine
 
 
@@ -62,10 +61,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         _caller: Annotated[str, Depends(deps.api_caller)],
         body: Annotated[Any, Depends(deps.exact_json)],
         db: Annotated[Engine, Depends(deps.engine)],
-        stored: Annotated[StoredCatalog, Depends(deps.catalog)],
         now: Annotated[datetime, Depends(deps.now)],
     ) -> dict[str, Any]:
-        """What the invoice closing the current period would be, before and after `events`."""
+        """What the invoice closing the current period would be, before and after `events`
+        (priced with the catalog active when the preview reads the usage, in one snapshot)."""
         try:
             request = PreviewRequest.model_validate(body)
         except ValidationError as error:
@@ -73,7 +72,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
             raise InvalidUsage(f"{where.lstrip('.') or 'body'}: {first['msg']}") from None
         bound = settings.api_database_timeout_seconds
-        return preview(db, stored, customer_id, request.events, request.mode, now, bound)
+        return preview_active(db, customer_id, request.events, request.mode, now, bound)
 
     install_invoice_routes(app)
     install_notification_routes(app)

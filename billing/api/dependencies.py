@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
 from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
 
 from billing.api.rate_limit import RateLimiter, retry_after
 from billing.api.request_body import exact_json
@@ -29,16 +30,16 @@ __all__ = [
 ]
 
 
-def settings(request: Request) -> Settings:
+async def settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def notification_channels(request: Request) -> tuple[str, ...]:
+async def notification_channels(request: Request) -> tuple[str, ...]:
     """Where a notification the request queues goes: email, and the webhook when one is set."""
-    return resources.notification_channels(settings(request))
+    return resources.notification_channels(request.app.state.settings)
 
 
-def engine(request: Request) -> Engine:
+async def engine(request: Request) -> Engine:
     return request.app.state.engine  # type: ignore[no-any-return]
 
 
@@ -53,11 +54,11 @@ def event_suite() -> EventSuite:
     return resources.event_suite()
 
 
-def now() -> datetime:
+async def now() -> datetime:
     return datetime.now(UTC)
 
 
-def api_caller(
+async def api_caller(
     request: Request,
     db: Annotated[Engine, Depends(engine)],
     authorization: Annotated[str | None, Header()] = None,
@@ -71,7 +72,11 @@ def api_caller(
         raise HTTPException(
             401, "missing API key: send 'Authorization: Bearer <key>'", {"WWW-Authenticate": "Bearer"}
         )
-    owner = verified_keys(request).owner(key.strip(), lambda plain: _stored_owner(db, plain))
+    # on the event loop when the key is remembered; its lookup (a round trip) in the thread pool
+    keys = verified_keys(request)
+    owner = keys.remembered(key.strip())
+    if owner is None:
+        owner = await run_in_threadpool(keys.owner, key.strip(), lambda plain: _stored_owner(db, plain))
     if owner is None:
         raise HTTPException(401, "unknown or revoked API key", {"WWW-Authenticate": "Bearer"})
     limiter: RateLimiter = request.app.state.rate_limiter

@@ -28,10 +28,22 @@ class VerifiedKeys:
         self._owners: dict[str, tuple[str, float]] = {}
         self._lock = threading.Lock()
 
+    def remembered(self, key: str) -> str | None:
+        """The owner of `key` if it was verified less than `ttl` seconds ago, else None (and
+        `owner` looks it up): never blocks."""
+        remembered = self._owners.get(self._digest(key))
+        if remembered is not None and self._clock() - remembered[1] < self.ttl:
+            return remembered[0]
+        return None
+
+    @staticmethod
+    def _digest(key: str) -> str:
+        return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
     def owner(self, key: str, lookup: Callable[[str], str | None]) -> str | None:
         """The owner of `key`: remembered if verified less than `ttl` seconds ago, else
         `lookup(key)` (None: unknown or revoked), remembered when found."""
-        digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+        digest = self._digest(key)
         now = self._clock()
         remembered = self._owners.get(digest)
         if remembered is not None and now - remembered[1] < self.ttl:

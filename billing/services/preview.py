@@ -31,7 +31,7 @@ from billing.core.periods import Period, Schedule
 from billing.core.pricing.base import TierHint
 from billing.core.spend import project_usage
 from billing.store import invoice_records
-from billing.store.catalog_versions import StoredCatalog
+from billing.store.catalog_versions import StoredCatalog, active_catalog
 from billing.store.rollup_states import known_values, segment_states
 from billing.store.rollups import fresh_signatures
 from billing.store.segment_queries import SegmentKey
@@ -198,9 +198,13 @@ def preview(
     mode: Mode,
     now: datetime,
     statement_seconds: float = DEFAULT_STATEMENT_SECONDS,
+    connection: Connection | None = None,
 ) -> dict[str, Any]:
-    """The preview document (SPEC §8); the database's work is bounded by `statement_seconds`."""
-    outcome = preview_outcome(engine, stored, customer_id, raw_events, mode, now, statement_seconds)
+    """The preview document (SPEC §8); the database's work is bounded by `statement_seconds`
+    (on the caller's `connection`, already bounded and in its snapshot, when it passes one)."""
+    outcome = preview_outcome(
+        engine, stored, customer_id, raw_events, mode, now, statement_seconds, connection
+    )
     catalog, schedule, current = stored.catalog, outcome.schedule, outcome.current
     hints: dict[LineKey, TierHint] = {}
     projection = None
@@ -220,6 +224,21 @@ def preview(
         hints,
         projection,
     )
+
+
+def preview_active(
+    engine: Engine,
+    customer_id: str,
+    raw_events: Sequence[Any],
+    mode: Mode,
+    now: datetime,
+    statement_seconds: float = DEFAULT_STATEMENT_SECONDS,
+) -> dict[str, Any]:
+    """`preview` with the catalog active in the preview's own snapshot: the version and the
+    usage are read in one transaction on one connection (what the API answers)."""
+    with engine.connect() as connection, bounded_snapshot(connection, statement_seconds):
+        stored = active_catalog(connection)
+        return preview(engine, stored, customer_id, raw_events, mode, now, statement_seconds, connection)
 
 
 @contextmanager

@@ -132,13 +132,17 @@ class CatalogPin:
     content_hash: str
 
 
+# built once: every API request reads it
+_ACTIVE_VERSION = (
+    sa.select(CatalogVersion.id, CatalogVersion.content_hash)
+    .order_by(CatalogVersion.activated_at.desc(), CatalogVersion.id.desc())
+    .limit(1)
+)
+
+
 def active_version(connection: sa.Connection) -> CatalogPin:
     """The id and hash of the catalog most recently loaded; `NoCatalog` before any."""
-    row = connection.execute(
-        sa.select(CatalogVersion.id, CatalogVersion.content_hash)
-        .order_by(CatalogVersion.activated_at.desc(), CatalogVersion.id.desc())
-        .limit(1)
-    ).first()
+    row = connection.execute(_ACTIVE_VERSION).first()
     if row is None:
         raise NoCatalog("no catalog loaded yet: run `billing catalog load FILE`")
     return CatalogPin(row.id, row.content_hash)

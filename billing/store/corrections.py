@@ -8,16 +8,17 @@ closed which period, and the catalog version it was rated with.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 import sqlalchemy as sa
 
 from billing.core.line_keys import LineKey
 from billing.core.rating import InvoiceLine
-from billing.store.database import one_of
+from billing.store.database import member_of, one_of
 from billing.store.models import BillingCorrection, InvoiceRow
 from billing.store.usage_events import FINALIZED_STATUSES, _batches
 
@@ -62,31 +63,37 @@ def finalized_invoices(
     return found
 
 
+@functools.cache
+def _pending_query(dialect: str) -> sa.Select[Any]:
+    c = BillingCorrection
+    return (
+        sa.select(
+            c.customer_id,
+            c.id,
+            c.line_contract,
+            c.line_period,
+            c.line_charge,
+            c.description,
+            c.metric,
+            c.quantity,
+            c.amount,
+            c.period_start,
+            c.period_end,
+        )
+        .where(member_of(dialect, c.customer_id, "ids"), c.invoice_id.is_(None))
+        .order_by(c.id)
+    )
+
+
 def pending_corrections(
     connection: sa.Connection, customer_ids: Iterable[str]
 ) -> dict[str, list[tuple[int, InvoiceLine]]]:
-    """Each customer's corrections no invoice carries yet, oldest first, with their ids."""
+    """Each customer's corrections no invoice carries yet, oldest first, with their ids (a
+    preview reads them on every request: the statement is built once per dialect)."""
     ids = sorted(set(customer_ids))
     pending: dict[str, list[tuple[int, InvoiceLine]]] = {cid: [] for cid in ids}
-    c = BillingCorrection
     for batch in _batches(ids):
-        rows = connection.execute(
-            sa.select(
-                c.customer_id,
-                c.id,
-                c.line_contract,
-                c.line_period,
-                c.line_charge,
-                c.description,
-                c.metric,
-                c.quantity,
-                c.amount,
-                c.period_start,
-                c.period_end,
-            )
-            .where(one_of(connection, c.customer_id, list(batch)), c.invoice_id.is_(None))
-            .order_by(c.id)
-        )
+        rows = connection.execute(_pending_query(connection.dialect.name), {"ids": list(batch)})
         for (
             customer,
             row_id,

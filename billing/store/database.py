@@ -92,6 +92,16 @@ def one_of(connection: sa.Connection, column: Any, values: list[str]) -> Any:
     return column.in_(values)
 
 
+def member_of(dialect: str, column: Any, name: str) -> Any:
+    """`column IN :name`, the list bound at execution (`{name: [...]}`), for a statement built
+    once per dialect and kept (building a statement with the ORM's columns costs about a
+    millisecond, its execution a fifth of that): one array parameter on PostgreSQL, as
+    `one_of`; the expanding IN elsewhere."""
+    if dialect == "postgresql":
+        return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(sa.String)))
+    return column.in_(sa.bindparam(name, expanding=True))
+
+
 def lock_billing(connection: sa.Connection) -> None:
     """Serialize writers that decide what is billed (ingest and invoice runs), until commit.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
@@ -19,7 +20,7 @@ from billing.core.pricing.base import TierAmount
 from billing.core.rating import InvoiceLine
 from billing.core.taxes import TaxLine
 from billing.store.corrections import mark_invoiced_many, pending_corrections
-from billing.store.database import dialect_insert, one_of
+from billing.store.database import dialect_insert, member_of, one_of
 from billing.store.models import Counter, Event, InvoiceLineRow, InvoiceRow, Notification
 from billing.store.usage_events import FINALIZED_STATUSES, _batches
 
@@ -36,20 +37,55 @@ class InvoiceMissing(BillingError):
     code = "invoice_missing"
 
 
+@functools.cache
+def _invoice_states_query(dialect: str) -> sa.Select[Any]:
+    return sa.select(
+        InvoiceRow.id, InvoiceRow.customer_id, InvoiceRow.status, InvoiceRow.boundary, InvoiceRow.credits
+    ).where(member_of(dialect, InvoiceRow.customer_id, "ids"))
+
+
+@functools.cache
+def _billed_lines_query(dialect: str) -> sa.Select[Any]:
+    return (
+        sa.select(
+            InvoiceRow.customer_id,
+            InvoiceRow.reason,
+            InvoiceLineRow.line_contract,
+            InvoiceLineRow.line_period,
+            InvoiceLineRow.line_charge,
+            InvoiceLineRow.kind,
+            InvoiceLineRow.description,
+            InvoiceLineRow.metric,
+            InvoiceLineRow.quantity,
+            InvoiceLineRow.amount,
+            InvoiceLineRow.period_start,
+            InvoiceLineRow.period_end,
+        )
+        .join(InvoiceRow, InvoiceLineRow.invoice_id == InvoiceRow.id)
+        .where(member_of(dialect, InvoiceRow.customer_id, "ids"), InvoiceRow.status.in_(FINALIZED_STATUSES))
+        .order_by(InvoiceLineRow.id)
+    )
+
+
+@functools.cache
+def _pending_late_query(dialect: str) -> sa.Select[Any]:
+    return sa.select(Event.customer_id, Event.timestamp, Event.id).where(
+        member_of(dialect, Event.customer_id, "ids"), Event.pending_adjustment.is_(True)
+    )
+
+
 def billing_states(connection: sa.Connection, customer_ids: Iterable[str]) -> dict[str, BillingState]:
+    """What each customer was billed and credited so far, its open drafts, its usage waiting
+    for an adjustment and its pending corrections. A preview makes these reads on every
+    request: the statements are built once per dialect."""
     ids = sorted(set(customer_ids))
     states = {customer: BillingState() for customer in ids}
+    dialect = connection.dialect.name
     for batch in _batches(ids):
-        invoices = connection.execute(
-            sa.select(
-                InvoiceRow.id,
-                InvoiceRow.customer_id,
-                InvoiceRow.status,
-                InvoiceRow.boundary,
-                InvoiceRow.credits,
-            ).where(one_of(connection, InvoiceRow.customer_id, list(batch)))
-        )
-        for invoice_id, customer, status, boundary, credits in invoices:
+        bound = {"ids": list(batch)}
+        for invoice_id, customer, status, boundary, credits in connection.execute(
+            _invoice_states_query(dialect), bound
+        ):
             state = states[customer]
             if status in FINALIZED_STATUSES:
                 state.last_finalized = max(state.last_finalized, boundary)
@@ -58,41 +94,16 @@ def billing_states(connection: sa.Connection, customer_ids: Iterable[str]) -> di
                     state.credits_used[key] = state.credits_used.get(key, ZERO) + Decimal(amount)
             else:  # credit notes are finalized in the transaction that writes them
                 state.drafts[boundary] = invoice_id
-        lines = connection.execute(
-            sa.select(
-                InvoiceRow.customer_id,
-                InvoiceRow.reason,
-                InvoiceLineRow.line_contract,
-                InvoiceLineRow.line_period,
-                InvoiceLineRow.line_charge,
-                InvoiceLineRow.kind,
-                InvoiceLineRow.description,
-                InvoiceLineRow.metric,
-                InvoiceLineRow.quantity,
-                InvoiceLineRow.amount,
-                InvoiceLineRow.period_start,
-                InvoiceLineRow.period_end,
-            )
-            .join(InvoiceRow, InvoiceLineRow.invoice_id == InvoiceRow.id)
-            .where(
-                one_of(connection, InvoiceRow.customer_id, list(batch)),
-                InvoiceRow.status.in_(FINALIZED_STATUSES),
-            )
-            .order_by(InvoiceLineRow.id)
-        )
-        for customer, reason, contract, period, charge, *fields in lines:
+        for customer, reason, contract, period, charge, *fields in connection.execute(
+            _billed_lines_query(dialect), bound
+        ):
             line = InvoiceLine(LineKey(contract, period, charge), *fields)
             billed = states[customer].billed
             prior = billed.get(line.key, NOTHING_BILLED)
             # a void reverses the key (runs leave it alone); a backfill's or a remainder's
             # credit is billed like any line, negative: the key stays billed, net
             billed[line.key] = prior.reversed_by(line) if reason == "void" else prior.plus(line)
-        late = connection.execute(
-            sa.select(Event.customer_id, Event.timestamp, Event.id).where(
-                one_of(connection, Event.customer_id, list(batch)), Event.pending_adjustment.is_(True)
-            )
-        )
-        for customer, instant, event_id in late:
+        for customer, instant, event_id in connection.execute(_pending_late_query(dialect), bound):
             state = states[customer]
             state.late_first = instant if state.late_first is None else min(state.late_first, instant)
             state.late_last = instant if state.late_last is None else max(state.late_last, instant)

@@ -25,17 +25,19 @@ when that covers every stored event (`fresh_signatures`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
 from billing.core.catalog import Metric
 from billing.core.events import dumps, loads
 from billing.store import rollup_days, value_spans
-from billing.store.database import lock_billing
+from billing.store.database import lock_billing, member_of
 from billing.store.metric_dialects import PostgresMetrics, SqliteMetrics
 from billing.store.models import Event, RollupSignature
 
@@ -51,9 +53,22 @@ _SQLITE_BUCKET = (
 _SQLITE_INSTANT_CHARS = 26
 
 
+_SIGNATURES: dict[int, tuple[Metric, str]] = {}  # by id(metric), holding the metric: ids stay unique
+_SIGNATURES_KEPT = 4096
+
+
 def signature_of(metric: Metric) -> str:
-    """What a metric's rollups depend on, hashed: its code and name do not count."""
-    return hashlib.sha256(definition_of(metric).encode()).hexdigest()[:32]
+    """What a metric's rollups depend on, hashed: its code and name do not count. A metric is
+    immutable (and unhashable: its filters are a dict), so its signature is remembered by
+    identity; a preview asks for each metric's several times a request."""
+    known = _SIGNATURES.get(id(metric))
+    if known is not None and known[0] is metric:
+        return known[1]
+    signature = hashlib.sha256(definition_of(metric).encode()).hexdigest()[:32]
+    if len(_SIGNATURES) >= _SIGNATURES_KEPT:
+        _SIGNATURES.clear()
+    _SIGNATURES[id(metric)] = (metric, signature)
+    return signature
 
 
 def definition_of(metric: Metric) -> str:
@@ -106,13 +121,17 @@ def fresh_signatures(connection: sa.Connection, metrics: Iterable[Metric]) -> se
     wanted = {signature_of(m) for m in metrics}
     if not wanted:
         return set()
-    newest = sa.select(sa.func.coalesce(sa.func.max(Event.id), 0)).scalar_subquery()
-    rows = connection.execute(  # one statement, one round trip: a preview makes this on every request
-        sa.select(RollupSignature.signature).where(
-            RollupSignature.signature.in_(sorted(wanted)), RollupSignature.through_id >= newest
-        )
-    )
+    # one statement, one round trip, built once per dialect: a preview makes this on every request
+    rows = connection.execute(_fresh_query(connection.dialect.name), {"signatures": sorted(wanted)})
     return set(rows.scalars())
+
+
+@functools.cache
+def _fresh_query(dialect: str) -> sa.Select[Any]:
+    newest = sa.select(sa.func.coalesce(sa.func.max(Event.id), 0)).scalar_subquery()
+    return sa.select(RollupSignature.signature).where(
+        member_of(dialect, RollupSignature.signature, "signatures"), RollupSignature.through_id >= newest
+    )
 
 
 def maintain_catalog(connection: sa.Connection, metrics: Iterable[Metric], now: datetime) -> list[str]:

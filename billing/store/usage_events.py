@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -10,7 +11,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 
 from billing.core.events import UsageEvent
-from billing.store.database import dialect_insert, one_of
+from billing.store.database import dialect_insert, member_of, one_of
 from billing.store.models import CustomerRow, Event, IngestRun, InvoiceRow, QuarantinedEvent
 
 T = TypeVar("T")
@@ -39,14 +40,18 @@ def stored_hashes(connection: sa.Connection, transaction_ids: Iterable[str]) -> 
     """payload hash of each already-stored transaction id."""
     ids = sorted(set(transaction_ids))
     found: dict[str, str] = {}
+    statement = _stored_hashes_query(connection.dialect.name)
     for batch in _batches(ids):
-        rows = connection.execute(
-            sa.select(Event.transaction_id, Event.payload_hash).where(
-                one_of(connection, Event.transaction_id, list(batch))
-            )
-        )
-        found.update({txid: digest for txid, digest in rows})
+        found.update({txid: digest for txid, digest in connection.execute(statement, {"ids": list(batch)})})
     return found
+
+
+@functools.cache
+def _stored_hashes_query(dialect: str) -> sa.Select[Any]:
+    """Built once per dialect: a preview looks its events up on every request."""
+    return sa.select(Event.transaction_id, Event.payload_hash).where(
+        member_of(dialect, Event.transaction_id, "ids")
+    )
 
 
 def finalized_until(connection: sa.Connection, customer_ids: Iterable[str]) -> dict[str, datetime]:

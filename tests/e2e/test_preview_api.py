@@ -276,3 +276,30 @@ def test_the_periods_events_previewed_alone_equal_its_invoice(api, engine, custo
     assert replaced["after"]["lines"] == invoice["lines"]
     assert replaced["after"]["fingerprint"] == invoice["fingerprint"]
     assert replaced["after"] == body["before"] and replaced["cost"] == "0.00"
+
+
+def test_a_preview_takes_one_connection_and_prices_with_the_catalog_active_in_its_snapshot(api, engine):
+    checkouts: list[object] = []
+
+    def counted(*_: object) -> None:
+        checkouts.append(1)
+
+    sa.event.listen(engine, "checkout", counted)
+    try:
+        first = api.post("/v1/customers/alpha/preview", json={"events": [], "mode": "merge"})
+        assert first.status_code == 200, first.text
+        checkouts.clear()  # the first request also looked the API key up
+        again = api.post("/v1/customers/alpha/preview", json={"events": [], "mode": "merge"})
+        assert again.status_code == 200 and len(checkouts) == 1
+        assert again.json()["catalog_version"] == api.stored.content_hash
+
+        document = api.stored.catalog.model_dump(mode="json")
+        document["plans"][0]["name"] = "Renamed"  # another version of the catalog, loaded now
+        with engine.begin() as connection:
+            save_catalog(connection, type(api.stored.catalog).model_validate(document), "edit", MID_MARCH)
+            newer = active_catalog(connection)
+        assert newer.content_hash != api.stored.content_hash
+        after = api.post("/v1/customers/alpha/preview", json={"events": [], "mode": "merge"})
+        assert after.status_code == 200 and after.json()["catalog_version"] == newer.content_hash
+    finally:
+        sa.event.remove(engine, "checkout", counted)
