@@ -15,6 +15,7 @@ from fastapi import Depends, FastAPI
 from sqlalchemy.engine import Engine
 
 from billing.api import dependencies as deps
+from billing.api.invoice_schemas import InvoiceListAnswer, IssuedInvoiceShape, StateChangeAnswer
 from billing.api.schemas import error_responses
 from billing.services import invoice_states
 from billing.store.catalog_versions import StoredCatalog
@@ -22,7 +23,10 @@ from billing.views.documents import invoice_document
 
 
 def install_invoice_routes(app: FastAPI) -> None:
-    @app.get("/v1/customers/{customer_id}/invoices", responses=error_responses(401, 404, 503))
+    @app.get(
+        "/v1/customers/{customer_id}/invoices",
+        responses={200: {"model": InvoiceListAnswer}, **error_responses(401, 404, 503)},
+    )
     def customer_invoices(
         customer_id: str,
         _caller: Annotated[str, Depends(deps.api_caller)],
@@ -34,7 +38,10 @@ def install_invoice_routes(app: FastAPI) -> None:
         found = invoice_states.customer_invoices(db, customer_id, known)
         return {"customer_id": customer_id, "invoices": [invoice_document(i) for i in found]}
 
-    @app.get("/v1/invoices/{number}", responses=error_responses(401, 404, 503))
+    @app.get(
+        "/v1/invoices/{number}",
+        responses={200: {"model": IssuedInvoiceShape}, **error_responses(401, 404, 503)},
+    )
     def one_invoice(
         number: str,
         _caller: Annotated[str, Depends(deps.api_caller)],
@@ -43,7 +50,10 @@ def install_invoice_routes(app: FastAPI) -> None:
         """An invoice or a credit note by its number."""
         return invoice_document(invoice_states.invoice(db, number))
 
-    @app.post("/v1/invoices/{number}/pay", responses=error_responses(401, 404, 409, 503))
+    @app.post(
+        "/v1/invoices/{number}/pay",
+        responses={200: {"model": StateChangeAnswer}, **error_responses(401, 404, 409, 503)},
+    )
     def pay_invoice(
         number: str,
         _caller: Annotated[str, Depends(deps.api_caller)],
@@ -53,7 +63,10 @@ def install_invoice_routes(app: FastAPI) -> None:
         """finalized -> paid."""
         return invoice_states.pay(db, number, now).as_dict()
 
-    @app.post("/v1/invoices/{number}/void", responses=error_responses(401, 404, 409, 503))
+    @app.post(
+        "/v1/invoices/{number}/void",
+        responses={200: {"model": StateChangeAnswer}, **error_responses(401, 404, 409, 503)},
+    )
     def void_invoice(
         number: str,
         _caller: Annotated[str, Depends(deps.api_caller)],

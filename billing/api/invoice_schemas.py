@@ -74,3 +74,32 @@ class InvoiceShape(Shape):
     )
     paid_at: str | None = Field(description="when it was marked paid")
     voided_at: str | None = Field(description="when it was voided")
+
+
+class IssuedInvoiceShape(InvoiceShape):
+    """An issued invoice or credit note (`GET /v1/invoices/{number}`): the shape with its number."""
+
+    number: str = Field(description="its gap-free number: INV-… for an invoice, CN-… for a credit note")
+
+
+class InvoiceListAnswer(Shape):
+    """`GET /v1/customers/{id}/invoices`."""
+
+    customer_id: str = Field(description="the customer asked about")
+    invoices: list[IssuedInvoiceShape] = Field(
+        description="its issued invoices and credit notes, newest first"
+    )
+
+
+class StateChangeAnswer(Shape):
+    """`POST /v1/invoices/{number}/pay` and `/void`."""
+
+    invoice: IssuedInvoiceShape = Field(description="the invoice after the change")
+    changed: bool = Field(description="false when it was paid (or void) already: nothing changed")
+    credit_note: IssuedInvoiceShape | None = Field(
+        default=None,
+        description="a void only: the credit note reversing the invoice (null if none was issued)",
+    )
+    warning: str | None = Field(
+        default=None, description="a void only, when the credit note's email could not be queued: why"
+    )

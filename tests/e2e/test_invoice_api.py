@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from jsonschema import Draft202012Validator
 
 from billing.api import dependencies as deps
 from billing.api.app import create_app
@@ -124,3 +125,34 @@ def test_every_invoice_route_needs_a_key(api: TestClient, method: str, path: str
     answer = getattr(api, method)(path, headers={"Authorization": ""})
     assert answer.status_code == 401
     assert answer.json()["error"]["code"] == "unauthorized"
+
+
+def _validator(document: dict, path: str, method: str) -> Draft202012Validator:
+    answer = document["paths"][path][method]["responses"]["200"]["content"]["application/json"]["schema"]
+    schema = {**answer, "components": document["components"]}
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def _errors(validator: Draft202012Validator, answer: dict) -> list[str]:
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(answer)]
+
+
+def test_invoice_answers_validate_against_the_published_schema(api: TestClient) -> None:
+    """Every key of the invoice routes' answers is described in `/openapi.json` and none is
+    undescribed (`additionalProperties: false`): the list, one invoice, a pay, a void and its
+    credit note."""
+    document = api.get("/openapi.json").json()
+    one = _validator(document, "/v1/invoices/{number}", "get")
+    listing = _validator(document, "/v1/customers/{customer_id}/invoices", "get")
+    change = _validator(document, "/v1/invoices/{number}/void", "post")
+    paid = _validator(document, "/v1/invoices/{number}/pay", "post")
+    assert _errors(one, api.get("/v1/invoices/INV-000001").json()) == []
+    assert _errors(paid, api.post("/v1/invoices/INV-000002/pay").json()) == []
+    voided = api.post("/v1/invoices/INV-000001/void").json()
+    assert voided["credit_note"]["number"].startswith("CN-")
+    assert _errors(change, voided) == []
+    assert _errors(one, api.get(f"/v1/invoices/{voided['credit_note']['number']}").json()) == []
+    invoices = api.get("/v1/customers/acme/invoices").json()
+    assert len(invoices["invoices"]) == 3 and _errors(listing, invoices) == []
+    assert _errors(one, {**invoices["invoices"][0], "surprise": 1}) != []  # the shape is closed
