@@ -73,3 +73,20 @@ def test_two_workers_share_the_port_and_both_answer(fresh_database):  # noqa: F8
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_a_server_process_freezes_what_start_up_made(fresh_database):  # noqa: F811
+    """Great Expectations' hundreds of thousands of objects, scanned by every full collection,
+    would pause requests for 100 ms or more: `served_app` freezes them."""
+    script = (
+        "import gc; from billing.api.server import served_app; served_app(); print(gc.get_freeze_count())"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, **fresh_database},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout.split()[-1]) > 100_000
