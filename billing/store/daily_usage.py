@@ -7,17 +7,22 @@ from text for every pair (28 days x 13,000 bucket rows), then sort them all by d
 1,000,000 events. Here the days are one list of instants, `edges`: day i is
 [edges[i], edges[i + 1]), each a local midnight computed by zoneinfo (a DST day is 23 or 25
 hours, a +05:45 zone's midnight is 18:15 UTC: every one is a bucket edge), so PostgreSQL's own
-time zone database is never asked. One pass over the buckets of [edges[0], edges[-1]) groups them
-by the day holding them:
+time zone database is never asked. Each day is cut at the UTC midnights inside it
+(`rollup_days.day_pieces`, a VALUES list in the statement), and every metric of every day is
+read in one statement:
 
-- PostgreSQL: `width_bucket(bucket, edges)`, a binary search of the sorted array (no join);
-- SQLite: a join to the days' VALUES list on [start, end), each day a range of the primary key.
+- count, sum, max, latest: a piece that is a whole UTC day (a UTC customer's every day) is one
+  row per metric of the day tier (`usage_rollup_days`), any other piece its 15-minute buckets;
+  counts and sums add, the greatest maximum wins, the latest value is that of the greatest
+  (timestamp, transaction_id) (`rollup_reads.merged`, as a segment's read merges them);
+- unique_count: the values of each piece from the per-UTC-day values (`billing.store.day_values`,
+  a row per value and UTC day instead of one per value and bucket), counted once per local day.
 
-Counts and sums add, the greatest maximum wins, the latest value is that of the greatest
-(timestamp, transaction_id) (`rollup_reads.merged`, as a segment's read merges them); a
-`unique_count` day counts its distinct (day, value) pairs of `usage_rollup_values` in the same
-statement. Metrics whose rollups do not hold every stored event (`rollups.fresh_signatures`)
-are metered from the raw events, one segment per day, exactly as before.
+At 1,000,000 events and 1,000 users (the preview benchmark's `big`), in process on PostgreSQL:
+129 ms before, 21 ms after for a UTC customer, 157 ms before, 91 ms after for a +05:45 one
+(medians of 8 interleaved, load about 4.7). Metrics whose rollups do not hold every stored
+event (`rollups.fresh_signatures`) are metered from the raw events, one segment per day,
+exactly as before.
 """
 
 from __future__ import annotations
@@ -31,8 +36,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from billing.core.catalog import Catalog, Metric
-from billing.store import metering_sql, rollup_reads, rollups
+from billing.store import day_values, metering_sql, rollup_days, rollup_reads, rollups
 from billing.store.metric_dialects import MetricDialect, PostgresMetrics, SqliteMetrics, sqlite_instant
+from billing.store.rollup_days import DayPiece
 
 DayQuantities = dict[str, Decimal]  # metric code -> its quantity that day
 
@@ -74,15 +80,15 @@ def _rolled_days(
     connection: sa.Connection, metrics: Sequence[Metric], customer_id: str, edges: Sequence[datetime]
 ) -> list[DayQuantities]:
     postgres = connection.dialect.name == "postgresql"
-    source = _PostgresSource(customer_id, edges) if postgres else _SqliteSource(customer_id, edges)
-    statement = _statement(metrics, source)
+    dialect: MetricDialect = PostgresMetrics() if postgres else SqliteMetrics()
+    statement = _statement(metrics, customer_id, rollup_days.day_pieces(edges), dialect)
     if postgres:
         driver = connection.connection.driver_connection
         with driver.cursor() as cursor:  # type: ignore[union-attr]
             cursor.execute(statement)  # no parameters: every constant is a literal
             rows = list(cursor.fetchall())
     else:
-        rows = list(connection.execute(sa.text(statement), source.dialect.params))
+        rows = list(connection.execute(sa.text(statement), dialect.params))
     by_day = {int(row[0]): row[1:] for row in rows}
     zero = [None] * len(metrics)
     return [
@@ -95,74 +101,49 @@ def _quantity(raw: Any) -> Decimal:
     return Decimal(0) if raw is None else raw if isinstance(raw, Decimal) else Decimal(raw)
 
 
-class _Source:
-    """How a dialect selects the customer's rows of the days from a rollup table: `rows(table,
-    alias)` is the FROM and WHERE clauses, `day(alias)` the number of the day holding a row."""
+def _pieces(pieces: Sequence[DayPiece], dialect: MetricDialect) -> str:
+    """The CTE `pieces(day, utc_day, lo, hi, whole)`: a row per piece of a local day."""
+    if isinstance(dialect, PostgresMetrics):
 
-    def __init__(self, dialect: MetricDialect, prelude: str, days: str) -> None:
-        self.dialect, self.prelude, self.days = dialect, prelude, days
+        def instant(at: datetime) -> str:
+            return f"CAST({dialect.bind(at.isoformat())} AS timestamptz)"
 
-    def rows(self, table: str, alias: str) -> str:
-        raise NotImplementedError
+        true, false = "true", "false"
+    else:
 
-    def day(self, alias: str) -> str:
-        raise NotImplementedError
+        def instant(at: datetime) -> str:
+            return dialect.bind(sqlite_instant(at))
 
-
-class _PostgresSource(_Source):
-    def __init__(self, customer_id: str, edges: Sequence[datetime]) -> None:
-        dialect = PostgresMetrics()
-        super().__init__(dialect, "", f"generate_series(1, {len(edges) - 1}) AS d(day)")
-        array = dialect.bind("{" + ",".join(edge.isoformat() for edge in edges) + "}")
-        self.edges = f"CAST({array} AS timestamptz[])"
-        self.first = f"CAST({dialect.bind(edges[0].isoformat())} AS timestamptz)"
-        self.last = f"CAST({dialect.bind(edges[-1].isoformat())} AS timestamptz)"
-        self.who = dialect.bind(customer_id)
-
-    def rows(self, table: str, alias: str) -> str:
-        return (
-            f"FROM {table} {alias}\n  WHERE {alias}.customer_id = {self.who} "
-            f"AND {alias}.bucket >= {self.first} AND {alias}.bucket < {self.last}"
-        )
-
-    def day(self, alias: str) -> str:
-        return f"width_bucket({alias}.bucket, {self.edges})"
+        true, false = "1", "0"
+    rows = ", ".join(
+        f"({p.day}, {instant(p.utc_day)}, {instant(p.lo)}, {instant(p.hi)}, {true if p.whole else false})"
+        for p in pieces
+    )
+    return f"pieces(day, utc_day, lo, hi, whole) AS (VALUES {rows})"
 
 
-class _SqliteSource(_Source):
-    def __init__(self, customer_id: str, edges: Sequence[datetime]) -> None:
-        dialect = SqliteMetrics()
-        listed = ", ".join(
-            f"({n}, {dialect.bind(sqlite_instant(start))}, {dialect.bind(sqlite_instant(end))})"
-            for n, (start, end) in enumerate(pairwise(edges), start=1)
-        )
-        super().__init__(dialect, f"days(day, starts, ends) AS (VALUES {listed}), ", "days d")
-        self.who = dialect.bind(customer_id)
-
-    def rows(self, table: str, alias: str) -> str:
-        return (
-            f"FROM days w JOIN {table} {alias} ON {alias}.customer_id = {self.who} "
-            f"AND {alias}.bucket >= w.starts AND {alias}.bucket < w.ends\n  WHERE true"
-        )
-
-    def day(self, alias: str) -> str:
-        return "w.day"
-
-
-def _statement(metrics: Sequence[Metric], source: _Source) -> str:
-    """Every metric of every day in one statement: one row per day (`d.day`, from 1), then a
-    column per metric; a day without rows has NULLs (zero)."""
-    dialect = source.dialect
+def _statement(
+    metrics: Sequence[Metric], customer_id: str, pieces: Sequence[DayPiece], dialect: MetricDialect
+) -> str:
+    """Every metric of every day in one statement: one row per day with usage (`d.day`, from 1),
+    then a column per metric; NULL where a metric has none that day (zero)."""
     bind = dialect.bind
+    who = bind(customer_id)
     bucketed = [m for m in metrics if m.aggregation != "unique_count"]
     distinct = [m for m in metrics if m.aggregation == "unique_count"]
-    ctes, joins = [], []
+    ctes, joins = [_pieces(pieces, dialect)], []
     if bucketed:
         signatures = ", ".join(bind(s) for s in sorted({rollups.signature_of(m) for m in bucketed}))
         aggregates = "".join(f", {rollup_reads.merged(m, dialect)} AS m{i}" for i, m in enumerate(bucketed))
-        ctes.append(
-            f"rolled AS (SELECT {source.day('r')} AS day{aggregates}\n  {source.rows('usage_rollups', 'r')}"
-            f" AND r.signature IN ({signatures})\n  GROUP BY 1)"
+        rows = "r.signature, r.events, r.value, r.latest_at, r.latest_id"
+        ctes.append(  # whole UTC days from the day tier, the rest of a local day from its buckets
+            f"""rolled AS (SELECT r.day{aggregates} FROM (
+  SELECT p.day AS day, {rows} FROM pieces p JOIN usage_rollup_days r ON r.customer_id = {who}
+   AND r.signature IN ({signatures}) AND r.day = p.utc_day WHERE p.whole
+  UNION ALL
+  SELECT p.day, {rows} FROM pieces p JOIN usage_rollups r ON r.customer_id = {who}
+   AND r.signature IN ({signatures}) AND r.bucket >= p.lo AND r.bucket < p.hi WHERE NOT p.whole
+  ) r GROUP BY r.day)"""
         )
         joins.append("LEFT JOIN rolled ON rolled.day = d.day")
     if distinct:
@@ -171,17 +152,15 @@ def _statement(metrics: Sequence[Metric], source: _Source) -> str:
             f", count(*) FILTER (WHERE signature = {bind(rollups.signature_of(m))}) AS u{i}"
             for i, m in enumerate(distinct)
         )
-        ctes.append(  # each (day, value) once, then counted per day: a hash, no sort of them all
-            f"seen AS (SELECT DISTINCT {source.day('v')} AS day, v.signature AS signature, v.value AS value\n"
-            f"  {source.rows('usage_rollup_values', 'v')} AND v.signature IN ({signatures})),\n"
-            f"counted AS (SELECT day{counts} FROM seen GROUP BY day)"
-        )
+        several = len({p.day for p in pieces}) < len(pieces)
+        seen = day_values.seen_in_pieces(who, signatures, several, any(p.inside for p in pieces))
+        ctes.append(f"counted AS (SELECT day{counts} FROM ({seen}) seen GROUP BY day)")
         joins.append("LEFT JOIN counted ON counted.day = d.day")
     columns = [
         f"counted.u{distinct.index(m)}" if m.aggregation == "unique_count" else f"rolled.m{bucketed.index(m)}"
         for m in metrics
     ]
     return (
-        f"WITH {source.prelude}{', '.join(ctes)}\nSELECT d.day, {', '.join(columns)}\n"
-        f"FROM {source.days}\n" + "\n".join(joins)
+        f"WITH {', '.join(ctes)}\nSELECT d.day, {', '.join(columns)}\n"
+        "FROM (SELECT DISTINCT day FROM pieces) d\n" + "\n".join(joins)
     )

@@ -422,6 +422,20 @@ class UsageRollupValue(Base):
     value: Mapped[str] = mapped_column(sa.Text, primary_key=True)
 
 
+class UsageRollupDayValue(Base):
+    """A `unique_count` value in one UTC day, with the day's first and last bucket holding it
+    (migration 0018, kept by a trigger on `usage_rollup_values`; `billing.store.day_values`)."""
+
+    __tablename__ = "usage_rollup_day_values"
+
+    customer_id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    signature: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    day: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    value: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    first_bucket: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_bucket: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class UsageRollupValueSpan(Base):
     """The first and the last bucket holding a `unique_count` value (migration 0015,
     `billing.store.value_spans`): what makes a segment's distinct count a short read."""

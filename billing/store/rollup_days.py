@@ -20,8 +20,10 @@ tier's (`rollups.fresh_signatures`): both are written together.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 DAY = timedelta(days=1)
 _PG_ORIGIN = "TIMESTAMPTZ '2000-01-01 00:00:00+00'"
@@ -109,3 +111,37 @@ GROUP BY customer_id, {sqlite_day("bucket")}"""
 def sqlite_touched(fresh: str) -> str:
     day = sqlite_day('e."timestamp"')
     return f"SELECT DISTINCT e.customer_id, {day} FROM events e WHERE {fresh}"
+
+
+@dataclass(frozen=True, slots=True)
+class DayPiece:
+    """The part [lo, hi) of local day number `day` (from 1) lying in the UTC day `utc_day`;
+    `whole` when it is all of that UTC day."""
+
+    day: int
+    utc_day: datetime
+    lo: datetime
+    hi: datetime
+
+    @property
+    def whole(self) -> bool:
+        return self.lo == self.utc_day and self.hi == self.utc_day + DAY
+
+    @property
+    def inside(self) -> bool:
+        """Touching neither midnight of its UTC day."""
+        return self.lo > self.utc_day and self.hi < self.utc_day + DAY
+
+
+def day_pieces(edges: Sequence[datetime]) -> list[DayPiece]:
+    """Each day [edges[i], edges[i + 1]) cut at the UTC midnights inside it: a UTC customer's
+    local day is one whole UTC day, a +05:45 one's the end of one UTC day and the start of the
+    next, a DST day of 25 hours may touch three."""
+    pieces = []
+    for number, (start, end) in enumerate(pairwise(edges), start=1):
+        start, end = start.astimezone(UTC), end.astimezone(UTC)
+        utc_day = start.replace(hour=0, minute=0, second=0, microsecond=0)
+        while utc_day < end:
+            pieces.append(DayPiece(number, utc_day, max(start, utc_day), min(end, utc_day + DAY)))
+            utc_day += DAY
+    return pieces

@@ -4,9 +4,12 @@ and PostgreSQL, and equals the raw-event read (rollups set aside).
 
 The days are those a DST change makes 25 hours long (Europe/Paris, end of October; America/New_York,
 beginning of November) or 23 (America/New_York in March), and those of a +05:45 zone (Asia/Kathmandu,
-whose midnight is 18:15 UTC): events fall on the local midnights exactly, a microsecond either
-side, in the repeated or skipped hour, and anywhere else in the days; every aggregation, filters
-included (the catalog of `test_metering_sql`).
+whose midnight is 18:15 UTC), UTC days (read whole from the day tier), and days of any quarter-hour
+edges (`GRID`: a piece of a UTC day touching neither of its midnights, which no zone has today,
+needs the probe of `billing.store.day_values`): events fall on the edges exactly, a microsecond
+either side, in the repeated or skipped hour, and anywhere else in the days; every aggregation,
+filters included (the catalog of `test_metering_sql`); some stored before the catalog is saved
+(its rollups built from them), the rest after.
 """
 
 from __future__ import annotations
@@ -21,10 +24,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from billing.core.events import UsageEvent
-from billing.core.local_days import local_day
 from billing.core.metering import measure
 from billing.core.periods import local_midnight
-from billing.store import metering_sql, rollups
+from billing.store import metering_sql, rollup_days, rollups
 from billing.store.catalog_versions import save_catalog
 from billing.store.daily_usage import usage_by_day
 from tests.integration.test_metering_sql import CATALOG
@@ -36,11 +38,22 @@ RUNS = [
     ("America/New_York", date(2026, 10, 31)),  # 1 November 2026: 25 hours
     ("America/New_York", date(2026, 3, 7)),  # 8 March 2026: 23 hours
     ("Asia/Kathmandu", date(2026, 3, 1)),  # +05:45 all year
+    ("UTC", date(2026, 3, 1)),  # whole UTC days
+    ("GRID", date(2026, 3, 1)),  # not a zone: the edges of `GRID_EDGES`
 ]
 DAYS = 4
+GRID_EDGES = [  # a day inside a UTC day, one over three UTC days, one inside, one to midnight
+    datetime(2026, 3, 1, 1, tzinfo=UTC),
+    datetime(2026, 3, 1, 23, tzinfo=UTC),
+    datetime(2026, 3, 3, 0, 45, tzinfo=UTC),
+    datetime(2026, 3, 3, 10, 30, tzinfo=UTC),
+    datetime(2026, 3, 4, tzinfo=UTC),
+]
 
 
 def _edges(zone: str, first: date) -> list[datetime]:
+    if zone == "GRID":
+        return GRID_EDGES
     tz = ZoneInfo(zone)
     return [local_midnight(first + timedelta(days=n), tz) for n in range(DAYS + 1)]
 
@@ -90,18 +103,26 @@ def test_the_runs_hold_the_days_they_say():
     assert hours[("America/New_York", date(2026, 3, 7))] == [24, 23, 24, 24]
     assert _edges("Asia/Kathmandu", date(2026, 3, 1))[0] == datetime(2026, 2, 28, 18, 15, tzinfo=UTC)
     assert all(rollups.on_grid(e) for zone, first in RUNS for e in _edges(zone, first))
+    pieces = rollup_days.day_pieces(GRID_EDGES)
+    assert [(p.day, p.whole, p.inside) for p in pieces] == [
+        (1, False, True),
+        (2, False, False),
+        (2, True, False),
+        (2, False, False),
+        (3, False, True),
+        (4, False, False),
+    ]
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(case=_case())
-def test_each_day_is_its_local_days_events_metered_alone(engine, wipe, case):
+@given(case=_case(), cut=st.integers(0, 40))
+def test_each_day_is_its_local_days_events_metered_alone(engine, wipe, case, cut):
     zone, edges, events = case
     wipe()
+    _store(engine, events[:cut])
     with engine.begin() as connection:
-        save_catalog(connection, CATALOG, "test", edges[0])
-    _store(engine, events)
-    tz = ZoneInfo(zone)
-    days = [local_day(edge, tz) for edge in edges[:-1]]
+        save_catalog(connection, CATALOG, "test", edges[0])  # builds the rollups of what is stored
+    _store(engine, events[cut:])
     for customer in ("c0", "c1"):
         with pytest.MonkeyPatch.context() as patch, engine.connect() as connection:
             assert rollups.fresh_signatures(connection, CATALOG.metrics) == {
@@ -112,10 +133,10 @@ def test_each_day_is_its_local_days_events_metered_alone(engine, wipe, case):
         with engine.connect() as connection:
             raw = usage_by_day(connection, CATALOG, customer, edges, fresh=set())
         assert raw == rolled
-        for day, quantities in zip(days, rolled, strict=True):
-            alone = [e for e in events if e.customer_id == customer and local_day(e.timestamp, tz) == day]
+        for (start, end), quantities in zip(pairwise(edges), rolled, strict=True):
+            alone = [e for e in events if e.customer_id == customer and start <= e.timestamp < end]
             expected = {code: usage.quantity for code, usage in measure(CATALOG.metrics, alone).items()}
-            assert quantities == expected, (zone, day)
+            assert quantities == expected, (zone, start)
 
 
 def test_no_days_and_edges_out_of_order(engine):
@@ -140,3 +161,17 @@ def test_a_day_without_events_measures_zero(engine):
         found = usage_by_day(connection, CATALOG, "c0", edges)
     assert [d["users"] for d in found] == [0, 0, 1, 0]
     assert all(q == 0 for n, d in enumerate(found) for code, q in d.items() if n != 2 or code != "users")
+
+
+def test_a_value_seen_before_and_after_a_day_inside_a_utc_day_is_not_in_it(engine):
+    """The piece [01:00, 23:00) of 1 March touches neither UTC midnight: u1, seen at 00:30 and
+    23:30 that UTC day, is not in it; u2, seen at 00:30, 12:00 and 23:30, is."""
+    with engine.begin() as connection:
+        save_catalog(connection, CATALOG, "test", GRID_EDGES[0])
+    at = [datetime(2026, 3, 1, h, m, tzinfo=UTC) for h, m in ((0, 30), (12, 0), (23, 30))]
+    logins = [("u1", at[0]), ("u1", at[2]), ("u2", at[0]), ("u2", at[1]), ("u2", at[2])]
+    _store(engine, [UsageEvent(f"x{n}", "c0", "login", t, {"user": u}) for n, (u, t) in enumerate(logins)])
+    with pytest.MonkeyPatch.context() as patch, engine.connect() as connection:
+        patch.setattr(metering_sql, "meter_segments", _refuse_raw)
+        found = usage_by_day(connection, CATALOG, "c0", GRID_EDGES)
+    assert [d["users"] for d in found] == [1, 2, 0, 0]

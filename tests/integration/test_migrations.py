@@ -305,3 +305,45 @@ def _text(instant: datetime | None, sqlite: bool) -> object:
     if instant is None or not sqlite:
         return instant
     return instant.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def test_rollup_day_values_are_built_from_the_stored_values_kept_by_the_trigger_and_dropped_on_downgrade(
+    empty_database: Engine,
+) -> None:
+    from alembic import command
+
+    from billing.store.database import alembic_config
+
+    upgrade(empty_database, "0017")
+    sqlite = empty_database.dialect.name == "sqlite"
+    at = [datetime(2026, 11, 2, h, tzinfo=UTC) for h in (1, 5, 23)] + [datetime(2026, 11, 3, 2, tzinfo=UTC)]
+    insert = sa.text("INSERT INTO usage_rollup_values VALUES ('a', 'sig', :b, :v)")
+    with empty_database.begin() as c:
+        c.execute(
+            insert, [{"b": _text(at[1], sqlite), "v": '"u1"'}, {"b": _text(at[3], sqlite), "v": '"u1"'}]
+        )
+    upgrade(empty_database, "0018")
+    with empty_database.begin() as c:  # the trigger widens a day's row and adds a new one
+        c.execute(
+            insert, [{"b": _text(at[0], sqlite), "v": '"u1"'}, {"b": _text(at[2], sqlite), "v": '"u2"'}]
+        )
+        c.execute(insert, [{"b": _text(at[2], sqlite), "v": '"u1"'}])
+    with empty_database.connect() as c:
+        rows = c.execute(
+            sa.text(
+                "SELECT day, value, first_bucket, last_bucket FROM usage_rollup_day_values "
+                "ORDER BY day, value"
+            )
+        ).all()
+    day = at[0].replace(hour=0)
+    assert [(_utc(d), v, _utc(first), _utc(last)) for d, v, first, last in rows] == [
+        (day, '"u1"', at[0], at[2]),
+        (day, '"u2"', at[2], at[2]),
+        (day.replace(day=3), '"u1"', at[3], at[3]),
+    ]
+    with empty_database.begin() as c:
+        command.downgrade(alembic_config(c), "0017")
+    assert "usage_rollup_day_values" not in sa.inspect(empty_database).get_table_names()
+    with empty_database.begin() as c:  # no trigger is left behind
+        c.execute(insert, [{"b": _text(at[1], sqlite), "v": '"u3"'}])
+    assert upgrade(empty_database, "head") >= "0018"
