@@ -29,16 +29,20 @@ def read_snapshot(connection: sa.Connection) -> None:
 @contextmanager
 def bounded_snapshot(connection: sa.Connection, seconds: float) -> Iterator[None]:
     """`read_snapshot` and `statements_bounded` at once, on a transaction just begun: on
-    PostgreSQL both settings go in one round trip (a preview makes it on every request)."""
+    PostgreSQL both settings, and no JIT compilation, go in one round trip (a preview makes it
+    on every request)."""
     if connection.dialect.name != "postgresql":
         read_snapshot(connection)
         with statements_bounded(connection, seconds):
             yield
         return
     milliseconds = max(1, round(seconds * 1000))
-    connection.exec_driver_sql(  # no parameters: psycopg sends both statements as one query
+    connection.exec_driver_sql(  # no parameters: psycopg sends the statements as one query
         "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; "
-        f"SET LOCAL statement_timeout = {int(milliseconds)}"
+        f"SET LOCAL statement_timeout = {int(milliseconds)}; "
+        # A request's reads are short; the planner's estimates for the rollups' probes can
+        # still pass `jit_above_cost`, and compiling them costs more (10 ms and up) than they run.
+        "SET LOCAL jit = off"
     )
     yield
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from billing.store.statement_bounds import statements_bounded
+from billing.store.statement_bounds import bounded_snapshot, statements_bounded
 
 SLOW = {
     "postgresql": "SELECT pg_sleep(2)",
@@ -32,3 +32,14 @@ def test_the_bound_ends_with_its_block(engine):
         connection.commit()
         quick = "SELECT pg_sleep(0.2)" if engine.dialect.name == "postgresql" else "SELECT 1"
         connection.execute(sa.text(quick))  # past the old bound, and not stopped
+
+
+def test_a_bounded_snapshot_reads_one_snapshot_without_jit_on_postgresql(engine):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("JIT and isolation levels are PostgreSQL's settings")
+    with engine.connect() as connection, bounded_snapshot(connection, 3):
+        assert connection.exec_driver_sql("SHOW jit").scalar() == "off"
+        assert connection.exec_driver_sql("SHOW statement_timeout").scalar() == "3s"
+        assert connection.exec_driver_sql("SHOW transaction_isolation").scalar() == "repeatable read"
+    with engine.connect() as connection:  # all of it ended with the transaction
+        assert connection.exec_driver_sql("SHOW transaction_isolation").scalar() == "read committed"
