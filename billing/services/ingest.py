@@ -201,6 +201,8 @@ def _store_in_order(connection: Connection, chunks: Sequence[PreparedChunk]) -> 
     transaction id wins, as in a file), the rollups brought up to date once for them all, then
     each chunk's verdicts and quarantined rows. Each rejection kept for display names the held
     row that holds it: a bad row sent again while held is counted quarantined, as that row."""
+    if not chunks:
+        return []
     merges = []
     for prepared in chunks:
         chunk = prepared.checked.copy()  # a retry starts again from validation's counts
