@@ -1,21 +1,23 @@
 """HTTP ingest benchmark: 8 concurrent clients posting 1,000-event batches to `POST /v1/events`.
 
-A real server, as `billing serve` runs it (uvicorn, one process, the app's thread pool), on a
+A real server, as `billing serve [--workers N]` runs it (uvicorn, the app's thread pool), on a
 fresh PostgreSQL database holding the ingest benchmark's catalog (1,000 customers). Each client
 is a thread with its own httpx connection, posting pre-serialized bodies of clean, unique
-events. The baseline, in the same run with the same clients and bodies: a bare uvicorn app that
-parses each body as exact JSON and COPYs its rows into a bare table keyed on transaction_id.
-Then, in this process, one batch's time split into its parts (parse, frame, Great
-Expectations, the database transaction) to show where a request's time goes.
+events. The baseline, in the same run with the same clients, bodies and number of server
+processes: a bare uvicorn app that parses each body as exact JSON and COPYs its rows into a
+bare table keyed on transaction_id. Then, in this process, one batch's time alone split into
+its parts (parse, frame, Great Expectations, staging, lock, merge, rollups, quarantine, commit,
+alerts) to show where a request's time goes.
 
 The machine may be shared: compare the ratio, not the absolute figures.
 
-    python benchmarks/ingest_http.py [--batches N] [--clients N]
+    python benchmarks/ingest_http.py [--batches N] [--clients N] [--workers N]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -24,6 +26,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -190,7 +193,7 @@ def post_all(url: str, key: str, payloads: list[bytes], clients: int) -> tuple[f
 
 
 def product_run(
-    payloads: list[bytes], warmup: list[bytes], clients: int, spend_alerts: bool = False
+    payloads: list[bytes], warmup: list[bytes], clients: int, workers: int, spend_alerts: bool = False
 ) -> tuple[float, str]:
     engine = bench_database("ingest_http")
     now = datetime.now(UTC)
@@ -202,7 +205,7 @@ def product_run(
     url = engine.url.render_as_string(hide_password=False)
     port = free_port()
     env = {"BILLING_DATABASE_URL": url, "BILLING_API_RATE_LIMIT": "100000"}
-    server = start(f"from billing.api.server import serve; serve('127.0.0.1', {port})", env, port)
+    server = start(f"from billing.api.server import serve; serve('127.0.0.1', {port}, {workers})", env, port)
     try:
         endpoint = f"http://127.0.0.1:{port}/v1/events"
         post_all(endpoint, key, warmup, clients)  # connections, caches, the suite's first runs
@@ -217,7 +220,7 @@ def product_run(
     return seconds, url
 
 
-def bare_run(payloads: list[bytes], warmup: list[bytes], clients: int) -> float:
+def bare_run(payloads: list[bytes], warmup: list[bytes], clients: int, workers: int) -> float:
     engine = bench_database("ingest_http_bare")
     with engine.begin() as connection:
         connection.exec_driver_sql(
@@ -227,8 +230,8 @@ def bare_run(payloads: list[bytes], warmup: list[bytes], clients: int) -> float:
     dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     port = free_port()
     code = (
-        "import uvicorn; from benchmarks.ingest_http import bare_app, with_health; "
-        f"uvicorn.run(with_health(bare_app()), host='127.0.0.1', port={port}, log_level='warning')"
+        "import uvicorn; uvicorn.run('benchmarks.ingest_http:bare_served', factory=True, "
+        f"host='127.0.0.1', port={port}, workers={workers}, log_level='warning')"
     )
     server = start(code, {"BARE_DSN": dsn}, port)
     try:
@@ -246,6 +249,11 @@ def bare_run(payloads: list[bytes], warmup: list[bytes], clients: int) -> float:
     return seconds
 
 
+def bare_served() -> Any:
+    """The baseline app of one server process (a factory, as uvicorn's workers need)."""
+    return with_health(bare_app())
+
+
 def with_health(app: Any) -> Any:
     async def routed(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"] == "/healthz":
@@ -261,13 +269,19 @@ def with_health(app: Any) -> Any:
 
 
 def split_one_batch(url: str, payloads: list[bytes]) -> dict[str, float]:
-    """Milliseconds of each part of handling one batch, in this process (best over `payloads`,
-    each of new events: a repeated batch would time the duplicate path)."""
+    """Milliseconds of each part of handling one batch alone, in this process (best over
+    `payloads`, each of new events: a repeated batch would time the duplicate path): parsing,
+    the frame (Python's per-row work), Great Expectations, staging (canonical JSON, hashes),
+    the billing lock, the COPY and merge, the rollups, verdicts and quarantine, the commit,
+    and picking the customers with spend alerts (their evaluation runs after the answer)."""
     from billing.api.event_records import _batch
     from billing.api.request_body import parsed_json
     from billing.runtime.resources import engine_for
-    from billing.services.ingest import ingest_records
+    from billing.services import ingest
+    from billing.store import event_merge, rollups
+    from billing.store import usage_events as store
     from billing.store.catalog_versions import active_catalog
+    from billing.store.database import lock_billing
     from billing.validation.suite import EventSuite
 
     engine = engine_for(url)
@@ -277,17 +291,42 @@ def split_one_batch(url: str, payloads: list[bytes]) -> dict[str, float]:
     now = datetime.now(UTC)
     best: dict[str, float] = {}
 
-    def timed(name: str, work: Any) -> Any:
+    def keep(name: str, ms: float) -> None:
+        best[name] = min(best.get(name, float("inf")), ms)
+
+    @contextlib.contextmanager
+    def part(name: str) -> Iterator[None]:
         begin = time.perf_counter()
-        result = work()
-        best[name] = min(best.get(name, float("inf")), (time.perf_counter() - begin) * 1000)
-        return result
+        yield
+        keep(name, (time.perf_counter() - begin) * 1000)
 
     for payload in payloads:
-        records = timed("parse_ms", lambda p=payload: _batch("application/json", parsed_json(p)).records)
-        checked = timed("validate_ms", lambda r=records: suite.validate(r, catalog, now))
-        best["gx_ms"] = min(best.get("gx_ms", float("inf")), checked.stats.suite_seconds * 1000)
-        timed("ingest_ms", lambda r=records: ingest_records(engine, catalog, suite, r, "bench", now))
+        with part("request_ms"):
+            with part("parse_ms"):
+                records = _batch("application/json", parsed_json(payload)).records
+            prepared = ingest.prepare_chunk(catalog, suite, records, "bench", now)
+            stats = prepared.checked.report.validation
+            keep("frame_ms", (stats.seconds - stats.suite_seconds) * 1000)
+            keep("gx_ms", stats.suite_seconds * 1000)
+            with part("stage_ms"):
+                event_merge.stage(prepared.candidates)  # done once more, to time it alone
+            with engine.connect() as connection:
+                transaction = connection.begin()
+                with part("lock_ms"):
+                    lock_billing(connection)
+                chunk = prepared.checked.copy()
+                with part("merge_ms"):
+                    merged = event_merge.merge_events(connection, prepared.staged, now)
+                with part("rollups_ms"):
+                    rollups.add_events_after(connection, merged.after_id)
+                with part("quarantine_ms"):
+                    ingest._record_verdicts(chunk, merged, prepared.candidates)
+                    store.insert_quarantined_isolating(connection, chunk.quarantine_rows)
+                with part("commit_ms"):
+                    transaction.commit()
+            with part("alerts_ms"):
+                alerting = [c for c in chunk.report.customers if catalog.customer(c).spend_alerts]
+        assert chunk.report.accepted == BATCH and not alerting
     engine.dispose()
     return {name: round(ms, 1) for name, ms in best.items()}
 
@@ -296,6 +335,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=120, help="timed batches per server")
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=1, help="server processes (both servers)")
     parser.add_argument("--spend-alerts", action="store_true", help="give every customer spend alerts")
     args = parser.parse_args()
     now = datetime.now(UTC)
@@ -307,9 +347,9 @@ def main() -> None:
         f"{args.batches} batches of {BATCH:,} events ({size:.0f} KiB each), {args.clients} clients",
         flush=True,
     )
-    bare_seconds = bare_run(payloads, warmup, args.clients)
+    bare_seconds = bare_run(payloads, warmup, args.clients, args.workers)
     print(f"bare parse + COPY endpoint: {events / bare_seconds:,.0f} events/s", flush=True)
-    seconds, url = product_run(payloads, warmup, args.clients, args.spend_alerts)
+    seconds, url = product_run(payloads, warmup, args.clients, args.workers, args.spend_alerts)
     print(f"POST /v1/events: {events / seconds:,.0f} events/s", flush=True)
     split = split_one_batch(url, bodies(5, "split", now))
     drop_bench_database(bench_database_engine(url))
@@ -321,9 +361,10 @@ def main() -> None:
             "bare_events_per_s": round(events / bare_seconds),
             "ratio": round(bare_seconds / seconds, 2),
             "clients": args.clients,
+            "workers": args.workers,
             "batch": BATCH,
             **split,
-            "gx_share": round(split["gx_ms"] / split["ingest_ms"], 2),
+            "gx_share": round(split["gx_ms"] / split["request_ms"], 2),
         }
     )
 

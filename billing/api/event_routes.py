@@ -21,7 +21,8 @@ from billing.api import dependencies as deps
 from billing.api.event_records import JSON, EventBatch, event_batch
 from billing.api.schemas import MAX_EVENTS, CloudEvent, EventsAnswer, EventsRequest, error_responses
 from billing.api.spend_notices import SpendNotifier
-from billing.services.ingest import IngestReport, ingest_records
+from billing.services.ingest import IngestReport
+from billing.services.ingest_requests import RequestIngest
 from billing.store.catalog_versions import StoredCatalog
 from billing.validation.suite import EventSuite  # at run time: FastAPI reads the annotation
 
@@ -61,6 +62,7 @@ def answer(report: IngestReport, cloud: bool) -> dict[str, Any]:
 
 def install_event_routes(app: FastAPI) -> None:
     app.state.spend_notifier = SpendNotifier(app.state.engine, app.state.settings)
+    ingest = RequestIngest()  # concurrent requests' validations and stores done together
 
     @app.post(
         "/v1/events",
@@ -82,7 +84,7 @@ def install_event_routes(app: FastAPI) -> None:
         source = f"api:{caller}"
         if not batch.records:
             return answer(IngestReport(source), batch.cloud)
-        report = ingest_records(db, stored.catalog, suite, batch.records, source, now)
+        report = ingest.ingest(db, stored.catalog, suite, batch.records, source, now)
         alerting = [c for c in report.customers if stored.catalog.customer(c).spend_alerts]
         if alerting:  # nothing to evaluate for customers without alerts: no background task
             notifier: SpendNotifier = app.state.spend_notifier

@@ -179,26 +179,46 @@ def prepare_chunk(
 
 def store_chunk(engine: Engine, prepared: PreparedChunk) -> IngestReport:
     """Store a prepared chunk in one transaction: events, verdicts, quarantine and rollups."""
+    return store_chunks(engine, [prepared])[0]
+
+
+def store_chunks(engine: Engine, chunks: Sequence[PreparedChunk]) -> list[IngestReport]:
+    """Store prepared chunks in one transaction, each as if stored alone after the ones before
+    it (the API's concurrent requests: one lock, one rollup pass and one commit for them all)."""
     with engine.begin() as connection:
         lock_billing(connection)  # lateness must be decided against invoices that cannot move
-        return store_prepared(connection, prepared)
+        return _store_in_order(connection, chunks)
 
 
 def store_prepared(connection: Connection, prepared: PreparedChunk) -> IngestReport:
     """`store_chunk` in the caller's transaction, which holds `lock_billing` (a quarantine retry
-    stores its rows and resolves them in one). Each rejection kept for display names the held
+    stores its rows and resolves them in one)."""
+    return _store_in_order(connection, [prepared])[0]
+
+
+def _store_in_order(connection: Connection, chunks: Sequence[PreparedChunk]) -> list[IngestReport]:
+    """Each chunk's events merged after the previous chunk's (the first occurrence of a
+    transaction id wins, as in a file), the rollups brought up to date once for them all, then
+    each chunk's verdicts and quarantined rows. Each rejection kept for display names the held
     row that holds it: a bad row sent again while held is counted quarantined, as that row."""
-    chunk = prepared.checked.copy()  # a retry starts again from validation's counts
-    merged = event_merge.merge_events(connection, prepared.staged, chunk.now)  # after_id read first
-    rollups.add_events_after(connection, merged.after_id)  # the usage rollups, in this transaction
-    _record_verdicts(chunk, merged, prepared.candidates)
-    store.insert_quarantined_isolating(connection, chunk.quarantine_rows)
-    if chunk.report.rejections:
-        holder = store.held_ids(connection, (r.fingerprint for r in chunk.report.rejections))
-        chunk.report.rejections = [
-            replace(r, quarantine_id=holder.get(r.fingerprint)) for r in chunk.report.rejections
-        ]
-    return chunk.report
+    if not chunks:
+        return []
+    merges = []
+    for prepared in chunks:
+        chunk = prepared.checked.copy()  # a retry starts again from validation's counts
+        merges.append((chunk, event_merge.merge_events(connection, prepared.staged, chunk.now), prepared))
+    rollups.add_events_after(connection, merges[0][1].after_id)  # the usage rollups, in this transaction
+    reports = []
+    for chunk, merged, prepared in merges:
+        _record_verdicts(chunk, merged, prepared.candidates)
+        store.insert_quarantined_isolating(connection, chunk.quarantine_rows)
+        if chunk.report.rejections:
+            holder = store.held_ids(connection, (r.fingerprint for r in chunk.report.rejections))
+            chunk.report.rejections = [
+                replace(r, quarantine_id=holder.get(r.fingerprint)) for r in chunk.report.rejections
+            ]
+        reports.append(chunk.report)
+    return reports
 
 
 def ingest_records(

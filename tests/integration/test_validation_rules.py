@@ -220,7 +220,7 @@ def test_the_chunk_reports_what_validation_checked(stored, event_suite):
         "event_type counted by a metric": 1,
         "properties.gb aggregable by metric storage": 1,
     }
-    assert validation.expectation_runs == 4  # fields, event types, window, every metric's rule
+    assert validation.expectation_runs == 5  # fields, event types, window (two), every metric's rule
 
 
 def test_the_reason_is_the_first_failed_rule_by_the_documented_priority():
