@@ -7,8 +7,9 @@ run."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, overload
 
 from prefect import flow, get_run_logger
 from prefect.task_runners import ProcessPoolTaskRunner
@@ -19,6 +20,7 @@ from billing.runtime import resources
 from billing.services.invoice_documents import DocumentReport
 from billing.services.invoice_run import InvoiceRunReport, check_nothing_missing
 from billing.views.tables import invoice_rows
+from flows.unwalked import unwalked
 from flows.user_errors import fails_in_one_line
 from tasks.artifacts import publish_summary
 from tasks.documents import find_invoices_to_render, render_invoice_pdfs
@@ -34,6 +36,35 @@ class InvoiceRunIncomplete(RunIncomplete):
     """Some customers could not be invoiced: one line each; `report` is the run's summary."""
 
     code = "invoice_run_incomplete"
+
+
+class InvoiceList(Sequence[dict[str, Any]]):
+    """The run's invoices in its summary: a sequence but not a list, because Prefect walks every
+    element of a flow's return value (looking for futures) and does not descend into it; the
+    walk of a list of 15,000 invoices' dicts measured about 2 s of a 10,000-customer run."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Iterable[dict[str, Any]]) -> None:
+        self._items = tuple(items)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[dict[str, Any]]: ...
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | Sequence[dict[str, Any]]:
+        return InvoiceList(self._items[index]) if isinstance(index, slice) else self._items[index]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self._items) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"InvoiceList({list(self._items)!r})"
 
 
 @flow(name="run-invoices")
@@ -65,7 +96,7 @@ def run_invoices(
     report = InvoiceRunReport(dry_run)
     for start in range(0, len(ids), CUSTOMERS_PER_TASK):
         chunk = ids[start : start + CUSTOMERS_PER_TASK]
-        report.add(invoice_chunk(chunk, instant, dry_run, stored.id))
+        report.add(invoice_chunk(unwalked(chunk), instant, dry_run, stored.id))
         logger.info("invoiced %d of %d customers", min(start + CUSTOMERS_PER_TASK, len(ids)), len(ids))
     outcomes = [o.as_dict() for o in report.outcomes]
     summary: dict[str, Any] = {
@@ -73,7 +104,7 @@ def run_invoices(
         "dry_run": dry_run,
         "catalog_version": stored.content_hash,
         "customers": report.customers,
-        "invoices": outcomes,
+        "invoices": InvoiceList(outcomes),
         "finalized": len(report.finalized),
         "drafts": len(report.drafts),
         "failures": report.failures,
@@ -83,9 +114,8 @@ def run_invoices(
     }
     if not dry_run:  # the emails of finalized invoices were queued with them; send what waits
         # balances change where invoices are finalized: their customers' low credits, queued now
-        summary["credits_low"] = evaluate_credit_alerts(
-            {o.customer_id for o in report.finalized}, instant, stored.id
-        ).new
+        finalized = unwalked(sorted({o.customer_id for o in report.finalized}))
+        summary["credits_low"] = evaluate_credit_alerts(finalized, instant, stored.id).new
         documents = render_documents()
         summary["documents"] = {"rendered": len(documents.rendered), "failed": len(documents.failed)}
         for invoice_id, why in sorted(documents.failed.items()):
@@ -100,7 +130,7 @@ def run_invoices(
     sections = {"Invoices": invoice_rows(outcomes)}
     if report.failures:
         sections["Not invoiced"] = not_invoiced
-    publish_summary("run-invoices", title, sections)
+    publish_summary("run-invoices", title, unwalked(sections))
     if report.failures:
         problems = [f"{cid}: not invoiced: {why}" for cid, why in sorted(report.failures.items())]
         raise InvoiceRunIncomplete(problems, summary)

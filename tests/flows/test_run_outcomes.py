@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 from datetime import UTC, date, datetime
 
 import pytest
@@ -84,6 +85,9 @@ def test_an_invoice_run_that_cannot_invoice_a_customer_fails_naming_it(one_custo
     not_invoiced = markdown.split("## Not invoiced", 1)[1]
     assert "| alpha | " in not_invoiced and "beyond what one invoice line can bill" in not_invoiced
     assert "bravo" not in not_invoiced
+    invoiced = markdown.split("## Invoices", 1)[1].split("## Not invoiced", 1)[0]
+    assert "| bravo |" in invoiced and "| charlie |" in invoiced and "alpha" not in invoiced
+    assert pickle.loads(pickle.dumps(summary)) == summary  # it survives result persistence
 
     with pytest.raises(InvoiceRunIncomplete) as again:  # a plain call raises the same error
         run_invoices(date(2026, 4, 2))
