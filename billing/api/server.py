@@ -8,6 +8,8 @@ from fastapi import FastAPI
 
 from billing.runtime import resources
 
+WORKER_START_SECONDS = 120
+
 
 def served_app() -> FastAPI:
     """The app of one server process, ready before it listens: the schema checked and Great
@@ -36,5 +38,13 @@ def serve(host: str, port: int, workers: int = 1) -> None:
         return
     resources.engine()  # the schema's error once, in the parent, before any worker starts
     uvicorn.run(
-        "billing.api.server:served_app", factory=True, host=host, port=port, workers=workers, log_level="info"
+        "billing.api.server:served_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        # a worker (re)started by the supervisor (on SIGHUP, or after one died) is ready once it
+        # has loaded Great Expectations: seconds, more than uvicorn's default 5 s on a busy machine
+        timeout_worker_healthcheck=WORKER_START_SECONDS,
     )

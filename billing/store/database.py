@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from decimal import Decimal
 from pathlib import Path
@@ -136,10 +137,39 @@ def upgrade(engine: Engine, revision: str = "head") -> str:
     return current or "base"
 
 
+@functools.cache
+def schema_head() -> str:
+    """The newest migration this version of the code knows (read once from the scripts)."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None  # the package ships its migrations
+    return head
+
+
 def ensure_ready(engine: Engine) -> None:
-    """Refuse to work on a database the migrations have not created."""
-    if not sa.inspect(engine).has_table("alembic_version"):
+    """Refuse to work on a database the migrations have not created, or not brought to this
+    version's schema (code upgraded, `billing db upgrade` not run: a missing table would
+    otherwise fail the first request or run that needs it), or brought past it (older code)."""
+    where = engine.url.render_as_string(hide_password=True)
+    with engine.connect() as connection:
+        if not sa.inspect(connection).has_table("alembic_version"):
+            raise DatabaseNotReady(
+                f"the database at {where} has no billing schema yet: run `billing db upgrade`"
+            )
+        version = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    head = schema_head()
+    if version == head:
+        return
+    from alembic.script import ScriptDirectory
+
+    known = {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+    if version in known:
         raise DatabaseNotReady(
-            f"the database at {engine.url.render_as_string(hide_password=True)} has no billing "
-            "schema yet: run `billing db upgrade`"
+            f"the database at {where} is at schema {version}, this version of billing needs "
+            f"{head}: run `billing db upgrade`"
         )
+    raise DatabaseNotReady(
+        f"the database at {where} is at schema {version!r}, which this version of billing does "
+        f"not know (its newest is {head}): it was migrated by a newer version; run that one"
+    )
