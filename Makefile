@@ -32,13 +32,14 @@ lint: $(STAMP)
 TEST_WORKERS ?= auto
 
 # the console's browser test drives Debian's chromium (Playwright's own browser download is not
-# used); installed here when missing, as root (CI) or through sudo
+# used); installed here when missing, as root (CI) or through sudo, with the fonts and HarfBuzz-Subset
+# the invoice PDFs print with
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 browser:
 	@[ -x $(CHROMIUM) ] || { $(SUDO) apt-get update -q && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium fonts-dejavu-core; }
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium fonts-dejavu-core libharfbuzz-subset0; }
 
 test: $(STAMP) lint browser
 	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
