@@ -11,11 +11,16 @@ its whole UTC days from this tier and its edge quarter-hours, before the first U
 it and after the last, from the 15-minute tier (`split`): at most 2 × 95 buckets and a row per
 day, however long the period.
 
-The rollup writer (`billing.store.rollups`) rebuilds the days its events touched, from the
-buckets it has just written, in the same transaction and under the billing lock: a day row is
-by construction the merge of its buckets, on every write path (ingest, a catalog building the
-rollups of a new definition from the stored events, late events). Freshness is the 15-minute
-tier's (`rollups.fresh_signatures`): both are written together.
+The rollup writer (`billing.store.rollups`) merges the new events' aggregates into their days
+as into their buckets, by the same statement over the same events, in the same transaction and
+under the billing lock, on every write path (ingest, a catalog building the rollups of a new
+definition from the stored events, late events). Events are append-only (migration 0016) and
+every aggregation kept here is a merge of accumulators (counts and sums add, the greatest value
+stays, the latest is the greater (timestamp, transaction_id)), so a day row is the merge of its
+buckets whatever the order and grouping of the chunks that built them, at a cost that grows
+with the chunk, not with what the day already holds (it was rebuilt from up to 96 buckets
+before). Freshness is the 15-minute tier's (`rollups.fresh_signatures`): both are written
+together.
 """
 
 from __future__ import annotations
@@ -52,65 +57,14 @@ def split(start: datetime, end: datetime) -> Split | None:
     return Split(utc_start, first, last, utc_end)
 
 
-def postgres_rebuild(signature: str, aggregation: str, touched: str) -> str:
-    """The statement rewriting, from the 15-minute buckets, the day rows of `signature` (an SQL
-    literal) for the (customer_id, day) pairs the query `touched` gives."""
-    value, latest_at, latest_id = _postgres_merged(aggregation)
-    return f"""
-INSERT INTO usage_rollup_days AS d (customer_id, signature, day, events, value, latest_at, latest_id)
-SELECT r.customer_id, r.signature, t.day, sum(r.events), {value}, {latest_at}, {latest_id}
-FROM ({touched}) t
-JOIN usage_rollups r ON r.customer_id = t.customer_id AND r.signature = {signature}
- AND r.bucket >= t.day AND r.bucket < t.day + INTERVAL '24 hours'
-GROUP BY r.customer_id, r.signature, t.day
-ON CONFLICT (customer_id, signature, day) DO UPDATE SET events = excluded.events, value = excluded.value,
-    latest_at = excluded.latest_at, latest_id = excluded.latest_id"""
-
-
-def postgres_touched(where: str) -> str:
-    """The (customer_id, day) pairs of the events `where` selects (`events e`)."""
-    return (
-        f"SELECT DISTINCT e.customer_id, date_bin('24 hours', e.\"timestamp\", {_PG_ORIGIN}) AS day "
-        f"FROM events e WHERE {where}"
-    )
-
-
-def _postgres_merged(aggregation: str) -> tuple[str, str, str]:
-    if aggregation == "sum":
-        return "sum(r.value)", "NULL", "NULL"
-    if aggregation == "max":
-        return "max(r.value)", "NULL", "NULL"
-    if aggregation == "latest":
-        order = "ORDER BY r.latest_at DESC, r.latest_id DESC) FILTER (WHERE r.value IS NOT NULL))[1]"
-        return (
-            f"(array_agg(r.value {order}",
-            f"(array_agg(r.latest_at {order}",
-            f"(array_agg(r.latest_id {order}",
-        )
-    return "NULL", "NULL", "NULL"
+def postgres_day(instant: str) -> str:
+    """The UTC day of a `timestamptz` expression."""
+    return f"date_bin('24 hours', {instant}, {_PG_ORIGIN})"
 
 
 def sqlite_day(instant: str) -> str:
     """The UTC day of an instant kept as SQLite text, as the same fixed-width text."""
     return f"substr({instant}, 1, 10) || '{_SQLITE_MIDNIGHT}'"
-
-
-def sqlite_rebuild(signature: str, merged: tuple[str, str, str], touched: str) -> str:
-    """`postgres_rebuild` on SQLite: `merged` are the writer's expressions merging bucket rows'
-    `value`, `latest_at`, `latest_id` (its exact `billing_*` aggregates); `touched` a query of
-    (customer_id, day text) pairs."""
-    value, latest_at, latest_id = merged
-    return f"""
-INSERT OR REPLACE INTO usage_rollup_days (customer_id, signature, day, events, value, latest_at, latest_id)
-SELECT customer_id, {signature}, {sqlite_day("bucket")}, sum(events), {value}, {latest_at}, {latest_id}
-FROM usage_rollups
-WHERE signature = {signature} AND (customer_id, {sqlite_day("bucket")}) IN ({touched})
-GROUP BY customer_id, {sqlite_day("bucket")}"""
-
-
-def sqlite_touched(fresh: str) -> str:
-    day = sqlite_day('e."timestamp"')
-    return f"SELECT DISTINCT e.customer_id, {day} FROM events e WHERE {fresh}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,8 @@ transaction_id). `unique_count` keeps the bucket's distinct values in `usage_rol
 a window counts each value once however many buckets hold it, and each value's first and last
 bucket in `usage_rollup_value_spans` (`billing.store.value_spans`), so that a window's distinct
 count reads one row per value instead of one per value and bucket. `usage_rollup_days` keeps the
-same aggregates per UTC day, rebuilt from the buckets of the days an addition touched, in its
-statements (`billing.store.rollup_days`): a month reads a row per day and its edge quarter-hours.
+same aggregates per UTC day, merged with the new events by the same statement as the buckets
+(`billing.store.rollup_days`): a month reads a row per day and its edge quarter-hours.
 
 Why 15 minutes: every UTC offset in use is a multiple of 15 minutes (`tests/unit/
 test_rollup_grid.py` checks every zone of zoneinfo from 2000 to 2037), so each customer's local
@@ -50,6 +50,8 @@ _SQLITE_BUCKET = (
     'substr(e."timestamp", 1, 14) || printf(\'%02d\', (CAST(substr(e."timestamp", 15, 2) AS INTEGER) '
     "/ 15) * 15) || ':' || '00.000000'"
 )
+_PG_DAY = rollup_days.postgres_day('e."timestamp"')
+_SQLITE_DAY = rollup_days.sqlite_day('e."timestamp"')
 _SQLITE_INSTANT_CHARS = 26
 
 
@@ -148,7 +150,7 @@ def maintain_catalog(connection: sa.Connection, metrics: Iterable[Metric], now: 
         return []
     newest = greatest_event_id(connection)
     for signature, metric in new.items():
-        _add(connection, Maintained(signature, metric, 0))
+        _add(connection, Maintained(signature, metric, 0), newest)
         connection.execute(
             sa.insert(RollupSignature).values(
                 signature=signature, definition=definition_of(metric), through_id=newest, built_at=now
@@ -169,7 +171,7 @@ def add_events_after(connection: sa.Connection, after_id: int) -> None:
     if not behind:
         return  # nothing stored after `after_id`, nor missed before
     for entry in behind:
-        _add(connection, entry)
+        _add(connection, entry, newest)
     connection.execute(
         sa.update(RollupSignature)
         .where(RollupSignature.signature.in_([m.signature for m in behind]))
@@ -177,23 +179,28 @@ def add_events_after(connection: sa.Connection, after_id: int) -> None:
     )
 
 
-def _add(connection: sa.Connection, entry: Maintained) -> None:
+def _add(connection: sa.Connection, entry: Maintained, newest: int) -> None:
+    """Add the events after `entry.through_id`, through `newest` (the greatest stored id)."""
     if connection.dialect.name == "postgresql":
-        statements = _postgres_statements(entry)
+        statements = _postgres_statements(entry, newest)
         driver = connection.connection.driver_connection
         with driver.cursor() as cursor:  # type: ignore[union-attr]
             # No parameters (every constant is a literal): psycopg sends them as one query, one
             # round trip, run in order in this transaction.
             cursor.execute(";\n".join(statements))
     else:
-        for statement, params in _sqlite_statements(entry):
+        for statement, params in _sqlite_statements(entry, newest):
             connection.execute(sa.text(statement), params)
 
 
-def _postgres_statements(entry: Maintained) -> list[str]:
+def _postgres_statements(entry: Maintained, newest: int) -> list[str]:
     metric, dialect = entry.metric, PostgresMetrics()
     signature = dialect.bind(entry.signature)
-    where = f"e.id > {int(entry.through_id)} AND {dialect.condition(metric)}"
+    # Bounded on both sides: with no statistics on `events` (a table just loaded, before
+    # autovacuum analyzes it) PostgreSQL guesses `id > n` alone at a third of the table and
+    # scans every stored event, in each statement; a closed range it guesses narrow, and reads
+    # the new events by the primary key (they are always the last ids).
+    where = f"e.id > {int(entry.through_id)} AND e.id <= {int(newest)} AND {dialect.condition(metric)}"
     field = dialect.bind(metric.field) if metric.field else "NULL"
     json_value = f"(e.properties -> {field})"
     number = (
@@ -209,31 +216,15 @@ def _postgres_statements(entry: Maintained) -> list[str]:
         value = f"(array_agg({number} {order}"
         latest_at = f'(array_agg(e."timestamp" {order}'
         latest_id = f"(array_agg(e.transaction_id {order}"
-    newer = (
-        "excluded.latest_at IS NOT NULL AND (r.latest_at IS NULL OR "
-        "(excluded.latest_at, excluded.latest_id) > (r.latest_at, r.latest_id))"
-    )
-    merged = {
-        "sum": "r.value + excluded.value",
-        "max": "GREATEST(r.value, excluded.value)",
-        "latest": f"CASE WHEN {newer} THEN excluded.value ELSE r.value END",
-    }.get(metric.aggregation, "NULL")
-    updates = ["events = r.events + excluded.events", f"value = {merged}"]
-    if metric.aggregation == "latest":
-        updates += [
-            f"latest_at = CASE WHEN {newer} THEN excluded.latest_at ELSE r.latest_at END",
-            f"latest_id = CASE WHEN {newer} THEN excluded.latest_id ELSE r.latest_id END",
-        ]
+    aggregates = (value, latest_at, latest_id)
     statements = [
-        f"""
-INSERT INTO usage_rollups AS r (customer_id, signature, bucket, events, value, latest_at, latest_id)
-SELECT e.customer_id, {signature}, {_PG_BUCKET}, count(*), {value}, {latest_at}, {latest_id}
-FROM events e
-WHERE {where}
-GROUP BY e.customer_id, {_PG_BUCKET}
-ON CONFLICT (customer_id, signature, bucket) DO UPDATE SET {", ".join(updates)}""",
-        # after the buckets: the days they lie in, merged from them again
-        rollup_days.postgres_rebuild(signature, metric.aggregation, rollup_days.postgres_touched(where)),
+        _postgres_merge(
+            metric.aggregation, signature, aggregates, where, "usage_rollups", "bucket", _PG_BUCKET
+        ),
+        # the same new events' aggregates merged into their UTC days, as into their buckets
+        _postgres_merge(
+            metric.aggregation, signature, aggregates, where, "usage_rollup_days", "day", _PG_DAY
+        ),
     ]
     if metric.aggregation == "unique_count":
         key = postgres_value_key(json_value)
@@ -247,6 +238,45 @@ ON CONFLICT DO NOTHING"""
         )
         statements.append(value_spans.postgres_widen(signature, _PG_BUCKET, key, where))
     return statements
+
+
+def _postgres_merge(
+    aggregation: str,
+    signature: str,
+    aggregates: tuple[str, str, str],
+    where: str,
+    table: str,
+    column: str,
+    period: str,
+) -> str:
+    """The statement merging the aggregates (`value`, `latest_at`, `latest_id` over `events e`)
+    of the events `where` selects, grouped by customer and `period`, into the rows of `table`
+    keyed by `column`: counts and sums add, the greatest value stays, the latest is the greater
+    (timestamp, transaction_id) in byte order (both columns are "C"). Every aggregation is a
+    merge of accumulators, so a row is the same whether it was built at once or chunk by chunk."""
+    value, latest_at, latest_id = aggregates
+    newer = (
+        "excluded.latest_at IS NOT NULL AND (r.latest_at IS NULL OR "
+        "(excluded.latest_at, excluded.latest_id) > (r.latest_at, r.latest_id))"
+    )
+    merged = {
+        "sum": "r.value + excluded.value",
+        "max": "GREATEST(r.value, excluded.value)",
+        "latest": f"CASE WHEN {newer} THEN excluded.value ELSE r.value END",
+    }.get(aggregation, "NULL")
+    updates = ["events = r.events + excluded.events", f"value = {merged}"]
+    if aggregation == "latest":
+        updates += [
+            f"latest_at = CASE WHEN {newer} THEN excluded.latest_at ELSE r.latest_at END",
+            f"latest_id = CASE WHEN {newer} THEN excluded.latest_id ELSE r.latest_id END",
+        ]
+    return f"""
+INSERT INTO {table} AS r (customer_id, signature, {column}, events, value, latest_at, latest_id)
+SELECT e.customer_id, {signature}, {period}, count(*), {value}, {latest_at}, {latest_id}
+FROM events e
+WHERE {where}
+GROUP BY e.customer_id, {period}
+ON CONFLICT (customer_id, signature, {column}) DO UPDATE SET {", ".join(updates)}"""
 
 
 def postgres_value_key(json_value: str) -> str:
@@ -266,7 +296,7 @@ def postgres_value_key(json_value: str) -> str:
     )
 
 
-def _sqlite_statements(entry: Maintained) -> list[tuple[str, dict[str, object]]]:
+def _sqlite_statements(entry: Maintained, newest: int) -> list[tuple[str, dict[str, object]]]:
     """The new events' aggregates merged with the buckets' stored ones by the same exact SQL
     aggregates (the core's accumulators) over both, then written back whole."""
     metric, dialect = entry.metric, SqliteMetrics()
@@ -287,30 +317,16 @@ def _sqlite_statements(entry: Maintained) -> list[tuple[str, dict[str, object]]]
         value = "CASE WHEN count(value) > 0 THEN billing_latest(latest_at, latest_id, value) END"
         latest_at = f"substr({key}, 1, {_SQLITE_INSTANT_CHARS})"
         latest_id = f"substr({key}, {_SQLITE_INSTANT_CHARS + 2})"
-    fresh = f"e.id > {start} AND {condition}"
+    fresh = f"e.id > {start} AND e.id <= {dialect.bind(int(newest))} AND {condition}"
+    aggregates = (number, value, latest_at, latest_id)
     statements = [
         (
-            f"""
-INSERT OR REPLACE INTO usage_rollups (customer_id, signature, bucket, events, value, latest_at, latest_id)
-SELECT customer_id, {signature}, bucket, sum(events), {value}, {latest_at}, {latest_id}
-FROM (
-    SELECT e.customer_id AS customer_id, {_SQLITE_BUCKET} AS bucket, 1 AS events, {number} AS value,
-           e."timestamp" AS latest_at, e.transaction_id AS latest_id
-    FROM events e
-    WHERE {fresh}
-    UNION ALL
-    SELECT r.customer_id, r.bucket, r.events, r.value, r.latest_at, r.latest_id
-    FROM usage_rollups r
-    WHERE r.signature = {signature}
-      AND (r.customer_id, r.bucket) IN (SELECT e.customer_id, {_SQLITE_BUCKET} FROM events e WHERE {fresh})
-)
-GROUP BY customer_id, bucket""",
+            _sqlite_merge(signature, aggregates, fresh, "usage_rollups", "bucket", _SQLITE_BUCKET),
             dialect.params,
         ),
-        (  # after the buckets: the days they lie in, merged from them again
-            rollup_days.sqlite_rebuild(
-                signature, (value, latest_at, latest_id), rollup_days.sqlite_touched(fresh)
-            ),
+        # the same new events merged into their UTC days, as into their buckets
+        (
+            _sqlite_merge(signature, aggregates, fresh, "usage_rollup_days", "day", _SQLITE_DAY),
             dialect.params,
         ),
     ]
@@ -328,3 +344,27 @@ WHERE {fresh} AND {kind} IS NOT NULL AND {kind} <> 'null'""",
         key = f"CASE WHEN {kind} <> 'null' THEN e.properties -> {path} END"
         statements.append((value_spans.sqlite_widen(signature, _SQLITE_BUCKET, key, fresh), dialect.params))
     return statements
+
+
+def _sqlite_merge(
+    signature: str, aggregates: tuple[str, str, str, str], fresh: str, table: str, column: str, period: str
+) -> str:
+    """The rows of `table` (keyed by `column`) that the events `fresh` selects fall in, merged
+    with those events (`number` their value) by the exact SQL aggregates `value`, `latest_at`,
+    `latest_id` (the core's accumulators) over both, and written back whole."""
+    number, value, latest_at, latest_id = aggregates
+    return f"""
+INSERT OR REPLACE INTO {table} (customer_id, signature, {column}, events, value, latest_at, latest_id)
+SELECT customer_id, {signature}, period, sum(events), {value}, {latest_at}, {latest_id}
+FROM (
+    SELECT e.customer_id AS customer_id, {period} AS period, 1 AS events, {number} AS value,
+           e."timestamp" AS latest_at, e.transaction_id AS latest_id
+    FROM events e
+    WHERE {fresh}
+    UNION ALL
+    SELECT r.customer_id, r.{column}, r.events, r.value, r.latest_at, r.latest_id
+    FROM {table} r
+    WHERE r.signature = {signature}
+      AND (r.customer_id, r.{column}) IN (SELECT e.customer_id, {period} FROM events e WHERE {fresh})
+)
+GROUP BY customer_id, period"""
