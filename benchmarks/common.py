@@ -12,6 +12,9 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+# as `make bench` exports it, for a benchmark run on its own: no call out from Prefect's server
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
 from billing.store.database import create_engine, upgrade
 
 T = TypeVar("T")

@@ -6,7 +6,8 @@ period and `small` with `--small-events` (default 10,000); five metrics, one per
 `unique_count` over `--users` distinct users (default 1,000). The catalog is saved after the load,
 so that it builds the usage rollups from the stored events; the script checks they are fresh
 (else previews would read the raw events). Then it starts a real `billing serve` (uvicorn) with
-the rate limit raised, and measures:
+the rate limit raised, `--workers` processes (default one per core, as a deployment would run
+it), and measures:
 
 - open loop: `--clients` keep-alive connections (default 20) sending `--rate` previews a second
   in total (default 100) for `--seconds` (default 10), each request's latency counted from the
@@ -341,7 +342,12 @@ def main() -> int:
     )
     parser.add_argument("--database", default="preview", help="database name: billing_bench_NAME")
     parser.add_argument("--keep", action="store_true", help="keep the database (for EXPLAIN)")
-    parser.add_argument("--workers", type=int, default=1, help="server processes (`billing serve --workers`)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="server processes (`billing serve --workers`); default one per core",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     url, key = load(args.events, args.small_events, args.users, args.database)

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from jsonschema import Draft202012Validator
 
 from billing.api import dependencies as deps
 from billing.api.app import create_app
@@ -17,6 +16,7 @@ from billing.sources.catalog_file import load_catalog
 from billing.store.api_keys import create_key
 from billing.store.catalog_versions import save_catalog
 from tests.conftest import FIXTURES
+from tests.e2e.openapi_answers import answer_validator, schema_errors
 
 ISSUED = datetime(2026, 4, 2, 1, tzinfo=UTC)
 NOW = datetime(2026, 4, 10, 9, 30, tzinfo=UTC)
@@ -127,32 +127,21 @@ def test_every_invoice_route_needs_a_key(api: TestClient, method: str, path: str
     assert answer.json()["error"]["code"] == "unauthorized"
 
 
-def _validator(document: dict, path: str, method: str) -> Draft202012Validator:
-    answer = document["paths"][path][method]["responses"]["200"]["content"]["application/json"]["schema"]
-    schema = {**answer, "components": document["components"]}
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
-
-
-def _errors(validator: Draft202012Validator, answer: dict) -> list[str]:
-    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(answer)]
-
-
 def test_invoice_answers_validate_against_the_published_schema(api: TestClient) -> None:
     """Every key of the invoice routes' answers is described in `/openapi.json` and none is
     undescribed (`additionalProperties: false`): the list, one invoice, a pay, a void and its
     credit note."""
     document = api.get("/openapi.json").json()
-    one = _validator(document, "/v1/invoices/{number}", "get")
-    listing = _validator(document, "/v1/customers/{customer_id}/invoices", "get")
-    change = _validator(document, "/v1/invoices/{number}/void", "post")
-    paid = _validator(document, "/v1/invoices/{number}/pay", "post")
-    assert _errors(one, api.get("/v1/invoices/INV-000001").json()) == []
-    assert _errors(paid, api.post("/v1/invoices/INV-000002/pay").json()) == []
+    one = answer_validator(document, "/v1/invoices/{number}", "get")
+    listing = answer_validator(document, "/v1/customers/{customer_id}/invoices", "get")
+    change = answer_validator(document, "/v1/invoices/{number}/void", "post")
+    paid = answer_validator(document, "/v1/invoices/{number}/pay", "post")
+    assert schema_errors(one, api.get("/v1/invoices/INV-000001").json()) == []
+    assert schema_errors(paid, api.post("/v1/invoices/INV-000002/pay").json()) == []
     voided = api.post("/v1/invoices/INV-000001/void").json()
     assert voided["credit_note"]["number"].startswith("CN-")
-    assert _errors(change, voided) == []
-    assert _errors(one, api.get(f"/v1/invoices/{voided['credit_note']['number']}").json()) == []
+    assert schema_errors(change, voided) == []
+    assert schema_errors(one, api.get(f"/v1/invoices/{voided['credit_note']['number']}").json()) == []
     invoices = api.get("/v1/customers/acme/invoices").json()
-    assert len(invoices["invoices"]) == 3 and _errors(listing, invoices) == []
-    assert _errors(one, {**invoices["invoices"][0], "surprise": 1}) != []  # the shape is closed
+    assert len(invoices["invoices"]) == 3 and schema_errors(listing, invoices) == []
+    assert schema_errors(one, {**invoices["invoices"][0], "surprise": 1}) != []  # the shape is closed

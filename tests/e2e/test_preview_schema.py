@@ -9,25 +9,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from jsonschema import Draft202012Validator
 
 from billing.api import dependencies as deps
 from billing.core.money import decimal_places
 from tests.e2e.conftest import client_for
+from tests.e2e.openapi_answers import answer_validator, schema_errors
 
 PREVIEW = "/v1/customers/{customer_id}/preview"
 USAGE = "/v1/customers/{customer_id}/usage"
-
-
-def _validator(document: dict, path: str, method: str) -> Draft202012Validator:
-    answer = document["paths"][path][method]["responses"]["200"]["content"]["application/json"]["schema"]
-    schema = {**answer, "components": document["components"]}
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
-
-
-def _errors(validator: Draft202012Validator, answer: dict) -> list[str]:
-    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(answer)]
 
 
 @pytest.fixture
@@ -61,34 +50,34 @@ REQUESTS = [
 
 @pytest.mark.parametrize(("customer", "body"), REQUESTS)
 def test_a_preview_answer_validates_against_the_published_schema(api, customer, body):
-    validator = _validator(api.get("/openapi.json").json(), PREVIEW, "post")
+    validator = answer_validator(api.get("/openapi.json").json(), PREVIEW, "post")
     answer = api.post(f"/v1/customers/{customer}/preview", json=body)
     assert answer.status_code == 200, answer.text
-    assert _errors(validator, answer.json()) == []
+    assert schema_errors(validator, answer.json()) == []
     assert any(line["hint"] for line in answer.json()["usage_lines"])
 
 
 def test_a_trial_preview_and_the_usage_answers_validate_too(api):
     document = api.get("/openapi.json").json()
-    preview, usage = _validator(document, PREVIEW, "post"), _validator(document, USAGE, "get")
+    preview, usage = answer_validator(document, PREVIEW, "post"), answer_validator(document, USAGE, "get")
     for customer in ("alpha", "bravo", "charlie"):
-        assert _errors(usage, api.get(f"/v1/customers/{customer}/usage").json()) == []
+        assert schema_errors(usage, api.get(f"/v1/customers/{customer}/usage").json()) == []
     api.app.dependency_overrides[deps.now] = lambda: datetime(2026, 2, 25, tzinfo=UTC)  # charlie's trial
     trial = api.post("/v1/customers/charlie/preview", json={"events": []}).json()
     assert trial["projected"] is None and all(line["hint"] is None for line in trial["usage_lines"])
-    assert _errors(preview, trial) == []
-    assert _errors(usage, api.get("/v1/customers/charlie/usage").json()) == []
+    assert schema_errors(preview, trial) == []
+    assert schema_errors(usage, api.get("/v1/customers/charlie/usage").json()) == []
 
 
 def test_the_schema_refuses_what_the_answer_must_not_be(api):
     """The check has teeth: a number for money, a missing or an extra key is refused."""
-    validator = _validator(api.get("/openapi.json").json(), PREVIEW, "post")
+    validator = answer_validator(api.get("/openapi.json").json(), PREVIEW, "post")
     answer = api.post("/v1/customers/bravo/preview", json={"events": []}).json()
-    assert _errors(validator, {**answer, "cost": 0.0})
-    assert _errors(validator, {**answer, "surprise": 1})
+    assert schema_errors(validator, {**answer, "cost": 0.0})
+    assert schema_errors(validator, {**answer, "surprise": 1})
     line = {**answer["usage_lines"][0]}
     del line["hint"]
-    assert _errors(validator, {**answer, "usage_lines": [line]})
+    assert schema_errors(validator, {**answer, "usage_lines": [line]})
 
 
 def test_projected_quantities_are_written_at_the_lines_own_digits(api):
