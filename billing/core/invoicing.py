@@ -8,9 +8,9 @@ Billed = to be billed - already billed (Kill Bill's rule): every line has a key 
 bills; a line whose key was billed on a finalized invoice for the same amount is left out, and
 one billed for a different amount (usage that arrived after its period was invoiced) becomes an
 adjustment line for the difference. So re-runs change nothing and late usage is billed once.
-A key a void's credit note reversed is left alone: invoice runs do not bill a voided period
-again, and backfills leave it out. A backfill's credit note bills its key like any
-line, negative: what is billed is the net amount.
+A key a voided invoice billed (not an adjustment it carried for an earlier period) is left
+alone: invoice runs do not bill a voided period again, and backfills leave it out. A backfill's
+credit note bills its key like any line, negative: what is billed is the net amount.
 
 Taxes are exclusive percentages of the subtotal (`billing.core.taxes`); prepaid credits then burn
 the taxed total: `total = subtotal + taxes - credits_applied`, never below zero. Lines that
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from json.encoder import encode_basestring
@@ -52,7 +52,7 @@ class Billed:
     metric: str | None = None
     start: datetime | None = None
     end: datetime | None = None
-    reversed: bool = False  # a credit note reversed (some of) it: invoice runs leave it alone
+    reversed: bool = False  # its invoice was voided: invoice runs and backfills leave it alone
 
     def plus(self, line: InvoiceLine) -> Billed:
         """This key's billing after one more finalized line."""
@@ -68,18 +68,9 @@ class Billed:
             self.reversed,
         )
 
-    def reversed_by(self, line: InvoiceLine) -> Billed:
-        """This key's billing after a credit note's line reversed it."""
-        return Billed(
-            self.amount + line.amount,
-            self.quantity + line.quantity,
-            self.description,
-            self.kind,
-            self.metric,
-            self.start,
-            self.end,
-            reversed=True,
-        )
+    def voided(self) -> Billed:
+        """This key's billing, its invoice voided: invoice runs and backfills leave it alone."""
+        return replace(self, reversed=True)
 
 
 NOTHING_BILLED = Billed(ZERO, ZERO, "")

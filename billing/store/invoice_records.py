@@ -49,7 +49,8 @@ def _billed_lines_query(dialect: str) -> sa.Select[Any]:
     return (
         sa.select(
             InvoiceRow.customer_id,
-            InvoiceRow.reason,
+            InvoiceRow.kind,
+            InvoiceRow.status,
             InvoiceLineRow.line_contract,
             InvoiceLineRow.line_period,
             InvoiceLineRow.line_charge,
@@ -94,15 +95,20 @@ def billing_states(connection: sa.Connection, customer_ids: Iterable[str]) -> di
                     state.credits_used[key] = state.credits_used.get(key, ZERO) + Decimal(amount)
             else:  # credit notes are finalized in the transaction that writes them
                 state.drafts[boundary] = invoice_id
-        for customer, reason, contract, period, charge, *fields in connection.execute(
+        for customer, document, status, contract, period, charge, *fields in connection.execute(
             _billed_lines_query(dialect), bound
         ):
             line = InvoiceLine(LineKey(contract, period, charge), *fields)
             billed = states[customer].billed
-            prior = billed.get(line.key, NOTHING_BILLED)
-            # a void reverses the key (runs leave it alone); a backfill's or a remainder's
-            # credit is billed like any line, negative: the key stays billed, net
-            billed[line.key] = prior.reversed_by(line) if reason == "void" else prior.plus(line)
+            # Every line counts, credit notes' negative: what a key is billed is the net.
+            summed = billed.get(line.key, NOTHING_BILLED).plus(line)
+            # A voided invoice's own lines are voided periods: runs and backfills leave their
+            # keys alone. Decided by the voided invoice, not by its credit note's lines (which
+            # leave out what a backfill had credited already); an adjustment it carried for an
+            # earlier period is not that period's voiding: late usage there is still billed.
+            if status == "void" and document == "invoice" and line.kind != "adjustment":
+                summed = summed.voided()
+            billed[line.key] = summed
         for customer, instant, event_id in connection.execute(_pending_late_query(dialect), bound):
             state = states[customer]
             state.late_first = instant if state.late_first is None else min(state.late_first, instant)

@@ -1,0 +1,127 @@
+"""What a void leaves voided, on SQLite and PostgreSQL: the voided invoice's own periods, never
+billed again (even when a backfill had credited a line of it whole before the void), and not
+the earlier period an adjustment line of it billed (late usage there is still billed)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from billing.core.catalog import parse_catalog
+from billing.services import invoice_states
+from billing.services.backfill import backfill_customers
+from billing.services.ingest import ingest_records
+from billing.services.invoice_run import invoice_customers
+from billing.sources.usage_files import RawRecord
+from billing.store.catalog_versions import active_catalog, save_catalog
+from billing.store.invoice_records import load_invoices
+
+MARCH = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def _catalog(price: str):
+    return parse_catalog(
+        {
+            "currency": "USD",
+            "metrics": [{"code": "calls", "name": "Calls", "event_type": "call", "aggregation": "count"}],
+            "plans": [
+                {
+                    "code": "std",
+                    "interval": "monthly",
+                    "charges": [
+                        {"model": "flat", "amount": "10.00"},
+                        {"metric": "calls", "model": "per_unit", "unit_price": price},
+                    ],
+                }
+            ],
+            "customers": [
+                {
+                    "id": "acme",
+                    "email": "a@acme.example",
+                    "contracts": [{"plan": "std", "starts_on": "2026-03-01"}],
+                }
+            ],
+        }
+    )
+
+
+def _load(engine, price: str, at: datetime):
+    with engine.begin() as connection:
+        save_catalog(connection, _catalog(price), "test", at)
+    with engine.connect() as connection:
+        return active_catalog(connection)
+
+
+def _calls(engine, stored, suite, stamps: dict[str, str], now: datetime) -> None:
+    records = [
+        RawRecord(
+            n, json.dumps({"transaction_id": t, "customer_id": "acme", "event_type": "call", "timestamp": at})
+        )
+        for n, (t, at) in enumerate(stamps.items())
+    ]
+    report = ingest_records(engine, stored.catalog, suite, records, "test", now)
+    assert report.accepted == len(records)
+
+
+def _run(engine, stored, as_of: datetime) -> None:
+    invoice_customers(engine, stored, ["acme"], as_of, grace=timedelta(hours=24), due_days=30, now=as_of)
+
+
+def _march_usage(engine, number_prefix: str = "INV-") -> list[Decimal]:
+    """The amounts billed for March's calls by invoices issued after March's own."""
+    with Session(engine) as session:
+        found = load_invoices(session, customer_id="acme")
+    return [
+        line.amount
+        for invoice in found
+        if invoice.number.startswith(number_prefix) and invoice.period_start > MARCH
+        for line in invoice.lines
+        if line.metric == "calls" and line.key.period == date(2026, 3, 1)
+    ]
+
+
+def test_a_voided_period_a_backfill_had_credited_whole_is_not_billed_again(engine, event_suite):
+    stored = _load(engine, "1.00", MARCH)
+    _calls(
+        engine,
+        stored,
+        event_suite,
+        {"m1": "2026-03-05T00:00:00Z", "m2": "2026-03-06T00:00:00Z"},
+        MARCH + timedelta(days=31),
+    )
+    _run(engine, stored, datetime(2026, 4, 2, 1, tzinfo=UTC))  # INV-000001 (March's fee), INV-000002 (March)
+    free = _load(engine, "0.00", datetime(2026, 4, 15, tzinfo=UTC))
+    backfill_customers(engine, ["acme"], date(2026, 3, 1), date(2026, 4, 1), catalog=free,
+                       now=datetime(2026, 4, 20, tzinfo=UTC), dry_run=False)  # fmt: skip
+    invoice_states.void(engine, "INV-000002", datetime(2026, 4, 21, tzinfo=UTC))
+    dry = backfill_customers(engine, ["acme"], date(2026, 3, 1), date(2026, 4, 1), catalog=None,
+                             now=datetime(2026, 4, 22, tzinfo=UTC), dry_run=True)  # fmt: skip
+    assert [line for line in dry.lines if line.billed != line.should] == []  # a voided period: left alone
+    again = _load(engine, "1.00", datetime(2026, 4, 22, tzinfo=UTC))
+    _calls(engine, again, event_suite, {"m3": "2026-03-20T00:00:00Z"}, datetime(2026, 4, 23, tzinfo=UTC))
+    _run(engine, again, datetime(2026, 5, 2, 1, tzinfo=UTC))
+    assert _march_usage(engine) == []  # March stays voided: its late call is not billed either
+
+
+def test_voiding_an_invoice_does_not_void_the_earlier_period_it_carried_an_adjustment_for(
+    engine, event_suite
+):
+    stored = _load(engine, "1.00", MARCH)
+    _calls(engine, stored, event_suite, {"m1": "2026-03-05T00:00:00Z"}, MARCH + timedelta(days=31))
+    _run(engine, stored, datetime(2026, 4, 2, 1, tzinfo=UTC))
+    dear = _load(engine, "2.00", datetime(2026, 4, 15, tzinfo=UTC))
+    backfill_customers(engine, ["acme"], date(2026, 3, 1), date(2026, 4, 1), catalog=dear,
+                       now=datetime(2026, 4, 20, tzinfo=UTC), dry_run=False)  # fmt: skip
+    _run(engine, dear, datetime(2026, 5, 2, 1, tzinfo=UTC))  # the April invoice carries March's +1.00
+    assert _march_usage(engine) == [Decimal("1.00")]
+    with Session(engine) as session:
+        april = next(i for i in load_invoices(session, customer_id="acme") if i.period_start.month == 4)
+    invoice_states.void(engine, april.number, datetime(2026, 5, 5, tzinfo=UTC))
+    _calls(engine, dear, event_suite, {"m9": "2026-03-25T00:00:00Z"}, datetime(2026, 5, 6, tzinfo=UTC))
+    _run(engine, dear, datetime(2026, 6, 2, 1, tzinfo=UTC))
+    # March's own invoice stands: its late call (2.00) is billed, and the adjustment the void
+    # cancelled (1.00) with it; before, the void froze March and the late call was dropped
+    assert _march_usage(engine)[-1] == Decimal("3.00")
