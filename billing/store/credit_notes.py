@@ -191,7 +191,9 @@ def _credited(
 
 def _free_instant(connection: sa.Connection, customer_id: str, now: datetime) -> datetime:
     """`now`, or the first microsecond after it that no document of the customer is issued at
-    (issue instants are unique per customer)."""
+    (issue instants are unique per customer), and never a whole second: invoices are issued at
+    their period's boundary, a whole second that may be still to come (a credit note issued at
+    next month's first instant, before that invoice is drafted, would take its instant)."""
     taken = set(
         connection.scalars(
             sa.select(InvoiceRow.issued_at).where(
@@ -202,6 +204,6 @@ def _free_instant(connection: sa.Connection, customer_id: str, now: datetime) ->
         )
     )
     instant = now
-    while instant in taken:
+    while instant in taken or instant.microsecond == 0:
         instant += timedelta(microseconds=1)
     return instant

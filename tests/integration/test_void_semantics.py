@@ -125,3 +125,15 @@ def test_voiding_an_invoice_does_not_void_the_earlier_period_it_carried_an_adjus
     # March's own invoice stands: its late call (2.00) is billed, and the adjustment the void
     # cancelled (1.00) with it; before, the void froze March and the late call was dropped
     assert _march_usage(engine)[-1] == Decimal("3.00")
+
+
+def test_a_credit_note_issued_at_a_coming_boundary_leaves_that_boundary_to_its_invoice(engine, event_suite):
+    stored = _load(engine, "1.00", MARCH)
+    _run(engine, stored, datetime(2026, 4, 2, 1, tzinfo=UTC))
+    may_first = datetime(2026, 5, 1, tzinfo=UTC)  # the boundary whose invoice is not drafted yet
+    outcome = invoice_states.void(engine, "INV-000002", may_first)
+    assert outcome.credit_note is not None and outcome.credit_note.issued_at != may_first
+    _run(engine, stored, datetime(2026, 5, 2, 1, tzinfo=UTC))
+    with Session(engine) as session:
+        issued = {i.issued_at for i in load_invoices(session, customer_id="acme") if i.kind == "invoice"}
+    assert may_first in issued  # May's invoice was issued at its boundary, not blocked
