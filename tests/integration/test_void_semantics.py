@@ -4,70 +4,30 @@ the earlier period an adjustment line of it billed (late usage there is still bi
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from billing.core.catalog import parse_catalog
 from billing.services import invoice_states
 from billing.services.backfill import backfill_customers
-from billing.services.ingest import ingest_records
-from billing.services.invoice_run import invoice_customers
-from billing.sources.usage_files import RawRecord
-from billing.store.catalog_versions import active_catalog, save_catalog
 from billing.store.invoice_records import load_invoices
+from tests.integration.test_backfill import ingest, invoice, load
 
 MARCH = datetime(2026, 3, 1, tzinfo=UTC)
 
 
-def _catalog(price: str):
-    return parse_catalog(
-        {
-            "currency": "USD",
-            "metrics": [{"code": "calls", "name": "Calls", "event_type": "call", "aggregation": "count"}],
-            "plans": [
-                {
-                    "code": "std",
-                    "interval": "monthly",
-                    "charges": [
-                        {"model": "flat", "amount": "10.00"},
-                        {"metric": "calls", "model": "per_unit", "unit_price": price},
-                    ],
-                }
-            ],
-            "customers": [
-                {
-                    "id": "acme",
-                    "email": "a@acme.example",
-                    "contracts": [{"plan": "std", "starts_on": "2026-03-01"}],
-                }
-            ],
-        }
-    )
-
-
 def _load(engine, price: str, at: datetime):
-    with engine.begin() as connection:
-        save_catalog(connection, _catalog(price), "test", at)
-    with engine.connect() as connection:
-        return active_catalog(connection)
+    return load(engine, price, at)
 
 
 def _calls(engine, stored, suite, stamps: dict[str, str], now: datetime) -> None:
-    records = [
-        RawRecord(
-            n, json.dumps({"transaction_id": t, "customer_id": "acme", "event_type": "call", "timestamp": at})
-        )
-        for n, (t, at) in enumerate(stamps.items())
-    ]
-    report = ingest_records(engine, stored.catalog, suite, records, "test", now)
-    assert report.accepted == len(records)
+    report = ingest(engine, suite, stored, list(stamps.items()), now)
+    assert report.accepted == len(stamps)
 
 
 def _run(engine, stored, as_of: datetime) -> None:
-    invoice_customers(engine, stored, ["acme"], as_of, grace=timedelta(hours=24), due_days=30, now=as_of)
+    invoice(engine, stored, as_of)
 
 
 def _march_usage(engine, number_prefix: str = "INV-") -> list[Decimal]:
