@@ -43,11 +43,10 @@ class VerifiedKeys:
     def owner(self, key: str, lookup: Callable[[str], str | None]) -> str | None:
         """The owner of `key`: remembered if verified less than `ttl` seconds ago, else
         `lookup(key)` (None: unknown or revoked), remembered when found."""
-        digest = self._digest(key)
-        now = self._clock()
-        remembered = self._owners.get(digest)
-        if remembered is not None and now - remembered[1] < self.ttl:
-            return remembered[0]
+        remembered = self.remembered(key)
+        if remembered is not None:
+            return remembered
+        digest, now = self._digest(key), self._clock()
         found = lookup(key)
         with self._lock:
             self._owners.pop(digest, None)
