@@ -16,10 +16,8 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from billing.store.catalog_versions import save_catalog
 from billing.store.models import UsageRollupDayValue, UsageRollupValue
-from tests.integration.test_metering_sql import CATALOG
-from tests.integration.test_rollups import _batches, _store
+from tests.integration.test_rollups import _batches, store_around_catalog
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 Key = tuple[str, str, datetime, str]
@@ -54,13 +52,7 @@ def _from_values(connection: sa.Connection) -> dict[Key, tuple[datetime, datetim
 @given(batches=_batches(), saved_after=st.integers(0, 3))
 def test_a_day_row_is_the_first_and_last_bucket_of_the_days_value(engine, wipe, batches, saved_after):
     wipe()
-    saved_after = min(saved_after, len(batches))
-    for batch in batches[:saved_after]:
-        _store(engine, batch)
-    with engine.begin() as connection:
-        save_catalog(connection, CATALOG, "test", T0)
-    for batch in batches[saved_after:]:
-        _store(engine, batch)
+    store_around_catalog(engine, batches, saved_after)
     with engine.connect() as connection:
         rows, expected = _day_values(connection), _from_values(connection)
     assert rows == expected

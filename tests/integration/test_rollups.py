@@ -94,6 +94,18 @@ def _store(engine, batch: list[UsageEvent]) -> None:
         rollups.add_events_after(connection, after_id)
 
 
+def store_around_catalog(engine, batches: list[list[UsageEvent]], saved_after: int) -> None:
+    """The first `saved_after` batches stored, then the catalog saved (it builds the rollups of
+    what is stored), then the rest stored (ingest keeps the rollups)."""
+    saved_after = min(saved_after, len(batches))
+    for batch in batches[:saved_after]:
+        _store(engine, batch)
+    with engine.begin() as connection:
+        save_catalog(connection, CATALOG, "test", T0)
+    for batch in batches[saved_after:]:
+        _store(engine, batch)
+
+
 def _raw_rows_refused(*_args, **_kwargs):
     raise AssertionError("metered from raw events where the rollups apply")
 
@@ -102,13 +114,7 @@ def _raw_rows_refused(*_args, **_kwargs):
 @given(batches=_batches(), saved_after=st.integers(0, 3), windows=WINDOWS)
 def test_rollups_over_grid_windows_equal_the_core_definition(engine, wipe, batches, saved_after, windows):
     wipe()
-    saved_after = min(saved_after, len(batches))
-    for batch in batches[:saved_after]:
-        _store(engine, batch)
-    with engine.begin() as connection:
-        save_catalog(connection, CATALOG, "test", T0)  # builds the rollups of what is stored
-    for batch in batches[saved_after:]:
-        _store(engine, batch)
+    store_around_catalog(engine, batches, saved_after)
     events = list({e.transaction_id: e for batch in batches for e in batch}.values())
     segments = [(c, s, e) for c in ("c0", "c1") for s, e in windows]
     with engine.connect() as connection:

@@ -25,7 +25,7 @@ from billing.store.catalog_versions import save_catalog
 from billing.store.metering_sql import meter_segments
 from billing.store.models import UsageRollupValue, UsageRollupValueSpan
 from tests.integration.test_metering_sql import CATALOG
-from tests.integration.test_rollups import WINDOWS, _batches, _raw_rows_refused, _store
+from tests.integration.test_rollups import WINDOWS, _batches, _raw_rows_refused, _store, store_around_catalog
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 QUARTER = timedelta(minutes=15)
@@ -58,13 +58,7 @@ def _from_values(connection: sa.Connection) -> dict[tuple[str, str, str], tuple[
 @given(batches=_batches(), saved_after=st.integers(0, 3))
 def test_spans_are_the_first_and_last_bucket_of_every_stored_value(engine, wipe, batches, saved_after):
     wipe()
-    saved_after = min(saved_after, len(batches))
-    for batch in batches[:saved_after]:
-        _store(engine, batch)
-    with engine.begin() as connection:
-        save_catalog(connection, CATALOG, "test", T0)
-    for batch in batches[saved_after:]:
-        _store(engine, batch)
+    store_around_catalog(engine, batches, saved_after)
     with engine.connect() as connection:
         spans, expected = _spans(connection), _from_values(connection)
     assert spans == expected
