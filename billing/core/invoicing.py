@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from json.encoder import encode_basestring
+from typing import NamedTuple
 
 from billing.core.catalog import Catalog
 from billing.core.credits import apply_credits, credit_grants
@@ -40,10 +41,10 @@ from billing.core.taxes import TaxLine, compute_taxes, tax_total
 UsageBySegment = Mapping[tuple[datetime, datetime], Mapping[str, MeteredUsage]]
 
 
-@dataclass(frozen=True, slots=True)
-class Billed:
+class Billed(NamedTuple):
     """What finalized invoices billed under one line key, all lines for that key summed;
-    the rest as on the latest of those lines."""
+    the rest as on the latest of those lines. A named tuple: one is made for every line an
+    invoice run folds into a customer's state."""
 
     amount: Decimal
     quantity: Decimal
@@ -70,7 +71,7 @@ class Billed:
 
     def voided(self) -> Billed:
         """This key's billing, its invoice voided: invoice runs and backfills leave it alone."""
-        return replace(self, reversed=True)
+        return self._replace(reversed=True)
 
 
 NOTHING_BILLED = Billed(ZERO, ZERO, "")
@@ -170,7 +171,8 @@ class Invoice:
 def closing_periods(schedule: Schedule, boundary: int, late: Iterable[int] = ()) -> list[Period]:
     """The periods whose usage the invoice at `boundary` bills: the one closing, then late ones."""
     indexes = [boundary - 1] if boundary > 0 else []
-    indexes += sorted({i for i in late if 0 <= i < boundary - 1})
+    if late:
+        indexes += sorted({i for i in late if 0 <= i < boundary - 1})
     periods = [schedule.period(i) for i in indexes]
     return [p for p in periods if p is not None]
 
@@ -226,8 +228,9 @@ def draft_invoice(
     subtotal = sum((line.amount for line in lines), ZERO)
     rates = schedule.customer.taxes
     taxes = compute_taxes(subtotal, rates, catalog.currency)
-    remainder_taxes = compute_taxes(sum((line.amount for line in remainder), ZERO), rates, catalog.currency)
-    credits = apply_credits(subtotal + tax_total(taxes), grants, credits_used, issued_on)
+    remainder_total = sum((line.amount for line in remainder), ZERO)
+    remainder_taxes = compute_taxes(remainder_total, rates, catalog.currency) if remainder else ()
+    credits = apply_credits(subtotal + tax_total(taxes), grants, credits_used, issued_on) if grants else ()
     fingerprint = draft_fingerprint(
         catalog.version, schedule.customer.id, boundary, inputs, billed, credits_used, rates
     )
@@ -245,7 +248,7 @@ def draft_invoice(
         timezone=schedule.customer.timezone,
         taxes=taxes,
         remainder=tuple(remainder),
-        remainder_taxes=remainder_taxes if remainder else (),
+        remainder_taxes=remainder_taxes,
     )
 
 

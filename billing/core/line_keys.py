@@ -10,22 +10,24 @@ and `LineKey.parse` is its one inverse.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 MINIMUM = "minimum"  # the charge name of a minimum-commitment true-up
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class SegmentId:
-    """One contract's part of one period: the unit a late-usage recomputation revises."""
+class SegmentId(NamedTuple):
+    """One contract's part of one period: the unit a late-usage recomputation revises.
+
+    Keys are named tuples, like the other hot value types of rating: every line of every
+    invoice makes one and hashes it several times, and a tuple's hash, equality and order
+    are computed in C (ordered as a dataclass with `order=True` is, field by field)."""
 
     contract: date  # the contract's start day
     period: date  # the period's first local day
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class LineKey:
+class LineKey(NamedTuple):
     """A contract's charge in one period; a quote's lines have neither contract nor period."""
 
     contract: date | None

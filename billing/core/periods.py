@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from billing.core.catalog import Catalog, Contract, Customer, Plan
 from billing.core.line_keys import SegmentId
-from billing.core.pricing import ChargeModel, charge_names
+from billing.core.pricing import ChargeModel, bills_in_advance, charge_names
 from billing.core.pricing.base import Coverage
 
 
@@ -72,6 +72,9 @@ class ContractTerm:
     bills_from: date  # first billed day (after the trial for a first contract)
     bills_until: date | None  # exclusive; None for open-ended or auto-renewing
     charge_names: tuple[str, ...]  # what each charge's lines are keyed by (pricing.charge_names)
+    # the charges billed at the start of a period, and their names: every invoice rates them
+    advance_charges: tuple[ChargeModel, ...] = ()
+    advance_names: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -131,6 +134,8 @@ class Schedule:
             charges = catalog.contract_charges(customer.id, index)
             trial = plan.trial_days if index == 0 else 0
             last = contract.last_day
+            names = charge_names(charges)
+            advance = [(c, name) for c, name in zip(charges, names, strict=True) if bills_in_advance(c)]
             yield ContractTerm(
                 index=index,
                 contract=contract,
@@ -138,7 +143,9 @@ class Schedule:
                 charges=charges,
                 bills_from=contract.starts_on + timedelta(days=trial),
                 bills_until=None if last is None else last + timedelta(days=1),
-                charge_names=charge_names(charges),
+                charge_names=names,
+                advance_charges=tuple(c for c, _ in advance),
+                advance_names=tuple(name for _, name in advance),
             )
 
     @property

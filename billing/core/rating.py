@@ -126,13 +126,7 @@ def _price_line(
     metrics: Mapping[str, Metric],
     currency: Currency,
     plan_label: str,
-    memo: PricedLines | None,
 ) -> _PricedLine:
-    memo_key = (id(charge), usage, coverage.days, coverage.period_days, currency.code, plan_label)
-    if memo is not None:
-        hit = memo.get(memo_key, charge)
-        if hit is not None:
-            return hit
     priced = price_charge(charge, usage, coverage)
     if priced.prorated is not None:
         days = priced.prorated
@@ -155,10 +149,7 @@ def _price_line(
         timing, kind = "in_arrears", "usage"
     explanation = charge.explain(priced, currency)
     tiers = shown_tiers(priced.tiers, currency)
-    line = _PricedLine(kind, f"{label}: {explanation}", code, priced.quantity, amount, tiers, timing)
-    if memo is not None:
-        memo.put(memo_key, charge, line)
-    return line
+    return _PricedLine(kind, f"{label}: {explanation}", code, priced.quantity, amount, tiers, timing)
 
 
 def rate_charges(
@@ -182,14 +173,22 @@ def rate_charges(
     charges' `charge_names`, when the caller has them already."""
     lines = []
     total = ZERO
+    contract, period = (None, None) if segment is None else segment
+    days, period_days, code = coverage.days, coverage.period_days, currency.code
     for charge, name in zip(charges, names or charge_names(charges), strict=True):
-        code = charge.metric_code
-        metered = usage.get(code, NO_USAGE) if code is not None else NO_USAGE
-        p = _price_line(charge, metered, coverage, metrics, currency, plan_label, memo)
+        metric = charge.metric_code
+        metered = NO_USAGE if metric is None else usage.get(metric, NO_USAGE)
+        # what a priced line depends on besides its charge (PricedLines checks the charge)
+        memo_key = (id(charge), metered, days, period_days, code, plan_label)
+        p = None if memo is None else memo.get(memo_key, charge)
+        if p is None:
+            p = _price_line(charge, metered, coverage, metrics, currency, plan_label)
+            if memo is not None:
+                memo.put(memo_key, charge, p)
         total += p.amount
         lines.append(
             InvoiceLine(
-                LineKey.of(segment, name),
+                LineKey(contract, period, name),
                 p.kind,
                 p.description,
                 p.metric,
@@ -202,15 +201,13 @@ def rate_charges(
             )
         )
     if minimum is not None:
-        floor = round_ratio(minimum, coverage.days, coverage.period_days, currency)
+        floor = round_ratio(minimum, days, period_days, currency)
         if total < floor:
             shown = money_text(minimum, currency)  # as the catalog writes it
-            prorated = (
-                "" if coverage.is_full else f" prorated for {coverage.days} of {coverage.period_days} days"
-            )
+            prorated = "" if coverage.is_full else f" prorated for {days} of {period_days} days"
             lines.append(
                 InvoiceLine(
-                    key=LineKey.of(segment, MINIMUM),
+                    key=LineKey(contract, period, MINIMUM),
                     kind="minimum",
                     description=f"Minimum commitment {shown}{prorated}: true-up",
                     metric=None,
@@ -250,16 +247,10 @@ def rate_in_advance(
     """`rate_segment(segment, {}, ...).in_advance`, pricing only the in-advance charges: the
     opening period of every invoice needs them, and usage charges and the true-up never are."""
     term = segment.term
-    chosen = [
-        (charge, name)
-        for charge, name in zip(term.charges, term.charge_names, strict=True)
-        if charge.metric_code is None and getattr(charge, "timing", "in_arrears") == "in_advance"
-    ]
-    if not chosen:
+    if not term.advance_charges:
         return ()
-    charges, names = zip(*chosen, strict=True)
     return rate_charges(
-        charges,
+        term.advance_charges,
         {},
         metrics=catalog.metrics_by_code,
         currency=catalog.currency,
@@ -269,7 +260,7 @@ def rate_in_advance(
         start=segment.start,
         end=segment.end,
         memo=memo,
-        names=names,
+        names=term.advance_names,
     ).lines
 
 

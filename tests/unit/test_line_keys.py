@@ -49,3 +49,12 @@ def test_a_reversal_pairs_keys_by_segment_not_by_prefix() -> None:
     a = LineKey(date(2026, 1, 1), date(2026, 2, 1), "flat:fee")
     b = LineKey(date(2026, 1, 15), date(2026, 2, 1), "flat:fee")
     assert a.segment != b.segment
+
+
+@given(st.lists(st.tuples(days, days, charges), max_size=8))
+def test_keys_sort_and_compare_field_by_field(parts: list[tuple[date, date, str]]) -> None:
+    # keys are named tuples: ordered by contract, then period, then charge, equal by value
+    keys = [LineKey(*p) for p in parts]
+    assert [tuple(k) for k in sorted(keys)] == sorted(parts)
+    assert {LineKey(*p) for p in parts} == set(keys)
+    assert sorted(k.segment for k in keys) == sorted(SegmentId(c, p) for c, p, _ in parts)

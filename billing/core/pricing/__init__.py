@@ -70,4 +70,17 @@ def charge_names(charges: tuple[ChargeModel, ...]) -> tuple[str, ...]:
     return tuple(names)
 
 
-__all__ = ["CHARGE_MODELS", "AnyCharge", "ChargeModel", "charge_adapter", "charge_names", "price_charge"]
+def bills_in_advance(charge: ChargeModel) -> bool:
+    """Whether a charge is billed at the start of its period: a flat fee's default timing."""
+    return charge.metric_code is None and getattr(charge, "timing", "in_arrears") == "in_advance"
+
+
+__all__ = [
+    "CHARGE_MODELS",
+    "AnyCharge",
+    "ChargeModel",
+    "bills_in_advance",
+    "charge_adapter",
+    "charge_names",
+    "price_charge",
+]
