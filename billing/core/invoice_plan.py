@@ -47,8 +47,10 @@ class BillingState:
     def record(self, draft: InvoiceDraft) -> None:
         """Fold a finalized invoice into the state, as the next invoice must see it; it
         carried the pending corrections."""
-        for line in (*draft.lines, *draft.remainder):  # the remainder's credit note is billed too
-            self.billed[line.key] = self.billed.get(line.key, NOTHING_BILLED).plus(line)
+        billed = self.billed
+        for lines in (draft.lines, draft.remainder):  # the remainder's credit note is billed too
+            for line in lines:
+                billed[line.key] = billed.get(line.key, NOTHING_BILLED).plus(line)
         for key, amount in draft.credits:
             self.credits_used[key] = self.credits_used.get(key, ZERO) + amount
         self.last_finalized = draft.boundary

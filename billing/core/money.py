@@ -127,7 +127,7 @@ def format_amount(amount: Decimal, currency: Currency) -> str:
 
 def plain(value: Decimal) -> str:
     """A decimal as plain text without exponent or trailing zeros ("12.5", "100", "0.000001")."""
-    if value == 0:
+    if not value:  # zero, of either sign and any exponent (cheaper than comparing with 0)
         return "0"
     return f"{value.normalize(EXACT):f}"
 
