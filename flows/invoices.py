@@ -28,7 +28,11 @@ from tasks.invoices import invoice_chunk
 from tasks.notifications import send_pending_notifications
 from tasks.spend_alerts import evaluate_credit_alerts
 
-CUSTOMERS_PER_TASK = 500
+# Each chunk is one transaction under the billing lock, with a fixed cost of its own: the
+# reads of billing states, and the wait for the first metered rows (the database sends them
+# in 8 KB bursts) during which nothing can be drafted. A dry run of 10,000 customers took 2.5 s
+# in chunks of 500, 2.1 s in chunks of 1,000, 1.8 s in chunks of 2,000 and 2.0 s in one of 5,000.
+CUSTOMERS_PER_TASK = 2000
 INVOICES_PER_PDF_TASK = 50
 
 

@@ -31,6 +31,7 @@ from billing.core.money import format_amount
 from billing.core.periods import Schedule
 from billing.core.pricing.base import MeteredUsage
 from billing.core.rating import PricedLines
+from billing.services.collector import collector_paused
 from billing.services.invoice_states import credit_note_issued
 from billing.store import credit_notes, send_ledger
 from billing.store import invoice_batches as batches
@@ -155,11 +156,12 @@ def invoice_customers(
         drafted: dict[str, list[_Drafted]] = {}
         # Drafting is pure: each customer is drafted as soon as its usage is metered, while the
         # database still meters the next ones; what is drafted is written once metering is done.
-        for cid, usage in _metered_customers(connection, catalog, schedules, plans):
-            try:
-                drafted[cid] = _draft_one(run, schedules[cid], states[cid], plans[cid], usage)
-            except BillingError as error:
-                report.failures[cid] = str(error)
+        with collector_paused():
+            for cid, usage in _metered_customers(connection, catalog, schedules, plans):
+                try:
+                    drafted[cid] = _draft_one(run, schedules[cid], states[cid], plans[cid], usage)
+                except BillingError as error:
+                    report.failures[cid] = str(error)
         due = [(schedules[cid].customer, states[cid], drafted[cid]) for cid in customer_ids if cid in drafted]
         if dry_run:
             report.outcomes += [o for due_one in due for o in _write_one(run, *due_one)]

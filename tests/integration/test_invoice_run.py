@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
 from datetime import UTC, datetime, timedelta
@@ -142,6 +143,24 @@ def test_dry_run_writes_nothing(engine, event_suite):
     assert [o.total for o in real.outcomes] == [o.total for o in report.outcomes]
 
 
+def test_drafting_runs_with_the_collector_paused_and_the_run_leaves_it_on(engine, event_suite, monkeypatch):
+    from billing.services import invoice_run
+
+    drafting = invoice_run._draft_one
+    seen = []
+
+    def recording(*args):
+        seen.append(gc.isenabled())
+        return drafting(*args)
+
+    monkeypatch.setattr(invoice_run, "_draft_one", recording)
+    stored = _setup(engine)
+    _ingest(engine, event_suite, stored, [("e1", "2026-03-05T00:00:00Z")], datetime(2026, 4, 1, tzinfo=UTC))
+    report = _run(engine, stored, datetime(2026, 4, 3, tzinfo=UTC))
+    assert seen == [False] and len(report.outcomes) == 2
+    assert gc.isenabled()
+
+
 def test_a_customer_that_cannot_be_priced_is_reported_and_the_others_are_invoiced(engine, event_suite):
     catalog = parse_catalog(
         {
@@ -200,6 +219,7 @@ def test_a_customer_that_cannot_be_priced_is_reported_and_the_others_are_invoice
     report = invoice_customers(engine, stored, ["big", "ok"], as_of, grace=GRACE, due_days=30, now=as_of)
     assert list(report.failures) == ["big"]
     assert "beyond what one invoice line can bill" in report.failures["big"]
+    assert gc.isenabled()  # the failure inside the paused drafting did not leave the collector off
     assert [(o.customer_id, o.number) for o in report.outcomes] == [
         ("ok", "INV-000001"),
         ("ok", "INV-000002"),

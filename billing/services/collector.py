@@ -1,0 +1,32 @@
+"""Pausing Python's cyclic garbage collector over one chunk's drafting.
+
+Drafting an invoice run's chunk allocates tens of thousands of small containers (lines, line
+keys, billed entries) that all live until the chunk is written, so the collector's thresholds
+keep firing and every full collection rescans them: about a tenth of a dry run's CPU, for no
+garbage (drafting makes no reference cycles; reference counting frees what it drops). The pause
+covers only the loop that meters and drafts one chunk, whose memory is bounded by the chunk: the
+billing lock, the reads of billing states and the writes run with the collector on, and it
+resumes, with one ordinary collection, as soon as the chunk is drafted. Process-wide settings
+(`gc.disable()` for a whole run, raised thresholds) would also cover everything else the process
+does meanwhile.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic collection inside the block; a block inside another pause (or run while the
+    collector is off anyway) leaves the collector as it found it."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
