@@ -60,7 +60,19 @@ def best_of(runs: int, work: Callable[[], T]) -> tuple[float, T]:
 
 
 def peak_rss_mb() -> float:
+    """The process's peak resident memory, in MB: since it started, or since `reset_peak_rss`."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+
+
+def reset_peak_rss() -> bool:
+    """Make `peak_rss_mb` start again from the memory resident now (Linux: `clear_refs` 5
+    resets the peak), so that it measures one step of a benchmark; False where it cannot."""
+    try:
+        with open("/proc/self/clear_refs", "w") as control:
+            control.write("5")
+    except OSError:
+        return False
+    return True
 
 
 def report(figures: dict[str, Any]) -> None:

@@ -178,23 +178,26 @@ def build_frame(records: Sequence[RawRecord], catalog: Catalog) -> EventFrame:
     frame.ids = columns.ids
     # only the columns a rule reads: GX hashes the whole frame twice per run (about 5 ms per
     # 50,000 ids of text), so the transaction and customer ids stay out of it
-    table: dict[str, Any] = {"event_type": pd.Series(columns.ids["event_type"], dtype="category")}
+    event_types = pd.Series(columns.ids["event_type"], dtype="category")
+    table: dict[str, Any] = {"event_type": event_types}
     table["timestamp"] = pd.Series(pd.to_datetime(stamps, utc=True))
     for name, flags in columns.present.items():
         table[presence_column(name)] = np.array(flags, dtype=bool)
     for rule in CatalogRules.of(catalog).properties:
-        table[rule.column] = _aggregable(frame, columns.ids["event_type"], rule)
+        table[rule.column] = _aggregable(frame, event_types, rule)
     frame.table = pd.DataFrame(table, index=pd.RangeIndex(len(frame.rows)))
     return frame
 
 
-def _aggregable(frame: EventFrame, event_types: list[str | None], rule: PropertyRule) -> np.ndarray:
-    """Per table row: whether the metric does not apply, or can aggregate the row's value."""
+def _aggregable(frame: EventFrame, event_types: pd.Series, rule: PropertyRule) -> np.ndarray:
+    """Per table row: whether the metric does not apply, or can aggregate the row's value.
+    The rows of the metric's event type are found on the categorical column at once; only
+    those are looked at in Python, their numbers compared exactly as `Decimal`s (no float)."""
     metric, name = rule.metric, rule.field
+    flags = np.ones(len(event_types), dtype=bool)
+    typed = np.flatnonzero((event_types == metric.event_type).to_numpy(dtype=bool))
     applying, values = [], []
-    for row, event_type in enumerate(event_types):
-        if event_type != metric.event_type:
-            continue
+    for row in typed.tolist():
         properties = frame.properties[row]
         if metric.filters and not all(
             same_value(properties.get(k, _MISSING), v) for k, v in metric.filters.items()
@@ -202,21 +205,19 @@ def _aggregable(frame: EventFrame, event_types: list[str | None], rule: Property
             continue
         applying.append(row)
         values.append(properties.get(name))
-    flags = np.ones(len(event_types), dtype=bool)
     if not applying:
         return flags
     if not rule.numeric:  # unique_count: a string or a number
         flags[applying] = [isinstance(v, str | Decimal) and not isinstance(v, bool) for v in values]
         return flags
-    numbers = pd.Series([_number(frame, row, name, v) for row, v in zip(applying, values, strict=True)])
-    present = numbers.notna().to_numpy(dtype=bool)
-    aggregable = present.copy()
-    known = numbers[present]  # exact Decimal comparisons, element by element: no float
-    if not metric.allow_negative:
-        aggregable[present] &= (known >= _ZERO).to_numpy(dtype=bool)
-    if rule.bound is not None:
-        aggregable[present] &= (known.map(Decimal.copy_abs) <= rule.bound).to_numpy(dtype=bool)
-    flags[applying] = aggregable
+    negative_ok, bound = metric.allow_negative, rule.bound
+    flags[applying] = [
+        number is not None
+        and not number.is_nan()  # a Parquet float's NaN: no number to aggregate
+        and (negative_ok or number >= _ZERO)
+        and (bound is None or number.copy_abs() <= bound)
+        for number in (_number(frame, row, name, v) for row, v in zip(applying, values, strict=True))
+    ]
     return flags
 
 

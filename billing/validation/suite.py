@@ -2,10 +2,11 @@
 
 Great Expectations takes seconds to import, so it is imported on first use: quoting and
 read-only commands never pay for it. One `batch.validate` costs about 10 ms per expectation
-whatever the number of rows, so the suite is small: one rule for the top-level fields, one for
-the event types, two for the timestamp window (from 2000-01-01; at most the row's
+whatever the number of rows, so the suite is small: one for the exact boolean columns (the
+top-level fields present and typed, and every metric's rule on the value it aggregates), one
+for the event types, two for the timestamp window (from 2000-01-01; at most the row's
 `window_end`, its chunk's now + 5 minutes, a column so that chunks of different instants share
-a run) and one for every metric with a field. It is built once per catalog version
+a run). It is built once per catalog version
 (`catalog.derived`: the catalog is immutable). Customer ids are checked by a database join
 instead (a value set of thousands of ids costs a second per run).
 
@@ -118,9 +119,12 @@ class EventSuite:
     def _build(self, rules: CatalogRules) -> Any:
         expect = self._gx.expectations
         suite = self._gx.ExpectationSuite(name="usage_events")
-        presence = [presence_column(name) for name in TOP_LEVEL_FIELDS]
+        # the field rule and every metric's rule are exact boolean columns: one expectation
+        # says each row has them all true (each costs ~15 ms a run, whatever the rows), and a
+        # failing row is described rule by rule from its columns (`_Descriptions.flags`)
+        flags = _flag_columns(rules)
         suite.add_expectation(
-            expect.ExpectMulticolumnSumToEqual(column_list=presence, sum_total=len(presence))
+            expect.ExpectMulticolumnSumToEqual(column_list=list(flags), sum_total=len(flags))
         )
         suite.add_expectation(
             expect.ExpectColumnValuesToBeInSet(column="event_type", value_set=list(rules.event_types))
@@ -138,14 +142,6 @@ class EventSuite:
                 ignore_row_if="either_value_is_missing",
             )
         )
-        # one expectation for every metric's rule: each expectation costs ~15 ms a run
-        columns = [rule.column for rule in rules.properties]
-        if len(columns) == 1:
-            suite.add_expectation(expect.ExpectColumnValuesToBeInSet(column=columns[0], value_set=[True]))
-        elif columns:
-            suite.add_expectation(
-                expect.ExpectMulticolumnSumToEqual(column_list=columns, sum_total=len(columns))
-            )
         return suite
 
     def validate(self, records: list[RawRecord] | Any, catalog: Catalog, now: datetime) -> ChunkValidation:
@@ -233,6 +229,12 @@ def _joined(tables: list[pd.DataFrame]) -> pd.DataFrame:
     return joined
 
 
+def _flag_columns(rules: CatalogRules) -> tuple[str, ...]:
+    """The boolean columns every row must have true: the fields' presence, each metric's rule."""
+    presence = tuple(presence_column(name) for name in TOP_LEVEL_FIELDS)
+    return presence + tuple(rule.column for rule in rules.properties)
+
+
 def _columns(kwargs: dict[str, Any]) -> ColumnKey:
     if kwargs.get("column"):
         return str(kwargs["column"])
@@ -247,20 +249,20 @@ class _Descriptions:
     def __init__(self, frame: EventFrame, rules: CatalogRules) -> None:
         self.frame = frame
         self.rules = rules
-        presence = tuple(presence_column(name) for name in TOP_LEVEL_FIELDS)
         self.by_column: dict[ColumnKey, Callable[[int], list[RuleFailure]]] = {
-            presence: self.fields,
+            _flag_columns(rules): self.flags,
             "event_type": self.event_type,
             "timestamp": self.too_early,
             (WINDOW_END, "timestamp"): self.in_future,
         }
-        columns = tuple(rule.column for rule in rules.properties)
-        if columns:
-            self.by_column[columns[0] if len(columns) == 1 else columns] = self.properties
 
     def _value(self, row: int, name: str) -> Any:
         obj = self.frame.objects[self.frame.rows[row]]
         return obj.get(name)
+
+    def flags(self, row: int) -> list[RuleFailure]:
+        """A row with a false flag: the field rule's failures, then each metric rule's."""
+        return self.fields(row) + self.properties(row)
 
     def fields(self, row: int) -> list[RuleFailure]:
         found = []

@@ -188,6 +188,20 @@ def test_a_row_failing_several_rules_names_all_of_them_first_by_priority(stored,
     ]
 
 
+def test_a_row_failing_the_field_rule_and_a_metric_rule_names_both_and_counts_each(stored, event_suite):
+    """One expectation states both on their boolean columns: each rule still names its own."""
+    row = {**_row("m3", "storage", gb="-3"), "customer_id": None}
+    report = _ingest(stored, event_suite, [_line(row), _line(_row("m4", "storage", gb="-1"))])
+    assert dict(report.reasons) == {"missing_field": 1, "invalid_property": 1}
+    assert _held(stored)[1].detail == (
+        "customer_id is missing; property 'gb' is negative (-3) and metric 'storage' does not allow_negative"
+    )
+    assert dict(report.validation.failures) == {
+        "top-level fields present and typed": 1,
+        "properties.gb aggregable by metric storage": 2,
+    }
+
+
 def test_a_property_rule_failing_with_a_shape_rule_is_named_too(stored, event_suite):
     row = {**_row("m2", "storage", gb="-3"), "timestamp": "1999-01-01T00:00:00Z"}
     _ingest(stored, event_suite, [_line(row)])
@@ -220,7 +234,7 @@ def test_the_chunk_reports_what_validation_checked(stored, event_suite):
         "event_type counted by a metric": 1,
         "properties.gb aggregable by metric storage": 1,
     }
-    assert validation.expectation_runs == 5  # fields, event types, window (two), every metric's rule
+    assert validation.expectation_runs == 4  # the flags (fields, every metric), event types, window (two)
 
 
 def test_the_reason_is_the_first_failed_rule_by_the_documented_priority():

@@ -50,6 +50,38 @@ def test_numbers_are_read_exactly_and_written_canonically():
     assert dumps(data) == '{"gb":12.5,"n":100,"tiny":0.000000000000000000001}'
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": 1}',
+        ' {"a": 1}\n',  # whitespace around: `decode`'s path
+        '{"a": 1} {"b": 2}',
+        '{"a": 1}x',
+        "",
+        "{",
+        "[1, 2",
+        '{"a": 1, "a": 2}',
+        "tru",
+        "-",
+        "-0",
+        '"\\ud800"',
+        '{"a": ' * 40,
+    ],
+)
+def test_loads_reads_and_refuses_as_the_decoder_does(text):
+    """`loads` takes the scanner alone for a row that is one value end to end: the same value,
+    and the same error with the same message for everything else."""
+    from billing.core.events import _DECODER
+
+    def outcome(read):
+        try:
+            return "value", read(text)
+        except (ValueError, RecursionError) as error:
+            return type(error).__name__, str(error)
+
+    assert outcome(loads) == outcome(_DECODER.decode)
+
+
 @pytest.mark.parametrize("text", ['{"x": NaN}', '{"x": Infinity}', '{"x": -Infinity}'])
 def test_nan_and_infinity_are_not_json_numbers(text):
     with pytest.raises(ValueError, match="not a number"):
