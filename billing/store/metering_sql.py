@@ -75,7 +75,8 @@ def stream_segment_usage(
         yield from ((index, _zero(columns)) for index in range(len(segments)))
         return
     seen = set()
-    for row in _metered_rows(connection, columns, segments):
+    every_type = {c.metric.event_type for c in columns} == {m.event_type for m in catalog.metrics}
+    for row in _metered_rows(connection, columns, segments, every_type):
         seen.add(row[0])
         yield row[0], _usage(columns, row[1:])
     for index in range(len(segments)):
@@ -84,10 +85,14 @@ def stream_segment_usage(
 
 
 def _metered_rows(
-    connection: sa.Connection, columns: Sequence[_Column], segments: Sequence[SegmentKey]
+    connection: sa.Connection,
+    columns: Sequence[_Column],
+    segments: Sequence[SegmentKey],
+    every_type: bool = False,
 ) -> Iterator[Sequence[Any]]:
     """Segments on the 15-minute grid from the usage rollups when every metric's rollups hold
-    every stored event (`billing.store.rollups`), the others from raw events."""
+    every stored event (`billing.store.rollups`), the others from raw events. `every_type`:
+    the columns meter every event type the catalog knows (see `_postgres_rows`)."""
     postgres = connection.dialect.name == "postgresql"
     on_grid: list[int] = []
     if USE_ROLLUPS:
@@ -102,8 +107,13 @@ def _metered_rows(
         for row in rollup_rows(connection, pairs, [segments[i] for i in on_grid]):
             yield (on_grid[row[0]], *row[1:])
     if raw:
-        rows = _postgres_rows if postgres else _sqlite_rows
-        for row in rows(connection, columns, [segments[i] for i in raw]):
+        chosen_segments = [segments[i] for i in raw]
+        rows = (
+            _postgres_rows(connection, columns, chosen_segments, every_type)
+            if postgres
+            else _sqlite_rows(connection, columns, chosen_segments)
+        )
+        for row in rows:
             yield (raw[row[0]], *row[1:])
 
 
@@ -122,19 +132,27 @@ def _event_types(columns: Sequence[_Column]) -> list[str]:
 
 
 def _postgres_rows(
-    connection: sa.Connection, columns: Sequence[_Column], segments: Sequence[SegmentKey]
+    connection: sa.Connection,
+    columns: Sequence[_Column],
+    segments: Sequence[SegmentKey],
+    every_type: bool = False,
 ) -> Iterator[Sequence[Any]]:
+    """Each aggregate filters its own event type; the WHERE on event types only skips rows no
+    column counts. Ingest quarantines types the catalog does not meter, so when the columns
+    meter every type the catalog knows it would skip nothing (at most events of an older
+    catalog's types, which every aggregate's filter leaves out anyway, and a segment holding
+    only those measures zero either way) and costs a comparison per row: it is left out."""
     dialect = _Postgres()
     select = _select_list(dialect, columns)
     types = dialect.bind("{" + ",".join(json.dumps(t) for t in _event_types(columns)) + "}")
+    where = "" if every_type else f"WHERE e.event_type = ANY(CAST({types} AS text[]))\n"
     sql = f"""
 SELECT s.n - 1, {select}
 FROM jsonb_array_elements(%(segments)s::jsonb) WITH ORDINALITY AS s(segment, n)
 JOIN events e ON e.customer_id = s.segment ->> 0
              AND e."timestamp" >= CAST(s.segment ->> 1 AS timestamptz)
              AND e."timestamp" < CAST(s.segment ->> 2 AS timestamptz)
-WHERE e.event_type = ANY(CAST({types} AS text[]))
-GROUP BY s.n"""
+{where}GROUP BY s.n"""
     yield from stream_postgres(connection, sql, segments)
 
 

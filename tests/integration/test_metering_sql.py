@@ -130,3 +130,22 @@ def test_a_segment_without_events_measures_zero(engine):
     with engine.connect() as connection:
         usage = meter_segments(connection, CATALOG, [key])[key]
     assert all(u.quantity == 0 for u in usage.values())
+
+
+@pytest.mark.parametrize("chosen", [None, ["seats"], ["calls", "users"]])
+def test_a_segment_holding_only_types_no_metric_meters_measures_zero(engine, chosen):
+    """Metering every metric leaves out the WHERE on event types (each aggregate filters its
+    own type), metering some keeps it: either way events of a type no metric counts (an older
+    catalog's) change nothing, and a segment holding only those measures zero."""
+    at = T0 + timedelta(hours=2)
+    others = [UsageEvent(f"o{n}", "c2", "other", at, {"n": Decimal(n), "user": "u1"}) for n in range(5)]
+    seat = UsageEvent("s1", "c3", "seat", at, {"n": Decimal(4)})
+    with engine.begin() as connection:
+        insert_events(connection, [*others, seat], set(), T0)
+    metrics = None if chosen is None else [CATALOG.metric(code) for code in chosen]
+    only_others, mixed = ("c2", T0, T0 + timedelta(days=1)), ("c3", T0, T0 + timedelta(days=1))
+    with engine.connect() as connection:
+        measured = meter_segments(connection, CATALOG, [only_others, mixed], metrics)
+    wanted = CATALOG.metrics if metrics is None else metrics
+    assert measured[only_others] == measure(wanted, [], CATALOG.event_counted_metrics)
+    assert measured[mixed] == measure(wanted, [seat], CATALOG.event_counted_metrics)
