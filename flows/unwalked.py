@@ -1,7 +1,7 @@
 """Task arguments that Prefect passes through without walking them.
 
 Before a task runs, Prefect visits every element of its arguments, twice (looking for futures
-and states to wait on and to record as the task's inputs): for a chunk of 500 customer ids, the
+and states to wait on and to record as the task's inputs): for a chunk of 2,000 customer ids, the
 10,000 ids of a run's credit alerts or the 15,000 rows of its summary, that costs more than the
 task's own work. `unwalked(value)` is `prefect.utilities.annotations.quote`, typed as the value it
 wraps: the task receives the value itself. Only for arguments that hold no future or state.
