@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 from zoneinfo import ZoneInfo
@@ -96,15 +96,16 @@ class Segment:
     end_date: date
     start: datetime
     end: datetime
+    # derived from the fields above, once (`Schedule` caches its segments; every invoice
+    # rating one reads them): the days covered, and what its lines' keys name (the
+    # contract's start day and the period's first day)
+    coverage: Coverage = field(init=False, repr=False, compare=False)
+    id: SegmentId = field(init=False, repr=False, compare=False)
 
-    @property
-    def coverage(self) -> Coverage:
-        return Coverage((self.end_date - self.start_date).days, self.period.days)
-
-    @property
-    def id(self) -> SegmentId:
-        """What its lines' keys name: the contract's start day and the period's first day."""
-        return SegmentId(self.term.contract.starts_on, self.period.start_date)
+    def __post_init__(self) -> None:
+        covered = Coverage((self.end_date - self.start_date).days, self.period.days)
+        object.__setattr__(self, "coverage", covered)
+        object.__setattr__(self, "id", SegmentId(self.term.contract.starts_on, self.period.start_date))
 
 
 class Schedule:

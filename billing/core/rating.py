@@ -30,6 +30,8 @@ from billing.core.pricing.base import (
 )
 from billing.core.taxes import TaxLine, compute_taxes, tax_total
 
+_new_tuple = tuple.__new__  # what a named tuple's __new__ calls, without its Python frame
+
 LineKind = Literal["usage", "flat", "minimum", "adjustment"]
 Timing = Literal["in_advance", "in_arrears"]
 
@@ -91,16 +93,18 @@ class PricedLines:
 
     def __init__(self, limit: int = 200_000) -> None:
         self.limit = limit
-        self._lines: dict[tuple[object, ...], tuple[ChargeModel, _PricedLine]] = {}
+        # key -> (the charge, its priced line): a hit counts only when its charge is the one
+        # asked for (`rate_charges` reads it directly: one lookup per line of every invoice)
+        self.entries: dict[tuple[object, ...], tuple[ChargeModel, _PricedLine]] = {}
 
     def get(self, key: tuple[object, ...], charge: ChargeModel) -> _PricedLine | None:
-        hit = self._lines.get(key)
+        hit = self.entries.get(key)
         return hit[1] if hit is not None and hit[0] is charge else None
 
     def put(self, key: tuple[object, ...], charge: ChargeModel, line: _PricedLine) -> None:
-        if len(self._lines) >= self.limit:
-            self._lines.clear()
-        self._lines[key] = (charge, line)
+        if len(self.entries) >= self.limit:
+            self.entries.clear()
+        self.entries[key] = (charge, line)
 
 
 def shown_tiers(tiers: tuple[TierAmount, ...], currency: Currency) -> tuple[TierAmount, ...]:
@@ -175,29 +179,27 @@ def rate_charges(
     total = ZERO
     contract, period = (None, None) if segment is None else segment
     days, period_days, code = coverage.days, coverage.period_days, currency.code
+    entries = None if memo is None else memo.entries
     for charge, name in zip(charges, names or charge_names(charges), strict=True):
         metric = charge.metric_code
         metered = NO_USAGE if metric is None else usage.get(metric, NO_USAGE)
         # what a priced line depends on besides its charge (PricedLines checks the charge)
         memo_key = (id(charge), metered, days, period_days, code, plan_label)
-        p = None if memo is None else memo.get(memo_key, charge)
-        if p is None:
+        hit = None if entries is None else entries.get(memo_key)
+        if hit is not None and hit[0] is charge:
+            p = hit[1]
+        else:
             p = _price_line(charge, metered, coverage, metrics, currency, plan_label)
             if memo is not None:
                 memo.put(memo_key, charge, p)
         total += p.amount
+        # the named tuples' own __new__ is a Python call: built from a tuple, as it does
+        key = _new_tuple(LineKey, (contract, period, name))
+        kind, description, metric, quantity, amount, tiers, timing = p
         lines.append(
-            InvoiceLine(
-                LineKey(contract, period, name),
-                p.kind,
-                p.description,
-                p.metric,
-                p.quantity,
-                p.amount,
-                start,
-                end,
-                p.tiers,
-                p.timing,
+            _new_tuple(
+                InvoiceLine,
+                (key, kind, description, metric, quantity, amount, start, end, tiers, timing),
             )
         )
     if minimum is not None:
