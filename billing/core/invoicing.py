@@ -38,6 +38,8 @@ from billing.core.pricing.base import MeteredUsage
 from billing.core.rating import InvoiceLine, PricedLines, rate_in_advance, rate_segment
 from billing.core.taxes import TaxLine, compute_taxes, tax_total
 
+_new_tuple = tuple.__new__
+
 UsageBySegment = Mapping[tuple[datetime, datetime], Mapping[str, MeteredUsage]]
 
 
@@ -58,15 +60,19 @@ class Billed(NamedTuple):
     def plus(self, line: InvoiceLine) -> Billed:
         """This key's billing after one more finalized line."""
         kind = self.kind if line.kind == "adjustment" else line.kind
-        return Billed(
-            self.amount + line.amount,
-            self.quantity + line.quantity,
-            line.description,
-            kind,
-            line.metric,
-            line.start,
-            line.end,
-            self.reversed,
+        # built from a tuple as the named tuple's own __new__ does, without its Python call
+        return _new_tuple(
+            Billed,
+            (
+                self.amount + line.amount,
+                self.quantity + line.quantity,
+                line.description,
+                kind,
+                line.metric,
+                line.start,
+                line.end,
+                self.reversed,
+            ),
         )
 
     def voided(self) -> Billed:
@@ -170,6 +176,9 @@ class Invoice:
 
 def closing_periods(schedule: Schedule, boundary: int, late: Iterable[int] = ()) -> list[Period]:
     """The periods whose usage the invoice at `boundary` bills: the one closing, then late ones."""
+    if not late:  # most invoices: the period closing only
+        closing = schedule.period(boundary - 1)
+        return [] if closing is None else [closing]
     indexes = [boundary - 1] if boundary > 0 else []
     if late:
         indexes += sorted({i for i in late if 0 <= i < boundary - 1})
@@ -215,7 +224,10 @@ def draft_invoice(
         due += rate_in_advance(segment, catalog, memo)
     if corrections:
         billed = with_corrections(billed, corrections)
-    lines, remainder = cap_at_zero(settle(due, billed, revised, catalog.currency) + list(corrections))
+    settled = settle(due, billed, revised, catalog.currency)
+    if corrections:
+        settled += corrections
+    lines, remainder = cap_at_zero(settled)
     if not lines and not remainder:
         return None
     if boundary > 0:
@@ -225,11 +237,13 @@ def draft_invoice(
         shown = opening
     grants = credit_grants(schedule)
     issued_on = local_date(opening.start, schedule.tz)
-    subtotal = sum((line.amount for line in lines), ZERO)
+    subtotal = sum([line.amount for line in lines], ZERO)
     rates = schedule.customer.taxes
     taxes = compute_taxes(subtotal, rates, catalog.currency)
-    remainder_total = sum((line.amount for line in remainder), ZERO)
-    remainder_taxes = compute_taxes(remainder_total, rates, catalog.currency) if remainder else ()
+    remainder_taxes: tuple[TaxLine, ...] = ()
+    if remainder:
+        remainder_total = sum([line.amount for line in remainder], ZERO)
+        remainder_taxes = compute_taxes(remainder_total, rates, catalog.currency)
     credits = apply_credits(subtotal + tax_total(taxes), grants, credits_used, issued_on) if grants else ()
     fingerprint = draft_fingerprint(
         catalog.version, schedule.customer.id, boundary, inputs, billed, credits_used, rates
@@ -256,7 +270,7 @@ def cap_at_zero(lines: list[InvoiceLine]) -> tuple[list[InvoiceLine], list[Invoi
     """An invoice total never goes below zero (SPEC §8a): when the lines sum below zero, the
     invoice carries its lines of zero or more and the negative ones are the remainder, which a
     credit note referencing the invoice carries (taxed like it), issued when it is finalized."""
-    if sum((line.amount for line in lines), ZERO) >= 0:
+    if sum([line.amount for line in lines], ZERO) >= 0:
         return lines, []
     return [line for line in lines if line.amount >= 0], [line for line in lines if line.amount < 0]
 

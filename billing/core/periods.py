@@ -202,6 +202,8 @@ class Schedule:
 
     def period(self, index: int) -> Period | None:
         """The period with that index, None for a negative index or without contracts."""
+        if 0 <= index < len(self._periods):  # laid out already: most calls
+            return self._periods[index]
         if index < 0 or self.anchor is None:
             return None
         while len(self._periods) <= index:

@@ -276,9 +276,9 @@ class Customer(_Model):
     spend_alerts: SpendAlerts = ()  # running-total thresholds of a period, each crossed once
     contracts: tuple[Contract, ...] = ()
 
-    @property
+    @cached_property
     def taxes(self) -> tuple[tuple[str, Decimal], ...]:
-        """`(name, percent)` of each tax rate, in catalog order."""
+        """`(name, percent)` of each tax rate, in catalog order (once: every draft reads it)."""
         return tuple((rate.name, rate.rate) for rate in self.tax_rates)
 
     @property
