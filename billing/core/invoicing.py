@@ -94,9 +94,12 @@ def with_corrections(
     return folded
 
 
-@dataclass(frozen=True, slots=True)
-class InvoiceDraft:
-    """An invoice as the generator computes it, before it is stored, numbered or sent."""
+class InvoiceDraft(NamedTuple):
+    """An invoice as the generator computes it, before it is stored, numbered or sent.
+
+    A named tuple, like the other hot value types of drafting: one per invoice of every
+    run, and a frozen dataclass's `__init__` sets each of its fourteen fields one call at
+    a time."""
 
     customer_id: str
     currency: Currency
@@ -231,14 +234,14 @@ def draft_invoice(
     if not lines and not remainder:
         return None
     if boundary > 0:
-        shown = schedule.period(boundary - 1)
-        assert shown is not None
+        shown = closing[0]  # the period closing: `closing_periods` lists it first
+        assert shown.index == boundary - 1
     else:
         shown = opening
     grants = credit_grants(schedule)
     issued_on = local_date(opening.start, schedule.tz)
     subtotal = sum([line.amount for line in lines], ZERO)
-    rates = schedule.customer.taxes
+    rates = schedule.taxes
     taxes = compute_taxes(subtotal, rates, catalog.currency)
     remainder_taxes: tuple[TaxLine, ...] = ()
     if remainder:

@@ -123,6 +123,7 @@ class Schedule:
     def __init__(self, catalog: Catalog, customer: Customer) -> None:
         self.customer = customer
         self.tz = customer.tz
+        self.taxes = customer.taxes  # `(name, percent)` of its tax rates: every draft reads them
         self.terms = tuple(self._terms(catalog, customer))
         self._periods: list[Period] = []  # laid out so far, extended on demand
         self._months = 0  # from the anchor to the end of the last period laid out

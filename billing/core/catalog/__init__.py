@@ -276,9 +276,9 @@ class Customer(_Model):
     spend_alerts: SpendAlerts = ()  # running-total thresholds of a period, each crossed once
     contracts: tuple[Contract, ...] = ()
 
-    @cached_property
+    @property
     def taxes(self) -> tuple[tuple[str, Decimal], ...]:
-        """`(name, percent)` of each tax rate, in catalog order (once: every draft reads it)."""
+        """`(name, percent)` of each tax rate, in catalog order."""
         return tuple((rate.name, rate.rate) for rate in self.tax_rates)
 
     @property
