@@ -11,9 +11,11 @@ from hypothesis import strategies as st
 
 from billing.core.catalog import parse_catalog
 from billing.core.events import dumps
-from billing.core.invoicing import _jsonable, rating_fingerprint
+from billing.core.invoicing import _jsonable, closing_periods, rating_fingerprint
+from billing.core.line_keys import SegmentId
 from billing.core.periods import Schedule
-from billing.core.rating import rate_in_advance, rate_segment
+from billing.core.pricing.base import Coverage, MeteredUsage
+from billing.core.rating import PricedLines, rate_in_advance, rate_segment
 
 leaves = (
     st.none()
@@ -92,3 +94,39 @@ def test_the_fingerprint_of_a_draft_does_not_change_with_the_encoder():
             b'["v1","acme",3,[["2026-03-01T05:00:00Z",{"calls":[12.5,3]}]],{"2026-03-01":"\xc3\xa9"}]'
         ).hexdigest()[:32]
     )
+
+
+@given(st.integers(min_value=0, max_value=6))
+def test_a_segment_s_coverage_and_id_are_its_own_days_and_keys(index):
+    schedule = Schedule(CATALOG, CATALOG.customer("acme"))  # its own: nothing laid out yet
+    period = schedule.period(index)
+    assert period is not None
+    for segment in schedule.segments(period):
+        assert segment.coverage == Coverage((segment.end_date - segment.start_date).days, period.days)
+        assert segment.id == SegmentId(segment.term.contract.starts_on, period.start_date)
+
+
+def test_the_closing_period_is_the_one_before_the_boundary_laid_out_or_not():
+    schedule = Schedule(CATALOG, CATALOG.customer("acme"))
+    assert closing_periods(schedule, 0) == []
+    assert closing_periods(schedule, 5) == [schedule.period(4)]  # laid out on the way
+    assert [p.index for p in closing_periods(schedule, 3)] == [2]  # laid out already
+    assert schedule.period(-1) is None
+
+
+def test_a_memo_entry_serves_only_the_charge_it_was_priced_for():
+    segment = Schedule.of(CATALOG, "acme").segments(Schedule.of(CATALOG, "acme").period(1))[0]
+    usage = {"calls": MeteredUsage(Decimal(400), 400)}
+    plain_lines = rate_segment(segment, usage, CATALOG).lines
+    memo = PricedLines()
+    assert rate_segment(segment, usage, CATALOG, memo).lines == plain_lines  # filled
+    assert rate_segment(segment, usage, CATALOG, memo).lines == plain_lines  # served
+    # every entry handed to another charge object (as if its identity had been reused)
+    for key, (charge, line) in list(memo.entries.items()):
+        memo.entries[key] = (charge.model_copy(), line._replace(amount=Decimal("1.23")))
+    assert rate_segment(segment, usage, CATALOG, memo).lines == plain_lines
+    # and entries of the right charge are what it reads
+    for key, (charge, line) in list(memo.entries.items()):
+        memo.entries[key] = (charge, line._replace(amount=line.amount + 1))
+    served = rate_segment(segment, usage, CATALOG, memo).lines
+    assert [line.amount for line in served][:-1] == [line.amount + 1 for line in plain_lines][:-1]
