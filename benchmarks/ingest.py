@@ -189,7 +189,8 @@ def ingest_file(
     original = suite.validate
     suite.validate = validation.timed(original)  # type: ignore[method-assign]  # frame + GX
     try:
-        reset_peak_rss()  # the peak of this run alone, not of writing the files or another format's run
+        if not reset_peak_rss():  # this run's own peak, not the files' or another format's
+            print("peak RSS cannot be reset here (/proc/self/clear_refs): peak_rss_mb is the whole process's")
         start = time.perf_counter()
         summary = ingest_usage(str(path), chunk_size)
         seconds = time.perf_counter() - start

@@ -6,7 +6,8 @@ keep firing and every full collection rescans them: about a tenth of a dry run's
 garbage (drafting makes no reference cycles; reference counting frees what it drops). The pause
 covers only the loop that meters and drafts one chunk, whose memory is bounded by the chunk: the
 billing lock, the reads of billing states and the writes run with the collector on, and it
-resumes, with one ordinary collection, as soon as the chunk is drafted. Process-wide settings
+is switched back on as soon as the chunk is drafted (its thresholds, already passed, run the
+next young-generation collection at the next allocation). Process-wide settings
 (`gc.disable()` for a whole run, raised thresholds) would also cover everything else the process
 does meanwhile.
 """
@@ -21,7 +22,8 @@ from contextlib import contextmanager
 @contextmanager
 def collector_paused() -> Iterator[None]:
     """No cyclic collection inside the block; a block inside another pause (or run while the
-    collector is off anyway) leaves the collector as it found it."""
+    collector is off anyway) leaves the collector as it found it. The switch is process-wide:
+    meant for a chunk drafted while no other thread drafts (invoice chunks run one at a time)."""
     if not gc.isenabled():
         yield
         return
