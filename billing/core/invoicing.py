@@ -183,8 +183,7 @@ def closing_periods(schedule: Schedule, boundary: int, late: Iterable[int] = ())
         closing = schedule.period(boundary - 1)
         return [] if closing is None else [closing]
     indexes = [boundary - 1] if boundary > 0 else []
-    if late:
-        indexes += sorted({i for i in late if 0 <= i < boundary - 1})
+    indexes += sorted({i for i in late if 0 <= i < boundary - 1})
     periods = [schedule.period(i) for i in indexes]
     return [p for p in periods if p is not None]
 

@@ -97,10 +97,6 @@ class PricedLines:
         # asked for (`rate_charges` reads it directly: one lookup per line of every invoice)
         self.entries: dict[tuple[object, ...], tuple[ChargeModel, _PricedLine]] = {}
 
-    def get(self, key: tuple[object, ...], charge: ChargeModel) -> _PricedLine | None:
-        hit = self.entries.get(key)
-        return hit[1] if hit is not None and hit[0] is charge else None
-
     def put(self, key: tuple[object, ...], charge: ChargeModel, line: _PricedLine) -> None:
         if len(self.entries) >= self.limit:
             self.entries.clear()
@@ -183,7 +179,7 @@ def rate_charges(
     for charge, name in zip(charges, names or charge_names(charges), strict=True):
         metric = charge.metric_code
         metered = NO_USAGE if metric is None else usage.get(metric, NO_USAGE)
-        # what a priced line depends on besides its charge (PricedLines checks the charge)
+        # what a priced line depends on besides its charge; a hit counts only for that charge
         memo_key = (id(charge), metered, days, period_days, code, plan_label)
         hit = None if entries is None else entries.get(memo_key)
         if hit is not None and hit[0] is charge:

@@ -86,7 +86,7 @@ def dialect_insert(connection: sa.Connection, table: Any) -> Any:
 
 def one_of(connection: sa.Connection, column: Any, values: list[str]) -> Any:
     """`column IN (values)`: on PostgreSQL one array parameter (`= ANY(...)`), so a chunk of
-    500 customers is one bound value, not 500 placeholders rendered, sent and parsed on every
+    2,000 customers is one bound value, not 500 placeholders rendered, sent and parsed on every
     execution; elsewhere the expanding IN."""
     return _in_list(connection.dialect.name, column, None, value=values)
 
