@@ -12,7 +12,7 @@ import pytest
 
 from billing.core.errors import UnknownCustomer
 from billing.store.invoice_documents import stored_pdf_for_number
-from tests.flows.test_run_outcomes import _artifact
+from tests.flows.runs import artifact, completed_run, failed_run
 from tests.integration.test_backfill import ingest, invoice, load, pending
 
 pytestmark = [pytest.mark.flow, pytest.mark.usefixtures("prefect_harness")]
@@ -34,11 +34,9 @@ def late_march_call(configured, event_suite):
 def test_a_dry_run_shows_what_the_real_run_corrects_once(late_march_call):
     from flows.backfill import backfill
 
-    state = backfill(date(2026, 3, 1), date(2026, 4, 1), return_state=True)
-    assert state.is_completed()
-    dry = state.result()
+    dry, run_id = completed_run(backfill, date(2026, 3, 1), date(2026, 4, 1))
     assert dry.dry_run and [(line.difference, line.action) for line in dry.lines] == [(1, "adjustment")]
-    markdown = _artifact(state.state_details.flow_run_id)
+    markdown = artifact(run_id)
     assert "(dry run)" in markdown
     assert (
         "| acme | 1 Mar 2026 – 31 Mar 2026 | Calls: 3 at $1.00 | 2.00 USD | 3.00 USD | 1.00 USD | INV-000002"
@@ -49,9 +47,9 @@ def test_a_dry_run_shows_what_the_real_run_corrects_once(late_march_call):
     real = backfill(date(2026, 3, 1), date(2026, 4, 1), ["acme"], dry_run=False)
     assert real.lines == dry.lines
     assert len(pending(late_march_call)) == 1
-    again = backfill(date(2026, 3, 1), date(2026, 4, 1), dry_run=False, return_state=True)
-    assert again.result().lines == []
-    assert "_none_" in _artifact(again.state_details.flow_run_id)
+    again, again_id = completed_run(backfill, date(2026, 3, 1), date(2026, 4, 1), dry_run=False)
+    assert again.lines == []
+    assert "_none_" in artifact(again_id)
 
 
 @pytest.mark.parametrize(
@@ -69,29 +67,24 @@ def test_a_mistake_fails_the_run_in_one_line(late_march_call, kwargs, message):
     from flows.backfill import backfill
 
     arguments = {"start": date(2026, 3, 1), "end": date(2026, 4, 1), **kwargs}
-    state = backfill(**arguments, return_state=True)
-    assert state.is_failed()
-    assert state.message == message or state.message.startswith(message)
+    run = failed_run(backfill, **arguments)
+    assert run.message == message or run.message.startswith(message)
     if "customer_ids" in kwargs:
-        assert isinstance(state.result(raise_on_failure=False), UnknownCustomer)
+        assert isinstance(run.error, UnknownCustomer)
 
 
 def test_an_applied_overcharge_renders_and_sends_its_credit_note(late_march_call, tmp_path):
     from flows.backfill import backfill
 
     cheaper = load(late_march_call, "0.50", datetime(2026, 4, 15, tzinfo=UTC))
-    state = backfill(
-        date(2026, 3, 1),
-        date(2026, 4, 1),
-        catalog_version=cheaper.content_hash,
-        dry_run=False,
-        return_state=True,
+    run, run_id = completed_run(
+        backfill, date(2026, 3, 1), date(2026, 4, 1), catalog_version=cheaper.content_hash, dry_run=False
     )
-    (line,) = state.result().lines
+    (line,) = run.lines
     assert (line.difference, line.action, line.invoice, line.credit_note) == (
         Decimal("-0.50"), "credit", "INV-000002", "CN-000001",
     )  # fmt: skip
-    assert "| INV-000002 | credited on CN-000001 |" in _artifact(state.state_details.flow_run_id)
+    assert "| INV-000002 | credited on CN-000001 |" in artifact(run_id)
     messages = [
         email.message_from_bytes(path.read_bytes(), policy=policy.default)
         for path in (tmp_path / "outbox").glob("*.eml")

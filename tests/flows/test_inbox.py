@@ -18,7 +18,7 @@ from billing.sources.catalog_file import load_catalog
 from billing.store.catalog_versions import save_catalog
 from billing.store.models import Event, IngestedFile
 from tests.conftest import FIXTURES
-from tests.flows.test_run_outcomes import _artifact
+from tests.flows.runs import artifact, completed_run
 
 pytestmark = [pytest.mark.flow, pytest.mark.usefixtures("prefect_harness")]
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,8 +73,7 @@ def test_the_inbox_deployment_run_twice_reads_each_file_once(configured, inbox):
         "2.jsonl": ((inbox / "2.jsonl").stat().st_size, 1),
     }
 
-    state = ingest_usage(**parameters, return_state=True)
-    second = state.result()
+    second, run_id = completed_run(ingest_usage, **parameters)
 
     assert (second["received"], second["duplicates"], second["skipped"]) == (0, 0, 2)  # nothing re-read
     assert second["files"] == []
@@ -82,9 +81,7 @@ def test_the_inbox_deployment_run_twice_reads_each_file_once(configured, inbox):
         str(inbox / "1.jsonl"),
         str(inbox / "2.jsonl"),
     ]
-    assert "## Files skipped (unchanged since ingested)" in _artifact(
-        state.state_details.flow_run_id, "ingest-usage"
-    )
+    assert "## Files skipped (unchanged since ingested)" in artifact(run_id, "ingest-usage")
 
 
 def test_a_file_changed_after_ingest_is_reported_not_read(configured, inbox):
@@ -96,14 +93,13 @@ def test_a_file_changed_after_ingest_is_reported_not_read(configured, inbox):
     (inbox / "3.jsonl").write_text(f"{_line('i5')}\n")  # a new file
     _written_a_while_ago(inbox / "2.jsonl", inbox / "3.jsonl")
 
-    state = ingest_usage(**parameters, return_state=True)
-    summary = state.result()
+    summary, run_id = completed_run(ingest_usage, **parameters)
 
     assert (summary["received"], summary["accepted"], summary["skipped"]) == (1, 1, 1)  # only 3.jsonl read
     (changed,) = summary["changed_files"]
     assert changed.startswith(f"{inbox / '2.jsonl'}: changed since it was ingested at ")
     assert f"not read again; `billing ingest {inbox / '2.jsonl'}` reads it" in changed
-    markdown = _artifact(state.state_details.flow_run_id, "ingest-usage")
+    markdown = artifact(run_id, "ingest-usage")
     assert "## Files changed after they were ingested (not read)" in markdown and "2.jsonl" in markdown
     with configured.connect() as connection:
         assert "i4" not in set(connection.scalars(sa.select(Event.transaction_id)))
@@ -122,13 +118,12 @@ def test_a_file_still_being_written_waits_for_a_later_run(configured, inbox):
     half, last = inbox / "3.jsonl", _line("i6")
     half.write_text(f"{_line('i5')}\n{last[:30]}")  # the producer is mid-line, and writes on
 
-    state = ingest_usage(**parameters, return_state=True)
-    summary = state.result()
+    summary, run_id = completed_run(ingest_usage, **parameters)
 
     assert (summary["received"], summary["skipped"], summary["changed_files"]) == (0, 2, [])
     (waiting,) = summary["settling_files"]
     assert waiting.startswith(f"{half}: modified ") and "still being written?" in waiting
-    markdown = _artifact(state.state_details.flow_run_id, "ingest-usage")
+    markdown = artifact(run_id, "ingest-usage")
     assert "## Files still being written (taken by a later run)" in markdown
     with configured.connect() as connection:
         assert str(half) not in set(connection.scalars(sa.select(IngestedFile.path)))
@@ -145,8 +140,7 @@ def test_the_run_artifact_shows_counts_by_reason_and_the_first_examples(configur
     from flows.ingest import ingest_usage
 
     (inbox / "3.jsonl").write_text("{broken\n" + "".join(f"{_line(f'z{n}', 'zulu')}\n" for n in range(5)))
-    state = ingest_usage(str(inbox / "*.jsonl"), return_state=True)
-    summary = state.result()
+    summary, run_id = completed_run(ingest_usage, str(inbox / "*.jsonl"))
 
     assert summary["reasons"] == {"malformed_json": 1, "unknown_customer": 6}
     examples = [
@@ -158,7 +152,7 @@ def test_the_run_artifact_shows_counts_by_reason_and_the_first_examples(configur
         ("3.jsonl", 2, "unknown_customer", "z0"),
         ("3.jsonl", 3, "unknown_customer", "z1"),
     ]
-    markdown = _artifact(state.state_details.flow_run_id, "ingest-usage")
+    markdown = artifact(run_id, "ingest-usage")
     assert "## First quarantined rows" in markdown
     assert (
         f"| {inbox / '1.jsonl'} | 2 | unknown_customer | customer 'zulu' is not in the catalog | i2 |"

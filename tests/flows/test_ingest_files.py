@@ -11,6 +11,7 @@ from billing.core.errors import SourceError
 from billing.sources.usage_files import read_chunks
 from billing.store.catalog_versions import save_catalog
 from tests.conftest import FIXTURES
+from tests.flows.runs import completed_run
 
 GOOD = {"customer_id": "alpha", "event_type": "api_call", "timestamp": "2026-03-02T10:00:00Z"}
 
@@ -114,8 +115,7 @@ def test_chunks_are_stored_in_file_order_each_a_validate_and_a_store_task_run(co
     path = tmp_path / "usage.jsonl"
     path.write_bytes(b"\n".join([_line("p1"), _line("p2"), _line("p3"), later, _line("p2")]) + b"\n")
 
-    state = ingest_usage(str(path), chunk_size=2, return_state=True)
-    summary = state.result()
+    summary, run_id = completed_run(ingest_usage, str(path), chunk_size=2)
 
     assert (summary["received"], summary["accepted"], summary["duplicates"], summary["quarantined"]) == (
         5,
@@ -127,7 +127,7 @@ def test_chunks_are_stored_in_file_order_each_a_validate_and_a_store_task_run(co
     with configured.connect() as connection:
         stamp = connection.scalar(sa.select(Event.timestamp).where(Event.transaction_id == "p1"))
     assert stamp.day == 2  # the first chunk's payload
-    names = _flow_task_runs(state.state_details.flow_run_id)
+    names = _flow_task_runs(run_id)
     assert names.count("validate-chunk") == 3 and names.count("store-chunk") == 3
 
 

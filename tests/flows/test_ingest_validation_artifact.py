@@ -8,7 +8,7 @@ import pytest
 
 from billing.store.catalog_versions import save_catalog
 from tests.conftest import FIXTURES
-from tests.flows.test_run_outcomes import _artifact
+from tests.flows.runs import artifact, completed_run
 
 GOOD = {"customer_id": "alpha", "timestamp": "2026-03-02T10:00:00Z"}
 
@@ -37,12 +37,11 @@ def test_the_run_publishes_rules_rows_checked_and_failures_per_rule(configured, 
     ]
     path.write_bytes(b"\n".join(lines) + b"\n")
 
-    state = ingest_usage(str(path), chunk_size=2, return_state=True)
+    summary, run_id = completed_run(ingest_usage, str(path), chunk_size=2)
 
-    summary = state.result()
     assert summary["validation"]["rows_checked"] == 4
     assert summary["validation"]["chunks"] == 3
-    markdown = _artifact(state.state_details.flow_run_id, "ingest-validation")
+    markdown = artifact(run_id, "ingest-validation")
     assert "| 4 | 3 |" in markdown  # rows checked, chunks
     assert "| properties.tokens aggregable by metric tokens | 2 |" in markdown
     assert "| event_type counted by a metric | 1 |" in markdown

@@ -15,6 +15,7 @@ from billing.sources.catalog_file import load_catalog
 from billing.sources.usage_files import RawRecord
 from billing.store.catalog_versions import save_catalog
 from tests.conftest import FIXTURES
+from tests.flows.runs import artifact, failed_run
 
 pytestmark = [pytest.mark.flow, pytest.mark.usefixtures("prefect_harness")]
 
@@ -51,28 +52,12 @@ def one_customer_beyond_bounds(configured, tmp_path, event_suite):
     return stored
 
 
-def _artifact(flow_run_id, key: str | None = None) -> str:
-    """The run's artifact (its one artifact, or the one of `key`; an ingest run publishes its
-    counts as `ingest-usage` and its validation as `ingest-validation`)."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
-
-    with get_client(sync_client=True) as client:
-        found = client.read_artifacts(
-            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
-        )
-    (artifact,) = [a for a in found if key is None or a.key == key]
-    return str(artifact.data)
-
-
 def test_an_invoice_run_that_cannot_invoice_a_customer_fails_naming_it(one_customer_beyond_bounds):
     from flows.invoices import InvoiceRunIncomplete, run_invoices
 
-    state = run_invoices(date(2026, 4, 2), return_state=True)
-    assert state.is_failed()
-    assert state.message.startswith("alpha: not invoiced: ")
-    assert "beyond what one invoice line can bill" in state.message
-    error = state.result(raise_on_failure=False)
+    error, run_id, message = failed_run(run_invoices, date(2026, 4, 2))
+    assert message.startswith("alpha: not invoiced: ")
+    assert "beyond what one invoice line can bill" in message
     assert isinstance(error, InvoiceRunIncomplete)
     summary = error.report
     # bravo's March (60.00) and charlie's two invoices are issued; alpha's none
@@ -80,7 +65,7 @@ def test_an_invoice_run_that_cannot_invoice_a_customer_fails_naming_it(one_custo
     assert (summary["finalized"], list(summary["failures"])) == (3, ["alpha"])
     assert summary["catalog_version"] == one_customer_beyond_bounds.content_hash
 
-    markdown = _artifact(state.state_details.flow_run_id)
+    markdown = artifact(run_id)
     assert f"catalog version {one_customer_beyond_bounds.content_hash[:12]}" in markdown
     not_invoiced = markdown.split("## Not invoiced", 1)[1]
     assert "| alpha | " in not_invoiced and "beyond what one invoice line can bill" in not_invoiced
@@ -91,17 +76,16 @@ def test_an_invoice_run_that_cannot_invoice_a_customer_fails_naming_it(one_custo
 
     with pytest.raises(InvoiceRunIncomplete) as again:  # a plain call raises the same error
         run_invoices(date(2026, 4, 2))
-    assert again.value.problems == [line for line in state.message.splitlines()]
+    assert again.value.problems == [line for line in message.splitlines()]
     assert again.value.report["finalized"] == 0  # the others were invoiced the first time
 
 
 def test_a_bad_parameter_ends_the_run_failed_with_its_message(one_customer_beyond_bounds):
     from flows.invoices import run_invoices
 
-    state = run_invoices(date(2026, 4, 2), customer_ids=["zulu"], return_state=True)
-    assert state.is_failed()
-    assert state.message == "unknown customer(s): zulu"
-    assert isinstance(state.result(raise_on_failure=False), UnknownCustomer)
+    run = failed_run(run_invoices, date(2026, 4, 2), customer_ids=["zulu"])
+    assert run.message == "unknown customer(s): zulu"
+    assert isinstance(run.error, UnknownCustomer)
 
 
 def test_billing_invoice_prints_the_summary_and_each_customer_not_invoiced(
@@ -161,10 +145,9 @@ def test_an_invoice_missing_from_the_store_ends_the_run_in_one_line(configured, 
             )
 
     before = snapshot()
-    state = run_invoices(date(2026, 4, 2), return_state=True)
-    assert state.is_failed()
-    assert state.message.startswith("invoice INV-000002 is missing from the store")
-    assert isinstance(state.result(raise_on_failure=False), InvoiceMissing)
+    run = failed_run(run_invoices, date(2026, 4, 2))
+    assert run.message.startswith("invoice INV-000002 is missing from the store")
+    assert isinstance(run.error, InvoiceMissing)
     env = {
         "BILLING_DATABASE_URL": configured.url.render_as_string(hide_password=False),
         "BILLING_OUTBOX_DIR": os.environ["BILLING_OUTBOX_DIR"],
