@@ -60,6 +60,20 @@ def _worker_database(url: str | None) -> str | None:
 POSTGRES_URL = _worker_database(os.environ.get("BILLING_TEST_DATABASE_URL"))
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test marked `one_database` drives the product as flows or CLI processes: what it adds to
+    the integration tests (which run every store path on both databases) is not the dialect, and
+    its SQLite half would double the run. With PostgreSQL configured, that half is `slow` (run by
+    `-m slow` or `-m "slow or not slow"`); without it, SQLite is the one database and it runs."""
+    if not POSTGRES_URL:
+        return
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if item.get_closest_marker("one_database") and callspec and callspec.params.get("engine") == "sqlite":
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     path = tmp_path_factory.mktemp("db") / "billing.db"

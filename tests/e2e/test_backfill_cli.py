@@ -10,6 +10,8 @@ from tests.e2e.test_cli import billing, fresh_database, one_line_refusal  # noqa
 from tests.flows.test_backfill_flow import late_march_call  # noqa: F401 (a fixture)
 from tests.integration.test_backfill import pending
 
+pytestmark = pytest.mark.one_database
+
 WINDOW = ["backfill", "--start", "2026-03-01", "--end", "2026-04-01"]
 
 

@@ -14,6 +14,8 @@ import pytest
 
 from tests.conftest import FIXTURES
 
+pytestmark = pytest.mark.one_database
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config" / "catalog.example.yaml"
 

@@ -207,6 +207,7 @@ def test_documents_without_a_valid_token_are_the_same_403(invoiced, suffix):
         assert (answer.status_code, answer.json()) == (403, REFUSED)
 
 
+@pytest.mark.one_database
 def test_the_cli_prints_the_url_alone_and_the_expiry_on_stderr(api, engine):
     env = {
         "BILLING_DATABASE_URL": engine.url.render_as_string(hide_password=False),

@@ -61,6 +61,7 @@ def test_documents_need_an_api_key(issued):
     assert answer.status_code == 401 and answer.json()["error"]["code"] == "unauthorized"
 
 
+@pytest.mark.one_database
 def test_the_cli_writes_the_same_pdf_and_the_html_page(issued, engine, tmp_path):
     env = {"BILLING_DATABASE_URL": engine.url.render_as_string(hide_password=False)}
     written = billing("invoices", "show", "INV-000001", "--pdf", str(tmp_path / "inv.pdf"), env=env)

@@ -16,6 +16,8 @@ from billing.store.catalog_versions import save_catalog
 from tests.conftest import FIXTURES
 from tests.e2e.test_cli import billing, one_line_refusal
 
+pytestmark = pytest.mark.one_database
+
 
 @pytest.fixture
 def env(configured, tmp_path) -> dict[str, str]:

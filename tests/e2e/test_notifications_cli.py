@@ -15,6 +15,8 @@ from tests.conftest import FIXTURES
 from tests.e2e.test_cli import billing, one_line_refusal
 from tests.ledger_rows import RECORDED, bravo_history
 
+pytestmark = pytest.mark.one_database
+
 
 @pytest.fixture
 def ledger(engine) -> tuple[dict[str, str], dict[str, int]]:

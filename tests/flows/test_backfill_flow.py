@@ -15,7 +15,7 @@ from billing.store.invoice_documents import stored_pdf_for_number
 from tests.flows.runs import artifact, completed_run, failed_run
 from tests.integration.test_backfill import ingest, invoice, load, pending
 
-pytestmark = [pytest.mark.flow, pytest.mark.usefixtures("prefect_harness")]
+pytestmark = [pytest.mark.flow, pytest.mark.one_database, pytest.mark.usefixtures("prefect_harness")]
 
 
 @pytest.fixture

@@ -18,6 +18,8 @@ from billing.store.catalog_versions import NoCatalog, active_catalog, catalog_ve
 from billing.store.models import InvoiceRow, QuarantinedEvent
 from tests.conftest import FIXTURES
 
+pytestmark = pytest.mark.one_database
+
 FIXTURE = FIXTURES / "three_customers.yaml"
 LOADED_AT = datetime(2026, 3, 1, tzinfo=UTC)
 

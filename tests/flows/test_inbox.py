@@ -20,7 +20,7 @@ from billing.store.models import Event, IngestedFile
 from tests.conftest import FIXTURES
 from tests.flows.runs import artifact, completed_run
 
-pytestmark = [pytest.mark.flow, pytest.mark.usefixtures("prefect_harness")]
+pytestmark = [pytest.mark.flow, pytest.mark.one_database, pytest.mark.usefixtures("prefect_harness")]
 ROOT = Path(__file__).resolve().parents[2]
 
 

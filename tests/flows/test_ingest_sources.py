@@ -20,6 +20,8 @@ from billing.store.catalog_versions import save_catalog
 from billing.store.metering_sql import meter_segments
 from tests.conftest import FIXTURES
 
+pytestmark = pytest.mark.one_database
+
 MEMORY = fsspec.filesystem("memory")
 T0 = datetime(2026, 3, 2, 10, tzinfo=UTC)
 HEADER = "transaction_id,customer_id,event_type,timestamp,properties.tokens"

@@ -10,6 +10,8 @@ from billing.store.catalog_versions import save_catalog
 from tests.conftest import FIXTURES
 from tests.flows.runs import artifact, completed_run
 
+pytestmark = pytest.mark.one_database
+
 GOOD = {"customer_id": "alpha", "timestamp": "2026-03-02T10:00:00Z"}
 
 

@@ -15,7 +15,7 @@ from billing.store.invoice_documents import stored_pdf_for_number
 from billing.store.models import InvoiceDocumentRow
 from tests.conftest import FIXTURES
 
-pytestmark = [pytest.mark.flow, pytest.mark.usefixtures("prefect_harness")]
+pytestmark = [pytest.mark.flow, pytest.mark.one_database, pytest.mark.usefixtures("prefect_harness")]
 
 
 def test_finalized_invoices_are_printed_once_and_emailed_once_with_their_pdf(configured, tmp_path):

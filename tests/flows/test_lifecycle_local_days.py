@@ -12,7 +12,7 @@ from billing.cli.commands.pipeline import lifecycle_summary
 from billing.store.catalog_versions import save_catalog
 from tests.unit.test_lifecycle_days import trial_catalog
 
-pytestmark = [pytest.mark.flow, pytest.mark.usefixtures("prefect_harness")]
+pytestmark = [pytest.mark.flow, pytest.mark.one_database, pytest.mark.usefixtures("prefect_harness")]
 
 
 def test_a_scan_at_one_instant_reminds_each_customer_on_its_local_day(configured, tmp_path):

@@ -15,7 +15,7 @@ from billing.store.catalog_versions import save_catalog
 from billing.store.models import LifecycleCalendarRow, Notification
 from tests.unit.test_lifecycle_dates import catalog_of, customer
 
-pytestmark = [pytest.mark.flow, pytest.mark.usefixtures("prefect_harness")]
+pytestmark = [pytest.mark.flow, pytest.mark.one_database, pytest.mark.usefixtures("prefect_harness")]
 
 LOADED = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -16,7 +16,7 @@ from billing.store.models import Notification, NotificationDelivery
 from tests.fake_webhook import WEBHOOK_SECRET
 from tests.unit.test_lifecycle_days import trial_catalog
 
-pytestmark = [pytest.mark.flow, pytest.mark.usefixtures("prefect_harness")]
+pytestmark = [pytest.mark.flow, pytest.mark.one_database, pytest.mark.usefixtures("prefect_harness")]
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from billing.store.catalog_versions import save_catalog
 from tests.conftest import FIXTURES
 from tests.flows.runs import artifact, failed_run
 
-pytestmark = [pytest.mark.flow, pytest.mark.usefixtures("prefect_harness")]
+pytestmark = [pytest.mark.flow, pytest.mark.one_database, pytest.mark.usefixtures("prefect_harness")]
 
 BASIC_CALLS = '{metric: api_calls, model: per_unit, unit_price: "0.10"}'
 

@@ -13,7 +13,7 @@ import pytest
 from billing.store.catalog_versions import save_catalog
 from tests.integration.test_spend_alerts import MARCH, catalog
 
-pytestmark = [pytest.mark.flow, pytest.mark.usefixtures("prefect_harness")]
+pytestmark = [pytest.mark.flow, pytest.mark.one_database, pytest.mark.usefixtures("prefect_harness")]
 LATE_MARCH = datetime(2026, 3, 30, 12, tzinfo=UTC)
 
 
