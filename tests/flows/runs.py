@@ -16,7 +16,9 @@ from uuid import UUID
 def completed_run(flow: Any, *args: Any, **kwargs: Any) -> tuple[Any, UUID]:
     """Run `flow` to completion; its return value and its flow run's id."""
     ids: list[UUID] = []
-    hooked = flow.with_options(on_completion=[lambda _flow, run, _state: ids.append(run.id)])
+    hooked = flow.with_options(  # the flow's own hooks kept
+        on_completion=[*flow.on_completion_hooks, lambda _flow, run, _state: ids.append(run.id)]
+    )
     result = hooked(*args, **kwargs)
     (run_id,) = ids
     return result, run_id
@@ -31,7 +33,9 @@ class FailedRun(NamedTuple):
 def failed_run(flow: Any, *args: Any, **kwargs: Any) -> FailedRun:
     """Run `flow`, which must fail; what it raised, its flow run's id and its state's message."""
     seen: list[tuple[UUID, str]] = []
-    hooked = flow.with_options(on_failure=[lambda _flow, run, state: seen.append((run.id, state.message))])
+    hooked = flow.with_options(
+        on_failure=[*flow.on_failure_hooks, lambda _flow, run, state: seen.append((run.id, state.message))]
+    )
     try:
         hooked(*args, **kwargs)
     except Exception as error:
