@@ -5,10 +5,12 @@ the one the server answered with, and when the server answers a repeated proposa
 retries after the harness's SQLite database was briefly locked) that state carries no data, so
 `result()` raises `MissingResult` although the run completed. `completed_run` takes the return
 value from the call itself and the run's id from the flow's completion hook; `failed_run` the
-error the call raised and the run's id and state message from its failure hook."""
+error the call raised and the run's id and state message from its failure hook. Task runs reach
+the server in the background: `task_run_names` waits for them."""
 
 from __future__ import annotations
 
+import time
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -42,6 +44,24 @@ def failed_run(flow: Any, *args: Any, **kwargs: Any) -> FailedRun:
         ((run_id, message),) = seen
         return FailedRun(error, run_id, message)
     raise AssertionError(f"{flow.name} completed; it was expected to fail")
+
+
+def task_run_names(flow_run_id: UUID, at_least: int, wait_seconds: float = 60) -> list[str]:
+    """The names (without their suffix) of the run's task runs, sorted. The server records task
+    runs from the events the client sends after each one, in the background: read again until
+    `at_least` of them are recorded or `wait_seconds` have passed."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    deadline = time.monotonic() + wait_seconds
+    with get_client(sync_client=True) as client:
+        while True:
+            runs = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+            )
+            if len(runs) >= at_least or time.monotonic() > deadline:
+                return sorted(run.name.rsplit("-", 1)[0] for run in runs)
+            time.sleep(0.2)
 
 
 def artifact(flow_run_id: UUID, key: str | None = None) -> str:
