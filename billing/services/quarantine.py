@@ -30,6 +30,7 @@ from sqlalchemy.engine import Engine
 
 from billing.core.catalog import Catalog
 from billing.core.errors import BillingError
+from billing.core.events import loads
 from billing.services.ingest import IngestReport, prepare_chunk, store_prepared
 from billing.sources.usage_files import RawRecord
 from billing.store import quarantine as store
@@ -40,6 +41,7 @@ from billing.validation.suite import EventSuite
 
 RETRY_BATCH = 1_000  # an IngestReport keeps its first 1,000 rejections: all of a batch's
 RETRY_SOURCE = "quarantine retry"
+UNREADABLE = "unreadable_row"
 
 
 class UnknownQuarantinedRow(BillingError):
@@ -149,7 +151,25 @@ def _retry_batch(
 
 
 def _records(rows: Sequence[QuarantinedRow]) -> list[RawRecord]:
-    return [RawRecord(row.id, text=row.payload) for row in rows]
+    return [_record(row) for row in rows]
+
+
+def _record(row: QuarantinedRow) -> RawRecord:
+    """The row to ingest again. A row held as unreadable keeps what could be seen of it (a CSV
+    line of the wrong width, bytes written with escapes, the first 64 KiB of a long row): not
+    JSON, and read as JSON it would only be held again as `malformed_json`, its reason and
+    detail lost. Such a row is held again for why it could not be read."""
+    if row.reason == UNREADABLE and not _is_json(row.payload):
+        return RawRecord(row.id, text=row.payload, unreadable=row.detail)
+    return RawRecord(row.id, text=row.payload)
+
+
+def _is_json(text: str) -> bool:
+    try:
+        loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return True
 
 
 def _taken_meanwhile(

@@ -92,6 +92,39 @@ def test_a_bad_file_fails_alone_and_the_rest_of_the_glob_is_ingested(configured,
 
 @pytest.mark.flow
 @pytest.mark.usefixtures("prefect_harness")
+def test_billing_ingest_reads_the_rest_of_a_folder_and_exits_1_naming_the_file_not_read(
+    configured, tmp_path, capsys
+):
+    from billing.cli.main import main
+    from billing.runtime.resources import utc_now
+    from billing.sources.catalog_file import load_catalog
+
+    with configured.begin() as connection:
+        save_catalog(connection, load_catalog(FIXTURES / "three_customers.yaml"), "fixture", utc_now())
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "1.jsonl").write_bytes(_line("f1") + b"\n")
+    (inbox / "2.csv").write_text("transaction_id,customer_id,event_type,timestamp,region\n")
+    (inbox / "3.jsonl.gz").write_bytes(b"not gzip at all")
+
+    status = main(["ingest", str(inbox)])  # before: refused whole, nothing read, by 2.csv's header
+
+    out, err = capsys.readouterr()
+    assert status == 1
+    assert out.startswith(f"{inbox}: received 1 = accepted 1 + duplicates 0 + quarantined 0")
+    problems = [line for line in err.splitlines() if line.startswith("billing: ")]
+    assert problems == [
+        f"billing: not read: {inbox / '2.csv'}: unknown column 'region'"
+        " (a property is written as a 'properties.region' column)",
+        problems[1],
+    ]
+    assert problems[1].startswith(f"billing: not read: {inbox / '3.jsonl.gz'}: cannot read: ")
+    assert main(["ingest", str(inbox / "2.csv")]) == 1  # one file named: refused before a flow starts
+    assert capsys.readouterr().err.startswith(f"billing: {inbox / '2.csv'}: unknown column 'region'")
+
+
+@pytest.mark.flow
+@pytest.mark.usefixtures("prefect_harness")
 def test_chunks_are_stored_in_file_order_each_a_validate_and_a_store_task_run(configured, tmp_path):
     """The store of chunk N overlaps the validation of N+1; a transaction id repeated with
     another payload in a later chunk is still that chunk's conflict."""

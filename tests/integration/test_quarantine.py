@@ -155,6 +155,25 @@ def test_a_row_that_still_fails_stays_held_once_with_its_new_reason(engine, even
     assert _count(engine, QuarantinedEvent) == held_before
 
 
+def test_a_row_that_could_not_be_read_is_held_again_for_that_reason(engine, event_suite):
+    first = _load(engine, _catalog())
+    narrow = "the row has 4 cells, the header has 5 columns"
+    records = [
+        RawRecord(2, text="t1,acme,call,2026-03-05T10:00:00Z", unreadable=narrow),  # a CSV line
+        RawRecord(3, text=_line("t2")[:20], unreadable="the row is 70,000 bytes long, over the limit"),
+        RawRecord(4, text=_line("t3").replace("acme", "ac\\u0000me")),  # JSON, read again
+    ]
+    ingest_records(engine, first, event_suite, records, "usage.csv", NOW)
+    rows = _held(engine)
+
+    retried = service.retry_rows(engine, first, event_suite, rows, WHO)
+
+    # before: the first two were held again as malformed_json ("Expecting value ...")
+    assert {(o.outcome, o.reason) for o in retried.outcomes} == {("held", "unreadable_row")}
+    assert _held(engine) == rows  # reason, detail and payload untouched
+    assert {r.detail for r in rows} >= {narrow}
+
+
 def test_discard_keeps_an_audit_row(engine, event_suite):
     first = _load(engine, _catalog())
     _ingest(engine, first, event_suite, [_line("t2", "zulu"), "{not json"])

@@ -51,12 +51,16 @@ def ingest_summary(summary: dict[str, Any]) -> str:
 
 
 def ingest(sources: Sequence[str]) -> str:
+    """A source that is one file is checked before any flow starts (a missing file, a wrong
+    header: one line, nothing read); in a glob or a folder, a file that cannot be read fails
+    alone, as in the flow. Any file not read makes the run incomplete: the summaries on stdout,
+    each such file on stderr, exit 1."""
     for source in sources:
         files = expand(source)
         if not files:
             raise SourceError(f"{source}: no file matches")
-        for path in files:
-            check_readable(path)
+        if len(files) == 1:
+            check_readable(files[0])
     resources.catalog()
     prefect_environment()
     from billing.cli.ingest_progress import progress_on_terminal
@@ -64,7 +68,11 @@ def ingest(sources: Sequence[str]) -> str:
 
     with progress_on_terminal():  # bars per file on a terminal; the summary is printed either way
         summaries = [ingest_usage(source) for source in sources]
-    return "\n".join(ingest_summary(summary) for summary in summaries)
+    report = "\n".join(ingest_summary(summary) for summary in summaries)
+    not_read = [f"not read: {failure}" for summary in summaries for failure in summary["failed_files"]]
+    if not_read:
+        raise RunIncomplete(not_read, report)
+    return report
 
 
 def delivered(summary: dict[str, Any]) -> str:
