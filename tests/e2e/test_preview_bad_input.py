@@ -53,6 +53,15 @@ def _nested(depth: int) -> bytes:
         pytest.param(b'{"events": {"a": 1}}', "events:", id="events-not-a-list"),
         pytest.param(b'{"events": [1]}', "events[0]:", id="event-not-an-object"),
         pytest.param(b'{"events": [], "mode": 5}', "mode:", id="mode-not-a-string"),
+        # a misspelt key is not left out: the preview would price another hypothesis
+        pytest.param(
+            b'{"event": [{"event_type": "api_call"}]}',
+            "unknown field 'event' in the body",
+            id="misspelt-events",
+        ),
+        pytest.param(
+            b'{"events": [], "mod": "replace"}', "unknown field 'mod' in the body", id="misspelt-mode"
+        ),
     ],
 )
 def test_an_unreadable_body_is_refused_whole(bare_api, body, fragment):
