@@ -110,6 +110,14 @@ def test_a_bad_event_refuses_the_preview_naming_its_index(bare_api, event, reaso
     assert error["message"].startswith("events[1]: ")
 
 
+def test_an_event_over_the_row_limit_is_refused_as_ingestion_would_hold_it(bare_api):
+    # sent to POST /v1/events it would be quarantined, billing nothing: the preview cannot price it
+    response = bare_api.post(PATH, content=_call({"properties": {"note": "x" * 70_000}}), headers=JSON)
+    assert response.status_code == 422, response.text
+    (problem,) = response.json()["error"]["problems"]
+    assert problem["reason"] == "unreadable_row" and "over the limit of 65,536" in problem["message"]
+
+
 def test_a_huge_exponent_is_refused_not_expanded(bare_api):
     body = b'{"events": [{"event_type": "storage", "properties": {"gb": 1e999999999, "region": "eu"}}]}'
     response = bare_api.post(PATH, content=body, headers=JSON)
