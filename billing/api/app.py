@@ -69,6 +69,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             request = PreviewRequest.model_validate(body)
         except ValidationError as error:
             first = error.errors()[0]
+            if first["type"] == "extra_forbidden":
+                raise InvalidUsage(
+                    f'unknown field {first["loc"][0]!r} in the body: expected {{"mode", "events"}}'
+                ) from None
             where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
             raise InvalidUsage(f"{where.lstrip('.') or 'body'}: {first['msg']}") from None
         bound = settings.api_database_timeout_seconds

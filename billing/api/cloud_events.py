@@ -30,7 +30,8 @@ _ATTRIBUTES = {
     "timestamp": "time",
     "properties": "data",
 }
-_NAMED = re.compile(r"\b(" + "|".join(_ATTRIBUTES) + r")\b")
+# a field's name, unless inside a quoted value (what the sender sent is shown as sent)
+_NAMED = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|\b(""" + "|".join(_ATTRIBUTES) + r")\b")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +69,11 @@ def usage_event(cloud_event: Any) -> Translated:
 
 
 def attribute_message(message: str) -> str:
-    """A rejection message in the caller's terms: `customer_id is missing` ->
-    `subject (customer_id) is missing`."""
-    return _NAMED.sub(lambda match: f"{_ATTRIBUTES[match.group(1)]} ({match.group(1)})", message, count=1)
+    """A rejection message in the caller's terms, every field it names: `customer_id is
+    missing` -> `subject (customer_id) is missing`; a quoted value is left as it was sent."""
+    return _NAMED.sub(_worded, message)
+
+
+def _worded(match: re.Match[str]) -> str:
+    field = match.group(1)
+    return match.group() if field is None else f"{_ATTRIBUTES[field]} ({field})"

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
 from fastapi import HTTPException, Request
 
 from billing.api import cloud_events
-from billing.api.request_body import parsed_json
+from billing.api.request_body import NestedTooDeep, parsed_json
 from billing.api.schemas import MAX_EVENTS
 from billing.core.errors import InvalidUsage
-from billing.core.events import MAX_ROW_BYTES, dumps, storable
+from billing.core.events import MAX_DEPTH, MAX_ROW_BYTES, dumps, loads, storable
 from billing.sources.usage_files import RawRecord
 
 JSON = "application/json"
@@ -47,7 +47,10 @@ async def event_batch(request: Request) -> EventBatch:
             f"{cloud_events.SINGLE} or {cloud_events.BATCH}",
         )
     body = await request.body()
-    batch = _batch(kind, parsed_json(body))
+    try:
+        batch = _batch(kind, parsed_json(body))
+    except NestedTooDeep as too_deep:  # an event past the parser's depth: that event is refused
+        batch = _batch_by_event(kind, body.decode("utf-8"), too_deep)
     if len(body) <= MAX_ROW_BYTES and not _HUGE_NUMBER.search(body):
         return batch  # no event of it can be over the row limit or hold an unwritable number
     return EventBatch([_bounded(record) for record in batch.records], batch.cloud)
@@ -76,6 +79,73 @@ def _batch(kind: str, document: Any) -> EventBatch:
         raise InvalidUsage(f"events must be a JSON array of events, got {got}")
     _check_size(len(events))
     return EventBatch([RawRecord(i, data=event) for i, event in enumerate(events)], cloud=False)
+
+
+# the tokens that nest JSON, a string being one token (brackets inside it nest nothing)
+_NESTING = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{},]')
+_TOO_DEEP = f"the event is nested deeper than {MAX_DEPTH} levels"
+
+
+def _batch_by_event(kind: str, text: str, too_deep: NestedTooDeep) -> EventBatch:
+    """A body too deep for the parser, read event by event as a file is read line by line: the
+    body with each event's text set aside (`null` in its place) is the shape, read as usual;
+    then each event is parsed alone, and one still too deep is its own unreadable row."""
+    if kind == cloud_events.SINGLE:
+        if not text.lstrip().startswith("{"):
+            raise too_deep
+        return EventBatch([_unreadable(0, text)], cloud=True)
+    spans = _element_spans(text, 1 if kind == cloud_events.BATCH else 2)
+    hollow, end = [], 0
+    for start, stop in spans:
+        hollow += [text[end:start], "null"]
+        end = stop
+    batch = _batch(kind, parsed_json("".join([*hollow, text[end:]]).encode()))
+    if len(batch.records) != len(spans):
+        raise too_deep
+    records = []
+    for record, (start, stop) in zip(batch.records, spans, strict=True):
+        try:
+            value = loads(text[start:stop])
+        except RecursionError:
+            records.append(_unreadable(record.position, text[start:stop]))
+        except ValueError as error:
+            raise InvalidUsage(f"the request body is not valid JSON: {str(error)[:200]}") from None
+        else:
+            records.append(
+                _cloud_record(record.position, value) if batch.cloud else replace(record, data=value)
+            )
+    return EventBatch(records, batch.cloud)
+
+
+def _unreadable(position: int, text: str) -> RawRecord:
+    """An event too deep to parse, kept whole; over 64 KiB, said so first (as `decode_row`)."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    over = f"the row is {size:,} bytes long, over the limit of {MAX_ROW_BYTES:,}"
+    return RawRecord(position, storable(text), unreadable=over if size > MAX_ROW_BYTES else _TOO_DEEP)
+
+
+def _element_spans(text: str, depth: int) -> list[tuple[int, int]]:
+    """Where each element of the arrays `depth` levels down starts and ends (1: the top-level
+    array's; 2: those of an array in the top-level object), read without recursion."""
+    spans: list[tuple[int, int]] = []
+    open_at: list[str] = []
+    after: int | None = None  # where the text of the element being read begins
+    for token in _NESTING.finditer(text):
+        mark = token.group()
+        if mark in (",", "]") and after is not None and len(open_at) == depth and open_at[-1] == "[":
+            element = text[after : token.start()]
+            start = after + len(element) - len(element.lstrip())
+            stop = after + len(element.rstrip())
+            if start < stop:
+                spans.append((start, stop))
+            after = token.end() if mark == "," else None
+        if mark in ("[", "{"):
+            open_at.append(mark)
+            if len(open_at) == depth and mark == "[":
+                after = token.end()
+        elif mark in ("]", "}") and open_at:
+            open_at.pop()
+    return spans
 
 
 def _cloud_record(index: int, cloud_event: Any) -> RawRecord:

@@ -28,6 +28,10 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+class NestedTooDeep(InvalidUsage):
+    """A body nesting past what the parser can follow (Python's recursion limit)."""
+
+
 class BodyTooLarge(HTTPException):
     def __init__(self, limit: int) -> None:
         super().__init__(413, f"the request body is larger than {limit:,} bytes")
@@ -96,7 +100,7 @@ def parsed_json(body: bytes) -> Any:
     try:
         document = loads(text or "null")
     except RecursionError:
-        raise InvalidUsage(f"the request body nests deeper than {MAX_DEPTH} levels") from None
+        raise NestedTooDeep(f"the request body nests deeper than {MAX_DEPTH} levels") from None
     except ValueError as error:
         raise InvalidUsage(f"the request body is not valid JSON: {_one_line(error)}") from None
     return document

@@ -12,6 +12,9 @@ MAX_EVENTS = 1_000
 
 
 class PreviewRequest(BaseModel):
+    # a misspelt key ("event", "mods") would otherwise price another hypothesis than the one sent
+    model_config = ConfigDict(extra="forbid")
+
     events: list[dict[str, Any]] = Field(
         default_factory=list,
         max_length=MAX_EVENTS,

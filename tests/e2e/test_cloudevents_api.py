@@ -145,3 +145,17 @@ def test_a_cloudevents_batch_over_the_limit_is_refused(api):
     body = json.dumps([json.loads(JSONFormat().write(usage(n))) for n in range(1_001)])
     response = api.post("/v1/events", content=body, headers={"Content-Type": BATCH})
     assert response.status_code == 422 and "1,000" in response.json()["error"]["message"]
+
+
+def test_messages_name_every_attribute_and_quote_values_as_sent(api):
+    good = json.loads(JSONFormat().write(usage(0)))
+    nameless = {k: v for k, v in good.items() if k not in ("id", "subject")}  # two fields missing
+    odd_subject = {**good, "id": "ce-odd", "subject": "timestamp"}  # a value that is a field's name
+    body = json.dumps([nameless, odd_subject])
+    response = api.post("/v1/events", content=body, headers={"Content-Type": BATCH})
+    assert response.status_code == 200, response.text
+    messages = [r["message"] for r in response.json()["rejections"]]
+    assert messages == [
+        "id (transaction_id) is missing; subject (customer_id) is missing",
+        "customer 'timestamp' is not in the catalog",
+    ]

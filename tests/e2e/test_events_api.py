@@ -149,7 +149,13 @@ def test_no_key_or_a_wrong_key_is_401(api, engine):
         (b'{"event": []}', "application/json", 422, "unknown field 'event'"),
         (b"{}", "application/json", 422, "events must be a JSON array of events, got missing"),
         (b"\xff\xfe{}", "application/json", 422, "not UTF-8"),
-        (b"[" * 100_000 + b"]" * 100_000, "application/json", 422, "nests deeper"),
+        (b"[" * 100_000 + b"]" * 100_000, "application/json", 422, "must be a JSON object"),
+        (
+            b'{"events": [], "x": ' + b'{"a": ' * 9_000 + b"1" + b"}" * 9_001,
+            "application/json",
+            422,
+            "nests deeper",
+        ),
         (b'{"events": []}', "text/csv", 415, "text/csv"),
         (b"[]", "application/cloudevents+json", 422, "one JSON object"),
         (b"{}", "application/cloudevents-batch+json", 422, "JSON array"),
@@ -226,6 +232,52 @@ def test_every_event_is_accounted_for_by_index(api, batch):
     assert body["received"] == len(batch)
     indexes = [r["index"] for r in body["rejections"]]
     assert len(set(indexes)) == len(indexes) and set(indexes) <= set(range(len(batch)))
+
+
+_PAST_THE_PARSER = '{"x": ' + "[" * 5_000 + r'"a\"],{["' + "]" * 5_000 + "}"  # a string's brackets too
+_BATCHES = {
+    "application/json": ('{"events": [%s]}', lambda n: json.dumps(good(n))),
+    "application/cloudevents-batch+json": ("[%s]", lambda n: json.dumps(cloud(n))),
+}
+
+
+def cloud(n: int) -> dict:
+    event = good(n)
+    return {
+        "specversion": "1.0",
+        "source": "//meter",
+        "id": event["transaction_id"],
+        "type": "api_call",
+        "subject": "alpha",
+        "time": event["timestamp"],
+    }
+
+
+@pytest.mark.parametrize("content_type", sorted(_BATCHES))
+def test_an_event_nested_past_what_the_parser_follows_is_quarantined_alone(api, engine, content_type):
+    shape, event = _BATCHES[content_type]
+    deep = event(1)[:-1] + ', "data": ' + _PAST_THE_PARSER + "}"
+    text = shape % ", ".join([event(0), deep, " 5 ", event(2)])
+    response = api.post("/v1/events", content=text, headers={"Content-Type": content_type})
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert (answer["received"], answer["accepted"]) == (4, 2)
+    assert [(r["index"], r["reason"]) for r in answer["rejections"]] == [
+        (1, "unreadable_row"),
+        (2, "malformed_field"),
+    ]
+    assert answer["rejections"][0]["message"] == "the event is nested deeper than 32 levels"
+    with engine.connect() as connection:
+        payloads = connection.execute(sa.select(QuarantinedEvent.payload)).scalars().all()
+    assert deep in payloads  # kept whole, as a file's line is
+
+
+def test_one_cloudevent_nested_past_what_the_parser_follows_is_quarantined(api, engine):
+    body = json.dumps(cloud(0))[:-1] + ', "data": ' + _PAST_THE_PARSER + "}"
+    response = api.post("/v1/events", content=body, headers={"Content-Type": "application/cloudevents+json"})
+    assert response.status_code == 200, response.text
+    assert response.json()["rejections"][0]["message"] == "the event is nested deeper than 32 levels"
+    assert stored(engine) == [0, 1]
 
 
 def test_an_event_over_the_row_limit_is_quarantined_like_a_files_line(api, engine) -> None:

@@ -53,6 +53,15 @@ def _nested(depth: int) -> bytes:
         pytest.param(b'{"events": {"a": 1}}', "events:", id="events-not-a-list"),
         pytest.param(b'{"events": [1]}', "events[0]:", id="event-not-an-object"),
         pytest.param(b'{"events": [], "mode": 5}', "mode:", id="mode-not-a-string"),
+        # a misspelt key is not left out: the preview would price another hypothesis
+        pytest.param(
+            b'{"event": [{"event_type": "api_call"}]}',
+            "unknown field 'event' in the body",
+            id="misspelt-events",
+        ),
+        pytest.param(
+            b'{"events": [], "mod": "replace"}', "unknown field 'mod' in the body", id="misspelt-mode"
+        ),
     ],
 )
 def test_an_unreadable_body_is_refused_whole(bare_api, body, fragment):
@@ -99,6 +108,14 @@ def test_a_bad_event_refuses_the_preview_naming_its_index(bare_api, event, reaso
     assert reason is None or problem["reason"] == reason
     assert fragment in problem["message"]
     assert error["message"].startswith("events[1]: ")
+
+
+def test_an_event_over_the_row_limit_is_refused_as_ingestion_would_hold_it(bare_api):
+    # sent to POST /v1/events it would be quarantined, billing nothing: the preview cannot price it
+    response = bare_api.post(PATH, content=_call({"properties": {"note": "x" * 70_000}}), headers=JSON)
+    assert response.status_code == 422, response.text
+    (problem,) = response.json()["error"]["problems"]
+    assert problem["reason"] == "unreadable_row" and "over the limit of 65,536" in problem["message"]
 
 
 def test_a_huge_exponent_is_refused_not_expanded(bare_api):
