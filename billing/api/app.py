@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                 "required": True,
             }
         },
-        responses={200: {"model": PreviewAnswer}, **error_responses(401, 404, 413, 415, 422, 503)},
+        responses={200: {"model": PreviewAnswer}, **error_responses(401, 404, 409, 413, 415, 422, 503)},
     )
     def customer_preview(
         customer_id: str,

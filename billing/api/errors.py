@@ -25,6 +25,7 @@ from billing.core.errors import (
     UnknownInvoice,
     UnknownMetric,
     UnknownPlan,
+    UnmeterableUsage,
 )
 from billing.notify.invoice_pdf import DocumentError
 from billing.services.console_sessions import ConsoleDisabled
@@ -37,6 +38,7 @@ _STATUS: dict[type[BillingError], int] = {
     UnknownCustomer: 404,
     UnknownInvoice: 404,
     InvoiceStateError: 409,
+    UnmeterableUsage: 409,
     UnknownPlan: 404,
     UnknownMetric: 422,
     DatabaseNotReady: 503,

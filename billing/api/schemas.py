@@ -127,7 +127,11 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         401: "no valid API key",
         403: "a missing, expired, forged or malformed console token (one answer for all)",
         404: "unknown customer or invoice",
-        409: "the invoice is not in a state that allows this (only a finalized invoice is paid or voided)",
+        409: (
+            "what is stored does not allow this: an invoice not in a state for the move (only a "
+            "finalized invoice is paid or voided), or stored usage a metric cannot aggregate "
+            "(`unmeterable_usage`: an event not written by ingest)"
+        ),
         413: "request body over 1 MiB",
         415: "a request body of a media type the endpoint does not read",
         422: "a body or an event that cannot be priced; `problems` names each bad event",

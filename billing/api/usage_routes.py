@@ -20,7 +20,7 @@ from billing.views.usage_document import usage_document
 def install_usage_routes(app: FastAPI) -> None:
     @app.get(
         "/v1/customers/{customer_id}/usage",
-        responses={200: {"model": UsageAnswer}, **error_responses(401, 404, 503)},
+        responses={200: {"model": UsageAnswer}, **error_responses(401, 404, 409, 503)},
     )
     def usage(
         customer_id: str,

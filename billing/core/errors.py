@@ -48,6 +48,18 @@ class InvalidUsage(BillingError):
     code = "invalid_usage"
 
 
+class UnmeterableUsage(BillingError):
+    """Stored events a metric cannot aggregate (a value that is not a number where a number is
+    needed), which ingest would have quarantined: `customers` says, per customer, which event."""
+
+    code = "unmeterable_usage"
+
+    def __init__(self, customers: dict[str, str]) -> None:
+        self.customers = customers
+        first = next(iter(customers.items()), None)
+        super().__init__("stored usage cannot be metered" if first is None else f"{first[0]}: {first[1]}")
+
+
 class DatabaseNotReady(BillingError):
     code = "database_not_ready"
 

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from billing.core.catalog import Catalog, Customer
-from billing.core.errors import BillingError
+from billing.core.errors import BillingError, UnmeterableUsage
 from billing.core.invoice_plan import BillingState, InvoicePlan, draft_invoices, plan_invoices
 from billing.core.invoicing import Invoice, InvoiceDraft, UsageBySegment
 from billing.core.lifecycle import Reminder
@@ -132,7 +132,39 @@ def invoice_customers(
     A finalized invoice's email is queued with it, unless its subtotal is 0 and
     `email_zero_invoices` is false (one brought to 0 by credits is emailed: SPEC §8a).
 
-    Refuses to write anything (`InvoiceMissing`) while an invoice issued earlier is missing."""
+    Refuses to write anything (`InvoiceMissing`) while an invoice issued earlier is missing.
+    A customer whose stored usage a metric cannot aggregate (an event not written by ingest)
+    is not invoiced, the event named, and the chunk is invoiced again without it."""
+    refused: dict[str, str] = {}
+    while True:
+        chunk = [cid for cid in customer_ids if cid not in refused]
+        try:
+            report = _invoice_chunk(
+                engine, stored, chunk, as_of, grace, due_days, now, dry_run, email_zero_invoices, channels
+            )
+        except UnmeterableUsage as error:
+            found = {cid: why for cid, why in error.customers.items() if cid in chunk}
+            if not found:
+                raise
+            refused.update(found)
+            continue
+        report.customers = len(customer_ids)
+        report.failures.update(refused)
+        return report
+
+
+def _invoice_chunk(
+    engine: Engine,
+    stored: StoredCatalog,
+    customer_ids: Sequence[str],
+    as_of: datetime,
+    grace: timedelta,
+    due_days: int,
+    now: datetime,
+    dry_run: bool,
+    email_zero_invoices: bool,
+    channels: Sequence[str],
+) -> InvoiceRunReport:
     catalog = stored.catalog
     schedules = {cid: Schedule.of(catalog, cid) for cid in customer_ids}
     report = InvoiceRunReport(dry_run, customers=len(customer_ids))

@@ -13,9 +13,9 @@ from billing.core.catalog import Catalog, catalog_from_document
 from billing.core.errors import BillingError, CatalogError
 from billing.store.database import lock_billing, one_of
 from billing.store.lifecycle_calendar import rebuild_calendar
-from billing.store.metering_sql import unmeterable_events
 from billing.store.models import CatalogVersion, ContractRow, CustomerRow
 from billing.store.rollups import maintain_catalog
+from billing.store.unmeterable import unmeterable_events
 
 
 class NoCatalog(BillingError):

@@ -45,6 +45,12 @@ def _prepare_sqlite(connection: sqlite3.Connection, _record: object) -> None:
     connection.create_aggregate("billing_sum", 1, _SqliteSum)  # type: ignore[arg-type]
     connection.create_aggregate("billing_max", 1, _SqliteMax)  # type: ignore[arg-type]
     connection.create_aggregate("billing_latest", 3, _SqliteLatest)  # type: ignore[arg-type]
+    connection.create_function("billing_not_a_number", 1, _not_a_number)
+
+
+def _not_a_number(kind: object) -> None:
+    """Metering met a metered value that is not a number (`billing.store.unmeterable`)."""
+    raise ValueError(f"a metered value is a JSON {kind}, not a number")
 
 
 class _SqliteSum(SumAccumulator):

@@ -24,9 +24,9 @@ import sqlalchemy as sa
 
 from billing.core.catalog import Catalog, Metric
 from billing.core.events import dumps, loads
-from billing.core.metering import NUMERIC_AGGREGATIONS, MetricState
+from billing.core.metering import MetricState
 from billing.core.pricing.base import MeteredUsage
-from billing.store import rollup_reads, rollups
+from billing.store import rollup_reads, rollups, unmeterable
 from billing.store.metric_dialects import MetricDialect as _Dialect
 from billing.store.metric_dialects import PostgresMetrics as _Postgres
 from billing.store.metric_dialects import SqliteMetrics as _Sqlite
@@ -76,9 +76,15 @@ def stream_segment_usage(
         return
     seen = set()
     every_type = {c.metric.event_type for c in columns} == {m.event_type for m in catalog.metrics}
-    for row in _metered_rows(connection, columns, segments, every_type):
-        seen.add(row[0])
-        yield row[0], _usage(columns, row[1:])
+    try:
+        for row in _metered_rows(connection, columns, segments, every_type):
+            seen.add(row[0])
+            yield row[0], _usage(columns, row[1:])
+    except Exception as error:
+        if not unmeterable.refused_value(error):
+            raise
+        customers = {customer for customer, _, _ in segments}
+        raise unmeterable.refused(connection.engine, (c.metric for c in columns), customers) from None
     for index in range(len(segments)):
         if index not in seen:
             yield index, _zero(columns)
@@ -195,31 +201,6 @@ def _usage(columns: Sequence[_Column], values: Sequence[Any]) -> dict[str, Meter
     return usage
 
 
-def unmeterable_events(connection: sa.Connection, catalog: Catalog) -> list[str]:
-    """Stored events a new catalog's numeric metrics could not aggregate (a text where a number
-    is needed): ingestion checked them against the catalog of their day, not this one."""
-    problems = []
-    for metric in catalog.metrics:
-        if metric.aggregation not in NUMERIC_AGGREGATIONS or metric.field is None:
-            continue
-        dialect: _Dialect
-        if connection.dialect.name == "postgresql":
-            dialect = _Postgres()
-            wrong = f"jsonb_typeof(e.properties -> {dialect.bind(metric.field)}) NOT IN ('number', 'null')"
-        else:
-            sqlite = dialect = _Sqlite()
-            wrong = f"json_type(e.properties, {sqlite.path(metric.field)}) NOT IN ('integer', 'real', 'null')"
-        sql = f"SELECT e.transaction_id FROM events e WHERE {dialect.condition(metric)} AND {wrong} LIMIT 1"
-        rows = _rows(connection, dialect, sql)  # PostgreSQL literals may hold ":2": not text()
-        found = rows[0][0] if rows else None
-        if found is not None:
-            problems.append(
-                f"metrics: {metric.code}: stored {metric.event_type!r} events have a {metric.field!r} "
-                f"that is not a number (transaction_id {found!r}, maybe more); fix the metric or those events"
-            )
-    return problems
-
-
 # -- stored usage in mergeable form (previews) --------------------------------------------------
 #
 # A preview adds a few events to a period that may hold millions. These functions report what
@@ -240,7 +221,13 @@ def stored_states(
     """Each catalog metric's (or each of `metrics`') `MetricState` over the stored events of
     each segment."""
     metrics = list(catalog.metrics if metrics is None else metrics)
-    return {segment: _segment_states(connection, metrics, segment) for segment in segments}
+    try:
+        return {segment: _segment_states(connection, metrics, segment) for segment in segments}
+    except Exception as error:
+        if not unmeterable.refused_value(error):
+            raise
+        customers = {customer for customer, _, _ in segments}
+        raise unmeterable.refused(connection.engine, metrics, customers) from None
 
 
 def _segment_states(

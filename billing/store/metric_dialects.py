@@ -4,6 +4,9 @@
 - PostgreSQL: exact `numeric` arithmetic on `jsonb`; catalog constants are literals.
 - SQLite: the core's own accumulators registered as SQL aggregates (`billing_sum` ...), fed the
   JSON text of each number, since SQLite's numbers are binary floats.
+
+On both, a metered value that is not a number (only plain SQL can store one) is refused, not
+skipped: `billing.store.unmeterable`.
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ class PostgresMetrics(MetricDialect):
         if metric.aggregation == "count":
             return f"count(*) {where}"
         field = self.bind(metric.field)
-        number = f"CAST(e.properties ->> {field} AS numeric)"
+        number = postgres_number(f"e.properties -> {field}")
         if metric.aggregation == "sum":
             return f"sum({number}) {where}"
         if metric.aggregation == "max":
@@ -95,12 +98,27 @@ class SqliteMetrics(MetricDialect):
         # A JSON null is no value, as in the core: the aggregates see SQL NULL for it.
         if metric.aggregation == "unique_count":
             return f"count(DISTINCT CASE WHEN {kind} <> 'null' THEN e.properties -> {path} END) {where}"
-        value = f"(CASE WHEN {kind} IN ('integer', 'real') THEN e.properties -> {path} END)"
+        value = f"({sqlite_number(kind, f'e.properties -> {path}')})"
         if metric.aggregation == "sum":
             return f"billing_sum({value}) {where}"
         if metric.aggregation == "max":
             return f"billing_max({value}) {where}"
         return f'billing_latest(e."timestamp", e.transaction_id, {value}) {where}'
+
+
+def postgres_number(json_value: str) -> str:
+    """A metered JSON value as `numeric`: a JSON null (like a missing property) is no value;
+    the cast of anything else that is not a number fails (`billing.store.unmeterable`)."""
+    return f"CAST(NULLIF({json_value}, CAST('null' AS jsonb)) AS numeric)"
+
+
+def sqlite_number(kind: str, json_value: str) -> str:
+    """A metered JSON value as the text of its number (`kind` is its `json_type`): null or
+    missing is no value; anything else that is not a number makes `billing_not_a_number` raise."""
+    return (
+        f"CASE WHEN {kind} IN ('integer', 'real') THEN {json_value} "
+        f"WHEN {kind} IS NULL OR {kind} = 'null' THEN NULL ELSE billing_not_a_number({kind}) END"
+    )
 
 
 def sqlite_instant(instant: datetime) -> str:

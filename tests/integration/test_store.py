@@ -189,7 +189,7 @@ def test_a_sending_run_tries_each_email_once_even_when_all_fail(engine):
 def test_a_catalog_whose_numeric_metric_meets_text_in_stored_events_is_refused(engine):
     from billing.core.catalog import parse_catalog
     from billing.core.events import UsageEvent
-    from billing.store.metering_sql import unmeterable_events
+    from billing.store.unmeterable import unmeterable_events
     from billing.store.usage_events import insert_events
 
     def catalog(aggregation: str):

@@ -1,0 +1,109 @@
+"""Stored events a metric cannot aggregate: refused by metering, then found and named.
+
+Ingest quarantines an event whose metered property is not a number, so such an event is stored
+only behind ingest's back (plain SQL) or under an older catalog (which `catalog load` refuses to
+replace while such events are stored: `unmeterable_events`). Metering refuses it rather than
+skipping it, on both databases alike: PostgreSQL's aggregates cast the JSON value itself to
+`numeric`, which fails for a string, a boolean, an object or an array (a JSON null, like a
+missing property, is no value); SQLite's call `billing_not_a_number`, which raises. The store
+then names the events (`refused`): the invoice run leaves those customers uninvoiced, each with
+that line, and invoices the others; a preview answers it; the rollups' upkeep fails its chunk
+with it. Nothing is billed as if the value were not there.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Collection, Iterable
+from typing import Any
+
+import psycopg
+import sqlalchemy as sa
+
+from billing.core.catalog import Catalog, Metric
+from billing.core.errors import UnmeterableUsage
+from billing.core.metering import NUMERIC_AGGREGATIONS
+from billing.store.metric_dialects import MetricDialect, PostgresMetrics, SqliteMetrics
+
+
+def refused_value(error: BaseException) -> bool:
+    """Whether a database error is metering refusing a metered value that is not a number."""
+    if isinstance(error, sa.exc.DBAPIError):
+        error = error.orig  # type: ignore[assignment]
+    if isinstance(error, psycopg.errors.InvalidParameterValue):
+        return "cannot cast jsonb" in str(error)
+    return isinstance(error, sqlite3.OperationalError) and "user-defined function raised" in str(error)
+
+
+def refused(
+    engine: sa.Engine, metrics: Iterable[Metric], customer_ids: Collection[str] | None
+) -> UnmeterableUsage:
+    """The error to raise once metering refused a value: per customer, its first stored event
+    that a metric cannot aggregate. Read on a connection of its own (on PostgreSQL the
+    refused statement's transaction can run nothing more)."""
+    with engine.connect() as connection:
+        found = unmeterable_customers(connection, metrics, customer_ids)
+    return UnmeterableUsage(found)
+
+
+def unmeterable_customers(
+    connection: sa.Connection, metrics: Iterable[Metric], customer_ids: Collection[str] | None = None
+) -> dict[str, str]:
+    """Per customer (of `customer_ids`, or any), why its stored usage cannot be metered."""
+    found: dict[str, str] = {}
+    wanted = None if customer_ids is None else set(customer_ids)
+    for metric in metrics:
+        if metric.aggregation not in NUMERIC_AGGREGATIONS or metric.field is None:
+            continue
+        dialect, wrong = _wrong_value(connection, metric)
+        sql = (
+            f"SELECT e.customer_id, min(e.transaction_id) FROM events e "
+            f"WHERE {dialect.condition(metric)} AND {wrong} GROUP BY e.customer_id ORDER BY e.customer_id"
+        )
+        for customer, transaction_id in _rows(connection, dialect, sql):
+            if (wanted is None or customer in wanted) and customer not in found:
+                found[customer] = (
+                    f"stored {metric.event_type!r} event {transaction_id!r} has a {metric.field!r} that is "
+                    f"not a number, which metric {metric.code!r} cannot aggregate (not written by ingest, "
+                    "which quarantines such events): fix or delete it"
+                )
+    return found
+
+
+def unmeterable_events(connection: sa.Connection, catalog: Catalog) -> list[str]:
+    """Stored events a new catalog's numeric metrics could not aggregate (a text where a number
+    is needed): ingestion checked them against the catalog of their day, not this one."""
+    problems = []
+    for metric in catalog.metrics:
+        if metric.aggregation not in NUMERIC_AGGREGATIONS or metric.field is None:
+            continue
+        dialect, wrong = _wrong_value(connection, metric)
+        sql = f"SELECT e.transaction_id FROM events e WHERE {dialect.condition(metric)} AND {wrong} LIMIT 1"
+        rows = _rows(connection, dialect, sql)
+        if rows:
+            problems.append(
+                f"metrics: {metric.code}: stored {metric.event_type!r} events have a {metric.field!r} "
+                f"that is not a number (transaction_id {rows[0][0]!r}, maybe more); "
+                "fix the metric or those events"
+            )
+    return problems
+
+
+def _wrong_value(connection: sa.Connection, metric: Metric) -> tuple[MetricDialect, str]:
+    """The dialect, and the condition that the metric's property holds something metering
+    refuses (neither a number nor null nor missing)."""
+    field = metric.field or ""
+    if connection.dialect.name == "postgresql":
+        postgres = PostgresMetrics()
+        return postgres, f"jsonb_typeof(e.properties -> {postgres.bind(field)}) NOT IN ('number', 'null')"
+    sqlite = SqliteMetrics()
+    return sqlite, f"json_type(e.properties, {sqlite.path(field)}) NOT IN ('integer', 'real', 'null')"
+
+
+def _rows(connection: sa.Connection, dialect: MetricDialect, statement: str) -> list[Any]:
+    if isinstance(dialect, SqliteMetrics):
+        return [tuple(row) for row in connection.execute(sa.text(statement), dialect.params)]
+    driver: Any = connection.connection.driver_connection
+    with driver.cursor() as cursor:  # every constant a literal (which may hold ":2"): not text()
+        cursor.execute(statement)
+        return list(cursor.fetchall())

@@ -1,0 +1,160 @@
+"""A stored event whose metered property is not a number (only plain SQL can store one: ingest
+quarantines it) is refused by metering on both databases alike, named, and only its customer
+goes uninvoiced; before, PostgreSQL's invoice run died with a traceback for the whole chunk and
+SQLite's billed the value as nothing."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from billing.core.catalog import parse_catalog
+from billing.core.errors import UnmeterableUsage
+from billing.services.ingest import ingest_records
+from billing.services.invoice_run import invoice_customers
+from billing.sources.usage_files import RawRecord
+from billing.store import rollups
+from billing.store.catalog_versions import save_catalog
+from billing.store.database import lock_billing
+from billing.store.metering_sql import meter_segments, stored_states
+
+GRACE = timedelta(hours=24)
+AS_OF = datetime(2026, 4, 5, tzinfo=UTC)
+MARCH = (datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
+CATALOG = parse_catalog(
+    {
+        "currency": "USD",
+        "metrics": [
+            {"code": "tokens", "event_type": "llm", "aggregation": "sum", "field": "tokens"},
+            {"code": "peak", "event_type": "llm", "aggregation": "max", "field": "tokens"},
+            {"code": "seats", "event_type": "seat", "aggregation": "latest", "field": "n"},
+        ],
+        "plans": [
+            {
+                "code": "std",
+                "interval": "monthly",
+                "charges": [
+                    {"metric": "tokens", "model": "per_unit", "unit_price": "0.01"},
+                    {"metric": "peak", "model": "per_unit", "unit_price": "0.10"},
+                    {"metric": "seats", "model": "per_unit", "unit_price": "5.00"},
+                ],
+            }
+        ],
+        "customers": [
+            {
+                "id": cid,
+                "email": f"{cid}@x.example",
+                "contracts": [{"plan": "std", "starts_on": "2026-03-01"}],
+            }
+            for cid in ("bad", "good")
+        ],
+    }
+)
+
+
+@pytest.fixture
+def stored(engine, event_suite):
+    with engine.begin() as connection:
+        stored = save_catalog(connection, CATALOG, "test", datetime(2026, 3, 1, tzinfo=UTC))
+    records = [
+        RawRecord(n, json.dumps(row))
+        for n, row in enumerate(
+            {
+                "transaction_id": f"t-{cid}",
+                "customer_id": cid,
+                "event_type": "llm",
+                "timestamp": "2026-03-05T00:00:00Z",
+                "properties": {"tokens": 100},
+            }
+            for cid in ("bad", "good")
+        )
+    ]
+    report = ingest_records(engine, CATALOG, event_suite, records, "test", AS_OF)
+    assert report.accepted == 2
+    return stored
+
+
+def _behind_ingest(engine, event_type: str, properties: str, txid: str = "plain-1") -> None:
+    """What an operator's INSERT does: no validation, no rollups."""
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO events (transaction_id, customer_id, event_type, timestamp, properties, "
+                "payload_hash, received_at, late, pending_adjustment) VALUES (:t, 'bad', :type, :at, "
+                ":p, 'x', :at, false, false)"
+            ),
+            {"t": txid, "type": event_type, "at": datetime(2026, 3, 10, tzinfo=UTC), "p": properties},
+        )
+
+
+@pytest.mark.parametrize(
+    ("event_type", "properties"),
+    [
+        ("llm", '{"tokens": {"a": 1}}'),  # an object
+        ("llm", '{"tokens": "12"}'),  # a string of digits: PostgreSQL's text cast billed it as 12
+        ("llm", '{"tokens": true}'),
+        ("seat", '{"n": [3]}'),  # `latest`
+    ],
+)
+def test_the_customer_holding_it_is_named_and_the_others_are_invoiced(engine, stored, event_type, properties):
+    _behind_ingest(engine, event_type, properties)
+
+    report = invoice_customers(engine, stored, ["bad", "good"], AS_OF, grace=GRACE, due_days=30, now=AS_OF)
+
+    assert list(report.failures) == ["bad"]
+    field = "n" if event_type == "seat" else "tokens"
+    assert report.failures["bad"].startswith(
+        f"stored {event_type!r} event 'plain-1' has a {field!r} that is not"
+    )
+    assert "fix or delete it" in report.failures["bad"]
+    assert report.customers == 2
+    assert {o.customer_id for o in report.outcomes} == {"good"}
+
+
+def test_a_json_null_is_no_value_as_a_missing_property_is(engine, stored):
+    _behind_ingest(engine, "llm", '{"tokens": null}')
+    with engine.connect() as connection:
+        usage = meter_segments(connection, CATALOG, [("bad", *MARCH)])
+    assert usage[("bad", *MARCH)]["tokens"].quantity == 100
+
+
+def test_a_preview_is_refused_naming_the_event(engine, stored):
+    _behind_ingest(engine, "llm", '{"tokens": "12"}')
+    with engine.connect() as connection, pytest.raises(UnmeterableUsage) as refused:
+        stored_states(connection, CATALOG, [("bad", *MARCH)])
+    assert list(refused.value.customers) == ["bad"]
+    assert str(refused.value).startswith("bad: stored 'llm' event 'plain-1' has a 'tokens'")
+
+
+def test_the_rollups_refuse_it_rather_than_count_it_as_nothing(engine, stored):
+    _behind_ingest(engine, "llm", '{"tokens": false}')
+    with engine.begin() as connection, pytest.raises(UnmeterableUsage) as refused:
+        lock_billing(connection)
+        rollups.add_events_after(connection, 0)
+    assert "'plain-1'" in str(refused.value)
+
+
+def test_the_api_answers_409_naming_the_event(engine):
+    from tests.e2e.conftest import client_for
+
+    api = client_for(engine)  # the fixture catalog: charlie's plan meters tokens (a sum)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO events (transaction_id, customer_id, event_type, timestamp, properties, "
+                "payload_hash, received_at, late, pending_adjustment) VALUES ('plain-9', 'charlie', 'llm', "
+                ":at, :p, 'x', :at, false, false)"
+            ),
+            {"at": datetime(2026, 3, 12, tzinfo=UTC), "p": '{"tokens": "500"}'},
+        )
+    for answer in (
+        api.post("/v1/customers/charlie/preview", json={"events": [], "mode": "merge"}),
+        api.get("/v1/customers/charlie/usage"),
+    ):
+        assert answer.status_code == 409, answer.text
+        error = answer.json()["error"]
+        assert error["code"] == "unmeterable_usage"
+        assert error["message"].startswith("charlie: stored 'llm' event 'plain-9' has a 'tokens'")
