@@ -145,6 +145,24 @@ def test_plain_sql_cannot_change_a_finalized_invoice_or_its_lines(
     assert (shown.status, shown.total) == ("finalized", Decimal("10.00"))
 
 
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "TRUNCATE invoice_lines CASCADE",
+        "TRUNCATE invoices CASCADE",
+        "TRUNCATE counters",
+        "TRUNCATE events CASCADE",
+    ],
+)
+def test_plain_sql_cannot_truncate_what_was_billed(finalized: sa.Engine, statement: str) -> None:
+    if finalized.dialect.name != "postgresql":
+        pytest.skip("SQLite has no TRUNCATE (its DELETE fires the row triggers)")
+    before = _snapshot(finalized)
+    with pytest.raises(sa.exc.IntegrityError, match="TRUNCATE would remove finalized invoices"):
+        _execute(finalized, statement)
+    assert _snapshot(finalized) == before
+
+
 @pytest.mark.parametrize("forward", ["paid", "void"])
 def test_the_status_moves_forward_once_and_never_back(finalized: sa.Engine, forward: str) -> None:
     invoice_id = _invoice_id(finalized, "INV-000001")
