@@ -91,7 +91,8 @@ def selected_rows(engine: Engine, ids: Sequence[int]) -> tuple[list[QuarantinedR
         if row.status == "held":
             rows.append(row)
         else:
-            skipped.append(f"row {id_} is {row.status} ({row.resolution}) already: left as it is")
+            how = "" if row.resolution in (None, row.status) else f" ({row.resolution})"
+            skipped.append(f"row {id_} is {row.status}{how} already: left as it is")
     return rows, skipped
 
 
