@@ -41,6 +41,18 @@ class UnknownMetric(BillingError):
 class UnknownCustomer(BillingError):
     code = "unknown_customer"
 
+    SHOWN_CHARACTERS = 200  # of an unknown id a message repeats (a client may send megabytes)
+
+    @classmethod
+    def named(cls, customer_id: str) -> UnknownCustomer:
+        """`unknown customer 'x'`; an id longer than a message should repeat is cut, its length
+        said."""
+        cut = cls.SHOWN_CHARACTERS
+        shown = repr(customer_id)
+        if len(customer_id) > cut:
+            shown = f"{customer_id[:cut]!r}... ({len(customer_id):,} characters)"
+        return cls(f"unknown customer {shown}")
+
 
 class InvalidUsage(BillingError):
     """A usage quantity or an event that cannot be rated."""

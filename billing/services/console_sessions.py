@@ -47,7 +47,7 @@ def open_session(
     if secret is None:
         raise ConsoleDisabled(DISABLED_MESSAGE)
     if customer_id not in catalog.customers_by_id:
-        raise UnknownCustomer(f"unknown customer {customer_id!r}")
+        raise UnknownCustomer.named(customer_id)
     ttl = min(timedelta(minutes=ttl_minutes), MAX_TTL)
     expires_at = (now + ttl).replace(microsecond=0)
     token = sign(secret, customer_id, expires_at, secrets.token_bytes(NONCE_BYTES))

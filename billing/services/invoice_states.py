@@ -99,7 +99,7 @@ def customer_invoices(engine: Engine, customer_id: str, known: bool) -> list[Inv
     with engine.connect() as connection:
         found = latest_invoices(connection, customer_id)
     if not found and not known:
-        raise UnknownCustomer(f"unknown customer {customer_id!r}")
+        raise UnknownCustomer.named(customer_id)
     return found
 
 

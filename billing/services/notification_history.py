@@ -45,5 +45,5 @@ def history(engine: Engine, query: HistoryQuery, known: bool = True) -> HistoryP
         page = notification_history(connection, query)
         unheard = None if known or page.notifications else query.customer_id
         if unheard is not None and not has_notifications(connection, unheard):
-            raise UnknownCustomer(f"unknown customer {unheard!r}")
+            raise UnknownCustomer.named(unheard)
     return page

@@ -172,6 +172,13 @@ def test_a_revoked_key_is_refused(api, engine):
     ("path", "body", "status", "code", "fragment"),
     [
         ("/v1/customers/zulu/preview", {"events": []}, 404, "unknown_customer", "zulu"),
+        (  # an id of 20,000 characters is repeated cut, its length said
+            f"/v1/customers/{'z' * 20_000}/preview",
+            {"events": []},
+            404,
+            "unknown_customer",
+            f"unknown customer '{'z' * 200}'... (20,000 characters)",
+        ),
         ("/v1/customers/bravo/preview", {"events": [], "mode": "sideways"}, 422, "invalid_usage", "mode"),
         ("/v1/customers/bravo/preview", {"events": "no"}, 422, "invalid_usage", "events"),
         (

@@ -360,7 +360,7 @@ class Catalog(_Model):
         try:
             return self.customers_by_id[customer_id]
         except KeyError:
-            raise UnknownCustomer(f"unknown customer {customer_id!r}") from None
+            raise UnknownCustomer.named(customer_id) from None
 
     @cached_property
     def _contract_charges(self) -> dict[tuple[str, int], tuple[ChargeModel, ...]]:
