@@ -81,10 +81,12 @@ def stream_segment_usage(
             seen.add(row[0])
             yield row[0], _usage(columns, row[1:])
     except Exception as error:
-        if not unmeterable.refused_value(error):
+        refused = unmeterable.refused_value(error) and unmeterable.refused(
+            connection.engine, [c.metric for c in columns], segments
+        )
+        if not refused:
             raise
-        customers = {customer for customer, _, _ in segments}
-        raise unmeterable.refused(connection.engine, (c.metric for c in columns), customers) from None
+        raise refused from None
     for index in range(len(segments)):
         if index not in seen:
             yield index, _zero(columns)
@@ -224,10 +226,12 @@ def stored_states(
     try:
         return {segment: _segment_states(connection, metrics, segment) for segment in segments}
     except Exception as error:
-        if not unmeterable.refused_value(error):
+        refused = unmeterable.refused_value(error) and unmeterable.refused(
+            connection.engine, metrics, segments
+        )
+        if not refused:
             raise
-        customers = {customer for customer, _, _ in segments}
-        raise unmeterable.refused(connection.engine, metrics, customers) from None
+        raise refused from None
 
 
 def _segment_states(

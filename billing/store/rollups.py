@@ -36,10 +36,9 @@ import sqlalchemy as sa
 
 from billing.core.catalog import Metric
 from billing.core.events import dumps, loads
-from billing.core.metering import NUMERIC_AGGREGATIONS
-from billing.store import rollup_days, unmeterable, value_spans
+from billing.store import rollup_days, value_spans
 from billing.store.database import lock_billing, member_of
-from billing.store.metric_dialects import PostgresMetrics, SqliteMetrics, postgres_number, sqlite_number
+from billing.store.metric_dialects import PostgresMetrics, SqliteMetrics
 from billing.store.models import Event, RollupSignature
 
 BUCKET = timedelta(minutes=15)
@@ -181,17 +180,12 @@ def add_events_after(connection: sa.Connection, after_id: int) -> None:
 
 
 def _add(connection: sa.Connection, entry: Maintained, newest: int) -> None:
-    """Add the events after `entry.through_id`, through `newest` (the greatest stored id); a
-    metered value that is not a number (stored behind ingest's back) is refused, named."""
-    try:
-        _add_refusing(connection, entry, newest)
-    except Exception as error:
-        if not unmeterable.refused_value(error):
-            raise
-        raise unmeterable.refused(connection.engine, [entry.metric], None) from None
+    """Add the events after `entry.through_id`, through `newest` (the greatest stored id).
 
-
-def _add_refusing(connection: sa.Connection, entry: Maintained, newest: int) -> None:
+    Only numbers are taken in as a numeric definition's values, where raw metering refuses any
+    other value (`billing.store.unmeterable`): every definition ever saved is maintained, and an
+    older one may read a field that the active catalog's metrics, which ingest checks events
+    against, hold text in (`catalog load` refuses to make such a definition active again)."""
     if connection.dialect.name == "postgresql":
         statements = _postgres_statements(entry, newest)
         driver = connection.connection.driver_connection
@@ -214,7 +208,9 @@ def _postgres_statements(entry: Maintained, newest: int) -> list[str]:
     where = f"e.id > {int(entry.through_id)} AND e.id <= {int(newest)} AND {dialect.condition(metric)}"
     field = dialect.bind(metric.field) if metric.field else "NULL"
     json_value = f"(e.properties -> {field})"
-    number = postgres_number(json_value)
+    number = (
+        f"CASE WHEN jsonb_typeof({json_value}) = 'number' THEN CAST(e.properties ->> {field} AS numeric) END"
+    )
     value, latest_at, latest_id = "NULL", "NULL", "NULL"
     if metric.aggregation == "sum":
         value = f"coalesce(sum({number}), 0)"
@@ -314,8 +310,7 @@ def _sqlite_statements(entry: Maintained, newest: int) -> list[tuple[str, dict[s
     condition = dialect.condition(metric)
     path = dialect.path(metric.field) if metric.field else "NULL"
     kind = f"json_type(e.properties, {path})"
-    numeric = metric.aggregation in NUMERIC_AGGREGATIONS  # a unique_count's values are any JSON
-    number = sqlite_number(kind, f"e.properties -> {path}") if numeric else "NULL"
+    number = f"CASE WHEN {kind} IN ('integer', 'real') THEN e.properties -> {path} END"
     separator = dialect.bind("\t")
     key = f"max(CASE WHEN value IS NOT NULL THEN latest_at || {separator} || latest_id END)"
     value, latest_at, latest_id = "NULL", "NULL", "NULL"

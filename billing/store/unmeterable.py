@@ -6,15 +6,17 @@ replace while such events are stored: `unmeterable_events`). Metering refuses it
 skipping it, on both databases alike: PostgreSQL's aggregates cast the JSON value itself to
 `numeric`, which fails for a string, a boolean, an object or an array (a JSON null, like a
 missing property, is no value); SQLite's call `billing_not_a_number`, which raises. The store
-then names the events (`refused`): the invoice run leaves those customers uninvoiced, each with
-that line, and invoices the others; a preview answers it; the rollups' upkeep fails its chunk
-with it. Nothing is billed as if the value were not there.
+then names the events of the metered segments (`refused`): the invoice run leaves those
+customers uninvoiced, each with that line, and invoices the others; a preview or usage request
+answers it. Nothing is billed from raw events as if the value were not there. The usage rollups
+take in only numbers (`billing.store.rollups._add`): an event written behind ingest's back that a
+later ingest folds into them counts there as no value.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import psycopg
@@ -23,45 +25,59 @@ import sqlalchemy as sa
 from billing.core.catalog import Catalog, Metric
 from billing.core.errors import UnmeterableUsage
 from billing.core.metering import NUMERIC_AGGREGATIONS
-from billing.store.metric_dialects import MetricDialect, PostgresMetrics, SqliteMetrics
+from billing.store.metric_dialects import MetricDialect, PostgresMetrics, SqliteMetrics, sqlite_instant
+from billing.store.segment_queries import SegmentKey
+
+INVALID_PARAMETER_VALUE = "22023"  # the SQLSTATE of "cannot cast jsonb string to type numeric"
+FOUND_AT_MOST = 10_000  # refused events read to name their customers (only plain SQL stores them)
 
 
 def refused_value(error: BaseException) -> bool:
-    """Whether a database error is metering refusing a metered value that is not a number."""
+    """Whether a database error may be metering refusing a metered value that is not a number
+    (PostgreSQL's `invalid_parameter_value`, whatever the server's language; on SQLite the one
+    function registered that raises)."""
     if isinstance(error, sa.exc.DBAPIError):
         error = error.orig  # type: ignore[assignment]
-    if isinstance(error, psycopg.errors.InvalidParameterValue):
-        return "cannot cast jsonb" in str(error)
+    if isinstance(error, psycopg.Error):
+        return error.sqlstate == INVALID_PARAMETER_VALUE
     return isinstance(error, sqlite3.OperationalError) and "user-defined function raised" in str(error)
 
 
 def refused(
-    engine: sa.Engine, metrics: Iterable[Metric], customer_ids: Collection[str] | None
-) -> UnmeterableUsage:
+    engine: sa.Engine, metrics: Iterable[Metric], segments: Sequence[SegmentKey]
+) -> UnmeterableUsage | None:
     """The error to raise once metering refused a value: per customer, its first stored event
-    that a metric cannot aggregate. Read on a connection of its own (on PostgreSQL the
+    inside the metered segments that a metric cannot aggregate; None when there is none (the
+    database refused something else). Read on a connection of its own (on PostgreSQL the
     refused statement's transaction can run nothing more)."""
     with engine.connect() as connection:
-        found = unmeterable_customers(connection, metrics, customer_ids)
-    return UnmeterableUsage(found)
+        found = unmeterable_customers(connection, metrics, segments)
+    return UnmeterableUsage(found) if found else None
 
 
 def unmeterable_customers(
-    connection: sa.Connection, metrics: Iterable[Metric], customer_ids: Collection[str] | None = None
+    connection: sa.Connection, metrics: Iterable[Metric], segments: Sequence[SegmentKey]
 ) -> dict[str, str]:
-    """Per customer (of `customer_ids`, or any), why its stored usage cannot be metered."""
+    """Per customer, why its stored usage in these segments cannot be metered: its first event
+    there whose metered property is neither a number nor null."""
+    windows: dict[str, list[tuple[Any, Any]]] = {}
+    sqlite = connection.dialect.name != "postgresql"
+    for customer, start, end in segments:
+        bounds = (sqlite_instant(start), sqlite_instant(end)) if sqlite else (start, end)
+        windows.setdefault(customer, []).append(bounds)
     found: dict[str, str] = {}
-    wanted = None if customer_ids is None else set(customer_ids)
     for metric in metrics:
         if metric.aggregation not in NUMERIC_AGGREGATIONS or metric.field is None:
             continue
         dialect, wrong = _wrong_value(connection, metric)
         sql = (
-            f"SELECT e.customer_id, min(e.transaction_id) FROM events e "
-            f"WHERE {dialect.condition(metric)} AND {wrong} GROUP BY e.customer_id ORDER BY e.customer_id"
+            f'SELECT e.customer_id, e."timestamp", e.transaction_id FROM events e '
+            f"WHERE {dialect.condition(metric)} AND {wrong} "
+            f'ORDER BY e.customer_id, e."timestamp", e.transaction_id LIMIT {FOUND_AT_MOST}'
         )
-        for customer, transaction_id in _rows(connection, dialect, sql):
-            if (wanted is None or customer in wanted) and customer not in found:
+        for customer, at, transaction_id in _rows(connection, dialect, sql):
+            inside = any(start <= at < end for start, end in windows.get(customer, ()))
+            if inside and customer not in found:
                 found[customer] = (
                     f"stored {metric.event_type!r} event {transaction_id!r} has a {metric.field!r} that is "
                     f"not a number, which metric {metric.code!r} cannot aggregate (not written by ingest, "

@@ -129,12 +129,54 @@ def test_a_preview_is_refused_naming_the_event(engine, stored):
     assert str(refused.value).startswith("bad: stored 'llm' event 'plain-1' has a 'tokens'")
 
 
-def test_the_rollups_refuse_it_rather_than_count_it_as_nothing(engine, stored):
-    _behind_ingest(engine, "llm", '{"tokens": false}')
-    with engine.begin() as connection, pytest.raises(UnmeterableUsage) as refused:
+def test_a_customer_whose_refused_event_lies_outside_the_metered_period_is_invoiced(engine, stored):
+    _behind_ingest(engine, "llm", '{"tokens": "5"}')  # bad's March: metered, refused
+    with engine.begin() as connection:  # good's bad event is in April, which this run does not meter
+        connection.execute(
+            sa.text(
+                "INSERT INTO events (transaction_id, customer_id, event_type, timestamp, properties, "
+                "payload_hash, received_at, late, pending_adjustment) VALUES ('plain-2', 'good', 'llm', "
+                ":at, :p, 'x', :at, false, false)"
+            ),
+            {"at": datetime(2026, 4, 3, tzinfo=UTC), "p": '{"tokens": "5"}'},
+        )
+
+    report = invoice_customers(engine, stored, ["bad", "good"], AS_OF, grace=GRACE, due_days=30, now=AS_OF)
+
+    assert list(report.failures) == ["bad"]
+    assert {o.customer_id for o in report.outcomes} == {"good"}
+
+
+def test_an_older_definition_of_a_metric_does_not_refuse_what_the_active_one_accepts(engine, event_suite):
+    """Every definition ever saved keeps its rollups: v1 sums `tier`, v2 counts its distinct
+    values, and v2's events hold text there. Ingest goes on (the rollups take in numbers only)."""
+
+    def catalog(aggregation: str):
+        document = {
+            "currency": "USD",
+            "metrics": [{"code": "tier", "event_type": "llm", "aggregation": aggregation, "field": "tier"}],
+            "plans": [{"code": "p", "interval": "monthly", "charges": [{"model": "flat", "amount": "1.00"}]}],
+            "customers": [
+                {"id": "c", "email": "c@x.example", "contracts": [{"plan": "p", "starts_on": "2026-03-01"}]}
+            ],
+        }
+        return parse_catalog(document)
+
+    with engine.begin() as connection:
+        save_catalog(connection, catalog("sum"), "v1", datetime(2026, 3, 1, tzinfo=UTC))
+        save_catalog(connection, catalog("unique_count"), "v2", datetime(2026, 3, 2, tzinfo=UTC))
+    event = {
+        "transaction_id": "g1",
+        "customer_id": "c",
+        "event_type": "llm",
+        "timestamp": "2026-03-05T00:00:00Z",
+    }
+    records = [RawRecord(0, json.dumps({**event, "properties": {"tier": "gold"}}))]
+    report = ingest_records(engine, catalog("unique_count"), event_suite, records, "test", AS_OF)
+    assert (report.accepted, report.quarantined) == (1, 0)
+    with engine.begin() as connection:
         lock_billing(connection)
-        rollups.add_events_after(connection, 0)
-    assert "'plain-1'" in str(refused.value)
+        rollups.add_events_after(connection, 0)  # nothing refused
 
 
 def test_the_api_answers_409_naming_the_event(engine):
