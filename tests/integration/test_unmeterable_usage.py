@@ -77,16 +77,23 @@ def stored(engine, event_suite):
     return stored
 
 
-def _behind_ingest(engine, event_type: str, properties: str, txid: str = "plain-1") -> None:
+def _behind_ingest(
+    engine,
+    event_type: str,
+    properties: str,
+    txid: str = "plain-1",
+    customer: str = "bad",
+    at: datetime = datetime(2026, 3, 10, tzinfo=UTC),
+) -> None:
     """What an operator's INSERT does: no validation, no rollups."""
     with engine.begin() as connection:
         connection.execute(
             sa.text(
                 "INSERT INTO events (transaction_id, customer_id, event_type, timestamp, properties, "
-                "payload_hash, received_at, late, pending_adjustment) VALUES (:t, 'bad', :type, :at, "
+                "payload_hash, received_at, late, pending_adjustment) VALUES (:t, :c, :type, :at, "
                 ":p, 'x', :at, false, false)"
             ),
-            {"t": txid, "type": event_type, "at": datetime(2026, 3, 10, tzinfo=UTC), "p": properties},
+            {"t": txid, "c": customer, "type": event_type, "at": at, "p": properties},
         )
 
 
@@ -131,15 +138,8 @@ def test_a_preview_is_refused_naming_the_event(engine, stored):
 
 def test_a_customer_whose_refused_event_lies_outside_the_metered_period_is_invoiced(engine, stored):
     _behind_ingest(engine, "llm", '{"tokens": "5"}')  # bad's March: metered, refused
-    with engine.begin() as connection:  # good's bad event is in April, which this run does not meter
-        connection.execute(
-            sa.text(
-                "INSERT INTO events (transaction_id, customer_id, event_type, timestamp, properties, "
-                "payload_hash, received_at, late, pending_adjustment) VALUES ('plain-2', 'good', 'llm', "
-                ":at, :p, 'x', :at, false, false)"
-            ),
-            {"at": datetime(2026, 4, 3, tzinfo=UTC), "p": '{"tokens": "5"}'},
-        )
+    # good's is in April, which this run does not meter
+    _behind_ingest(engine, "llm", '{"tokens": "5"}', "plain-2", "good", datetime(2026, 4, 3, tzinfo=UTC))
 
     report = invoice_customers(engine, stored, ["bad", "good"], AS_OF, grace=GRACE, due_days=30, now=AS_OF)
 
@@ -183,15 +183,9 @@ def test_the_api_answers_409_naming_the_event(engine):
     from tests.e2e.conftest import client_for
 
     api = client_for(engine)  # the fixture catalog: charlie's plan meters tokens (a sum)
-    with engine.begin() as connection:
-        connection.execute(
-            sa.text(
-                "INSERT INTO events (transaction_id, customer_id, event_type, timestamp, properties, "
-                "payload_hash, received_at, late, pending_adjustment) VALUES ('plain-9', 'charlie', 'llm', "
-                ":at, :p, 'x', :at, false, false)"
-            ),
-            {"at": datetime(2026, 3, 12, tzinfo=UTC), "p": '{"tokens": "500"}'},
-        )
+    _behind_ingest(
+        engine, "llm", '{"tokens": "500"}', "plain-9", "charlie", datetime(2026, 3, 12, tzinfo=UTC)
+    )
     for answer in (
         api.post("/v1/customers/charlie/preview", json={"events": [], "mode": "merge"}),
         api.get("/v1/customers/charlie/usage"),
