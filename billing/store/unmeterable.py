@@ -21,9 +21,11 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
+from psycopg import sql
 
 from billing.core.catalog import Catalog, Metric
 from billing.core.errors import UnmeterableUsage
+from billing.core.events import dumps
 from billing.core.metering import NUMERIC_AGGREGATIONS
 from billing.store.metric_dialects import MetricDialect, PostgresMetrics, SqliteMetrics, sqlite_instant
 from billing.store.segment_queries import SegmentKey
@@ -66,16 +68,32 @@ def unmeterable_customers(
         bounds = (sqlite_instant(start), sqlite_instant(end)) if sqlite else (start, end)
         windows.setdefault(customer, []).append(bounds)
     found: dict[str, str] = {}
+    if not segments:
+        return found
+    earliest = min(start for _, start, _ in segments)
+    latest = max(end for _, _, end in segments)
     for metric in metrics:
         if metric.aggregation not in NUMERIC_AGGREGATIONS or metric.field is None:
             continue
         dialect, wrong = _wrong_value(connection, metric)
-        sql = (
+        if sqlite:
+            within = (
+                f"e.customer_id IN (SELECT value FROM json_each({dialect.bind(dumps(sorted(windows)))})) "
+                f'AND e."timestamp" >= {dialect.bind(sqlite_instant(earliest))} '
+                f'AND e."timestamp" < {dialect.bind(sqlite_instant(latest))}'
+            )
+        else:
+            within = (
+                f"e.customer_id = ANY({sql.Literal(sorted(windows)).as_string()}) "
+                f'AND e."timestamp" >= {sql.Literal(earliest).as_string()} '
+                f'AND e."timestamp" < {sql.Literal(latest).as_string()}'
+            )
+        statement = (
             f'SELECT e.customer_id, e."timestamp", e.transaction_id FROM events e '
-            f"WHERE {dialect.condition(metric)} AND {wrong} "
+            f"WHERE {within} AND {dialect.condition(metric)} AND {wrong} "
             f'ORDER BY e.customer_id, e."timestamp", e.transaction_id LIMIT {FOUND_AT_MOST}'
         )
-        for customer, at, transaction_id in _rows(connection, dialect, sql):
+        for customer, at, transaction_id in _rows(connection, dialect, statement):
             inside = any(start <= at < end for start, end in windows.get(customer, ()))
             if inside and customer not in found:
                 found[customer] = (
@@ -94,8 +112,10 @@ def unmeterable_events(connection: sa.Connection, catalog: Catalog) -> list[str]
         if metric.aggregation not in NUMERIC_AGGREGATIONS or metric.field is None:
             continue
         dialect, wrong = _wrong_value(connection, metric)
-        sql = f"SELECT e.transaction_id FROM events e WHERE {dialect.condition(metric)} AND {wrong} LIMIT 1"
-        rows = _rows(connection, dialect, sql)
+        statement = (
+            f"SELECT e.transaction_id FROM events e WHERE {dialect.condition(metric)} AND {wrong} LIMIT 1"
+        )
+        rows = _rows(connection, dialect, statement)
         if rows:
             problems.append(
                 f"metrics: {metric.code}: stored {metric.event_type!r} events have a {metric.field!r} "
