@@ -82,13 +82,7 @@ def _rolled_days(
     postgres = connection.dialect.name == "postgresql"
     dialect: MetricDialect = PostgresMetrics() if postgres else SqliteMetrics()
     statement = _statement(metrics, customer_id, rollup_days.day_pieces(edges), dialect)
-    if postgres:
-        driver = connection.connection.driver_connection
-        with driver.cursor() as cursor:  # type: ignore[union-attr]
-            cursor.execute(statement)  # no parameters: every constant is a literal
-            rows = list(cursor.fetchall())
-    else:
-        rows = list(connection.execute(sa.text(statement), dialect.params))
+    rows = dialect.rows(connection, statement)
     by_day = {int(row[0]): row[1:] for row in rows}
     zero = [None] * len(metrics)
     return [

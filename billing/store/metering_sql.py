@@ -254,7 +254,8 @@ def _segment_states(
             columns += _latest_key_columns(dialect, present)
     where = _segment_condition(dialect, segment, metrics)
     statement = f"SELECT {', '.join(columns)}\nFROM events e\nWHERE {where}"
-    row = list(_one_row(connection, dialect, statement))
+    (row,) = dialect.rows(connection, statement)
+    row = list(row)
     states = {}
     for metric in metrics:
         events = int(row.pop(0) or 0)
@@ -321,20 +322,6 @@ def _segment_condition(dialect: _Dialect, segment: SegmentKey, metrics: Sequence
     )
 
 
-def _rows(connection: sa.Connection, dialect: _Dialect, statement: str) -> list[Sequence[Any]]:
-    if isinstance(dialect, _Sqlite):
-        return [tuple(row) for row in connection.execute(sa.text(statement), dialect.params)]
-    driver = connection.connection.driver_connection
-    with driver.cursor() as cursor:  # type: ignore[union-attr]
-        cursor.execute(statement)  # no parameters: every constant is a literal
-        return list(cursor.fetchall())
-
-
-def _one_row(connection: sa.Connection, dialect: _Dialect, statement: str) -> Sequence[Any]:
-    (row,) = _rows(connection, dialect, statement)
-    return row
-
-
 def stored_values_among(
     connection: sa.Connection, metric: Metric, segment: SegmentKey, values: Collection[str]
 ) -> set[str]:
@@ -358,5 +345,5 @@ def stored_values_among(
         f"WHERE {_segment_condition(dialect, segment, [metric])} AND {dialect.condition(metric)} "
         f"AND {field} IN ({wanted})"
     )
-    found = {dumps(loads(text)) for (text,) in _rows(connection, dialect, statement)}
+    found = {dumps(loads(text)) for (text,) in dialect.rows(connection, statement)}
     return found & set(values)

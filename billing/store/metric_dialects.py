@@ -11,9 +11,11 @@ skipped: `billing.store.unmeterable`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from psycopg import sql
 
 from billing.core.catalog import Metric
@@ -42,6 +44,10 @@ class MetricDialect:
     def aggregate(self, metric: Metric, condition: str) -> str:
         raise NotImplementedError
 
+    def rows(self, connection: sa.Connection, statement: str) -> list[Sequence[Any]]:
+        """The rows of a statement spelt by this dialect, run on `connection`."""
+        raise NotImplementedError
+
 
 class PostgresMetrics(MetricDialect):
     """Catalog constants are written into the statement as literals: the planner folds
@@ -53,6 +59,13 @@ class PostgresMetrics(MetricDialect):
 
     def filter(self, key: str, value: Any) -> str:
         return f"e.properties @> CAST({self.bind(dumps({key: value}))} AS jsonb)"
+
+    def rows(self, connection: sa.Connection, statement: str) -> list[Sequence[Any]]:
+        # no parameters (every constant is a literal, which may hold ":2"): psycopg's own cursor
+        driver: Any = connection.connection.driver_connection
+        with driver.cursor() as cursor:
+            cursor.execute(statement)
+            return list(cursor.fetchall())
 
     def aggregate(self, metric: Metric, condition: str) -> str:
         where = f"FILTER (WHERE {condition})"
@@ -72,6 +85,9 @@ class PostgresMetrics(MetricDialect):
 
 
 class SqliteMetrics(MetricDialect):
+    def rows(self, connection: sa.Connection, statement: str) -> list[Sequence[Any]]:
+        return [tuple(row) for row in connection.execute(sa.text(statement), self.params)]
+
     def path(self, key: str) -> str:
         return self.bind('$."' + key.replace('"', '\\"') + '"')
 

@@ -109,7 +109,7 @@ WHERE EXISTS (
       AND v.value = {rollups.postgres_value_key("w.j")}
       AND v.bucket >= CAST({dialect.bind(start.isoformat())} AS timestamptz)
       AND v.bucket < CAST({dialect.bind(end.isoformat())} AS timestamptz))"""
-    return [int(n) for (n,) in _postgres_rows(connection, statement)]
+    return [int(n) for (n,) in dialect.rows(connection, statement)]
 
 
 def _sqlite_known(
@@ -132,7 +132,7 @@ WHERE EXISTS (
       AND v.value = (w.doc -> {path})
       AND v.bucket >= {dialect.bind(sqlite_instant(start))}
       AND v.bucket < {dialect.bind(sqlite_instant(end))})"""
-    return [int(n) for (n,) in connection.execute(sa.text(statement), dialect.params)]
+    return [int(n) for (n,) in dialect.rows(connection, statement)]
 
 
 def _rollup_states(
@@ -160,10 +160,7 @@ def _rollup_states(
     signatures = ", ".join(dialect.bind(s) for s in sorted({rollups.signature_of(m) for m in metrics}))
     rows = _segment_rows(dialect, who, signatures, segment, (starts, ends), postgres)
     statement = f"SELECT {', '.join(columns)}\nFROM ({rows}) r"
-    if postgres:
-        (row,) = _postgres_rows(connection, statement)
-    else:
-        row = connection.execute(sa.text(statement), dialect.params).one()
+    (row,) = dialect.rows(connection, statement)
     values = list(row)
     return {metric.code: _state(metric.aggregation, values, postgres) for metric in metrics}
 
@@ -259,10 +256,3 @@ def _state(aggregation: str, row: list[Any], postgres: bool) -> MetricState:
 
 def _decimal(raw: Any) -> Decimal | None:
     return None if raw is None else raw if isinstance(raw, Decimal) else Decimal(raw)
-
-
-def _postgres_rows(connection: sa.Connection, statement: str) -> list[Any]:
-    driver = connection.connection.driver_connection
-    with driver.cursor() as cursor:  # type: ignore[union-attr]
-        cursor.execute(statement)  # no parameters: every constant is a literal
-        return list(cursor.fetchall())

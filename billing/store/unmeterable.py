@@ -93,7 +93,7 @@ def unmeterable_customers(
             f"WHERE {within} AND {dialect.condition(metric)} AND {wrong} "
             f'ORDER BY e.customer_id, e."timestamp", e.transaction_id LIMIT {FOUND_AT_MOST}'
         )
-        for customer, at, transaction_id in _rows(connection, dialect, statement):
+        for customer, at, transaction_id in dialect.rows(connection, statement):
             inside = any(start <= at < end for start, end in windows.get(customer, ()))
             if inside and customer not in found:
                 found[customer] = (
@@ -115,7 +115,7 @@ def unmeterable_events(connection: sa.Connection, catalog: Catalog) -> list[str]
         statement = (
             f"SELECT e.transaction_id FROM events e WHERE {dialect.condition(metric)} AND {wrong} LIMIT 1"
         )
-        rows = _rows(connection, dialect, statement)
+        rows = dialect.rows(connection, statement)
         if rows:
             problems.append(
                 f"metrics: {metric.code}: stored {metric.event_type!r} events have a {metric.field!r} "
@@ -134,12 +134,3 @@ def _wrong_value(connection: sa.Connection, metric: Metric) -> tuple[MetricDiale
         return postgres, f"jsonb_typeof(e.properties -> {postgres.bind(field)}) NOT IN ('number', 'null')"
     sqlite = SqliteMetrics()
     return sqlite, f"json_type(e.properties, {sqlite.path(field)}) NOT IN ('integer', 'real', 'null')"
-
-
-def _rows(connection: sa.Connection, dialect: MetricDialect, statement: str) -> list[Any]:
-    if isinstance(dialect, SqliteMetrics):
-        return [tuple(row) for row in connection.execute(sa.text(statement), dialect.params)]
-    driver: Any = connection.connection.driver_connection
-    with driver.cursor() as cursor:  # every constant a literal (which may hold ":2"): not text()
-        cursor.execute(statement)
-        return list(cursor.fetchall())
