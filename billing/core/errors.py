@@ -67,9 +67,10 @@ class UnmeterableUsage(BillingError):
     code = "unmeterable_usage"
 
     def __init__(self, customers: dict[str, str]) -> None:
+        """`customers`: at least one."""
         self.customers = customers
-        first = next(iter(customers.items()), None)
-        super().__init__("stored usage cannot be metered" if first is None else f"{first[0]}: {first[1]}")
+        customer, why = next(iter(customers.items()))
+        super().__init__(f"{customer}: {why}")
 
 
 class DatabaseNotReady(BillingError):

@@ -76,17 +76,10 @@ def stream_segment_usage(
         return
     seen = set()
     every_type = {c.metric.event_type for c in columns} == {m.event_type for m in catalog.metrics}
-    try:
+    with unmeterable.refusals_named(connection.engine, [c.metric for c in columns], segments):
         for row in _metered_rows(connection, columns, segments, every_type):
             seen.add(row[0])
             yield row[0], _usage(columns, row[1:])
-    except Exception as error:
-        refused = unmeterable.refused_value(error) and unmeterable.refused(
-            connection.engine, [c.metric for c in columns], segments
-        )
-        if not refused:
-            raise
-        raise refused from None
     for index in range(len(segments)):
         if index not in seen:
             yield index, _zero(columns)
@@ -223,15 +216,8 @@ def stored_states(
     """Each catalog metric's (or each of `metrics`') `MetricState` over the stored events of
     each segment."""
     metrics = list(catalog.metrics if metrics is None else metrics)
-    try:
+    with unmeterable.refusals_named(connection.engine, metrics, segments):
         return {segment: _segment_states(connection, metrics, segment) for segment in segments}
-    except Exception as error:
-        refused = unmeterable.refused_value(error) and unmeterable.refused(
-            connection.engine, metrics, segments
-        )
-        if not refused:
-            raise
-        raise refused from None
 
 
 def _segment_states(

@@ -6,7 +6,7 @@ replace while such events are stored: `unmeterable_events`). Metering refuses it
 skipping it, on both databases alike: PostgreSQL's aggregates cast the JSON value itself to
 `numeric`, which fails for a string, a boolean, an object or an array (a JSON null, like a
 missing property, is no value); SQLite's call `billing_not_a_number`, which raises. The store
-then names the events of the metered segments (`refused`): the invoice run leaves those
+then names the events of the metered segments (`refusals_named`): the invoice run leaves those
 customers uninvoiced, each with that line, and invoices the others; a preview or usage request
 answers it. Nothing is billed from raw events as if the value were not there. The usage rollups
 take in only numbers (`billing.store.rollups._add`): an event written behind ingest's back that a
@@ -16,7 +16,8 @@ later ingest folds into them counts there as no value.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -34,7 +35,7 @@ INVALID_PARAMETER_VALUE = "22023"  # the SQLSTATE of "cannot cast jsonb string t
 FOUND_AT_MOST = 10_000  # refused events read to name their customers (only plain SQL stores them)
 
 
-def refused_value(error: BaseException) -> bool:
+def _refused_value(error: BaseException) -> bool:
     """Whether a database error may be metering refusing a metered value that is not a number
     (PostgreSQL's `invalid_parameter_value`, whatever the server's language; on SQLite the one
     function registered that raises)."""
@@ -45,7 +46,22 @@ def refused_value(error: BaseException) -> bool:
     return isinstance(error, sqlite3.OperationalError) and "user-defined function raised" in str(error)
 
 
-def refused(
+@contextmanager
+def refusals_named(
+    engine: sa.Engine, metrics: Iterable[Metric], segments: Sequence[SegmentKey]
+) -> Iterator[None]:
+    """Metering inside the block that the database refuses for a value that is not a number
+    raises `UnmeterableUsage` naming the events; any other error goes on as it is."""
+    try:
+        yield
+    except Exception as error:
+        named = _refused_value(error) and _refused(engine, metrics, segments)
+        if not named:
+            raise
+        raise named from None
+
+
+def _refused(
     engine: sa.Engine, metrics: Iterable[Metric], segments: Sequence[SegmentKey]
 ) -> UnmeterableUsage | None:
     """The error to raise once metering refused a value: per customer, its first stored event
