@@ -20,7 +20,7 @@ from billing.api import cloud_events
 from billing.api.request_body import NestedTooDeep, parsed_json
 from billing.api.schemas import MAX_EVENTS
 from billing.core.errors import InvalidUsage
-from billing.core.events import MAX_DEPTH, MAX_ROW_BYTES, dumps, loads, storable
+from billing.core.events import MAX_DEPTH, MAX_ROW_BYTES, dumps, over_row_limit, oversized, storable
 from billing.sources.usage_files import RawRecord
 
 JSON = "application/json"
@@ -105,11 +105,9 @@ def _batch_by_event(kind: str, text: str, too_deep: NestedTooDeep) -> EventBatch
     records = []
     for record, (start, stop) in zip(batch.records, spans, strict=True):
         try:
-            value = loads(text[start:stop])
-        except RecursionError:
+            value = parsed_json(text[start:stop].encode())
+        except NestedTooDeep:
             records.append(_unreadable(record.position, text[start:stop]))
-        except ValueError as error:
-            raise InvalidUsage(f"the request body is not valid JSON: {str(error)[:200]}") from None
         else:
             records.append(
                 _cloud_record(record.position, value) if batch.cloud else replace(record, data=value)
@@ -119,9 +117,8 @@ def _batch_by_event(kind: str, text: str, too_deep: NestedTooDeep) -> EventBatch
 
 def _unreadable(position: int, text: str) -> RawRecord:
     """An event too deep to parse, kept whole; over 64 KiB, said so first (as `decode_row`)."""
-    size = len(text.encode("utf-8", "surrogatepass"))
-    over = f"the row is {size:,} bytes long, over the limit of {MAX_ROW_BYTES:,}"
-    return RawRecord(position, storable(text), unreadable=over if size > MAX_ROW_BYTES else _TOO_DEEP)
+    size = oversized(text)
+    return RawRecord(position, storable(text), unreadable=_TOO_DEEP if size is None else over_row_limit(size))
 
 
 def _element_spans(text: str, depth: int) -> list[tuple[int, int]]:
@@ -176,10 +173,9 @@ def _bounded(record: RawRecord) -> RawRecord:
     if text is None:
         shown = storable(repr(record.data)[:1000])
         return RawRecord(record.position, shown, unreadable="holds a number too large to store exactly")
-    size = len(text.encode("utf-8", "surrogatepass"))
-    if size > MAX_ROW_BYTES:
-        over = f"the row is {size:,} bytes long, over the limit of {MAX_ROW_BYTES:,}"
-        return RawRecord(record.position, storable(text), unreadable=over)  # kept whole, as a line is
+    size = oversized(text)
+    if size is not None:  # kept whole, as a line is
+        return RawRecord(record.position, storable(text), unreadable=over_row_limit(size))
     return RawRecord(record.position, storable(text), unreadable=record.unreadable) if exact else record
 
 

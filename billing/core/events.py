@@ -184,13 +184,25 @@ def shown(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def oversized(text: str) -> int | None:
+    """A row's size in UTF-8 bytes when it is over MAX_ROW_BYTES, else None (a text short
+    enough that it cannot be, at 4 bytes a character at most, is not encoded)."""
+    if len(text) <= MAX_ROW_BYTES // 4:
+        return None
+    size = len(text.encode("utf-8", "surrogatepass"))
+    return size if size > MAX_ROW_BYTES else None
+
+
+def over_row_limit(size: int) -> str:
+    """Why a row of `size` bytes is `unreadable_row`."""
+    return f"the row is {size:,} bytes long, over the limit of {MAX_ROW_BYTES:,}"
+
+
 def decode_row(line: bytes) -> str:
     """The text of one received row; `EventRejected("unreadable_row")` for a row over 64 KiB,
     one that is not UTF-8, or one holding a NUL byte."""
     if len(line) > MAX_ROW_BYTES:
-        raise EventRejected(
-            "unreadable_row", f"the row is {len(line):,} bytes long, over the limit of {MAX_ROW_BYTES:,}"
-        )
+        raise EventRejected("unreadable_row", over_row_limit(len(line)))
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -205,7 +217,7 @@ def decode_row(line: bytes) -> str:
 def read_row(text: str) -> Any:
     """One row's JSON value (RFC 8259, numbers as `Decimal`); `EventRejected` with
     `malformed_json` for text that is not JSON, `unreadable_row` for a row past the bounds."""
-    if len(text) > MAX_ROW_BYTES // 4 and len(text.encode("utf-8", "surrogatepass")) > MAX_ROW_BYTES:
+    if oversized(text) is not None:
         raise EventRejected("unreadable_row", f"the row is over the limit of {MAX_ROW_BYTES:,} bytes")
     if "\x00" in text:
         raise EventRejected("unreadable_row", f"the row holds a NUL byte (at character {text.index(chr(0))})")

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 from billing.core.admission import admit_event
 from billing.core.catalog import Catalog
 from billing.core.errors import InvalidUsage
-from billing.core.events import MAX_ROW_BYTES, EventRejected, UsageEvent, dumps, parse_event
+from billing.core.events import EventRejected, UsageEvent, dumps, over_row_limit, oversized, parse_event
 from billing.core.invoice_plan import InvoicePlan, draft_invoices, plan_through
 from billing.core.invoicing import Invoice, UsageBySegment, draft_invoice, rating_fingerprint
 from billing.core.line_hints import line_hints
@@ -79,11 +79,11 @@ def preview_events(catalog: Catalog, customer_id: str, raw: Sequence[Any], now: 
 def _checked_event(catalog: Catalog, customer_id: str, record: object) -> UsageEvent | tuple[str, str]:
     """The event as ingestion would admit it, or why it cannot be priced: (reason, message)."""
     try:
-        size = len(dumps(record).encode("utf-8", "surrogatepass"))
+        size = oversized(dumps(record))
     except (ArithmeticError, TypeError, ValueError):
-        size = 0  # a number no row can hold: parse_event says so
-    if size > MAX_ROW_BYTES:  # ingestion would hold it as unreadable: it would bill nothing
-        return "unreadable_row", f"the row is {size:,} bytes long, over the limit of {MAX_ROW_BYTES:,}"
+        size = None  # a number no row can hold: parse_event says so
+    if size is not None:  # ingestion would hold it as unreadable: it would bill nothing
+        return "unreadable_row", over_row_limit(size)
     try:
         event = parse_event(record)
         if event.customer_id != customer_id:
