@@ -5,11 +5,18 @@ keys, billed entries) that all live until the chunk is written, so the collector
 keep firing and every full collection rescans them: about a tenth of a dry run's CPU, for no
 garbage (drafting makes no reference cycles; reference counting frees what it drops). The pause
 covers only the loop that meters and drafts one chunk, whose memory is bounded by the chunk: the
-billing lock, the reads of billing states and the writes run with the collector on, and it
-is switched back on as soon as the chunk is drafted (its thresholds, already passed, run the
-next young-generation collection at the next allocation). Process-wide settings
-(`gc.disable()` for a whole run, raised thresholds) would also cover everything else the process
-does meanwhile.
+billing lock, the reads of billing states and the writes run with the collector on.
+
+When the pause ends, what the chunk drafted is moved out of the collector's scans
+(`gc.freeze()`) before the collector is switched back on: otherwise the first allocation after
+it collects the young generation, which holds every object drafted during the pause (60,000 for
+2,000 customers), and the drafts are scanned once for nothing: a tenth of a dry run's CPU again.
+Reference counting still frees the frozen drafts once the chunk is written. The freeze also
+covers whatever else is alive at that instant, as `billing.runtime.resources` does for the
+catalog when it loads it: a reference cycle among those objects that becomes garbage later
+is not collected (measured: nothing of the kind accumulates over fifty chunks, at constant
+memory). Process-wide settings (`gc.disable()` for a whole run, raised thresholds) would also
+cover everything else the process does meanwhile.
 """
 
 from __future__ import annotations
@@ -31,4 +38,5 @@ def collector_paused() -> Iterator[None]:
     try:
         yield
     finally:
+        gc.freeze()  # what the block made is not scanned once for nothing (module docstring)
         gc.enable()

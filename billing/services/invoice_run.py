@@ -108,7 +108,6 @@ class _Run:
     grace: timedelta
     due_days: int
     now: datetime
-    dry_run: bool
     email_zero_invoices: bool = False
     channels: Sequence[str] = (send_ledger.EMAIL,)  # where each invoice's notification goes
     memo: PricedLines = field(default_factory=PricedLines)
@@ -171,34 +170,31 @@ def _invoice_chunk(
     with engine.begin() as connection:
         lock_billing(connection)  # no ingest may add usage or lateness while this decides
         records.ensure_no_invoice_missing(connection, customer_ids)  # never issued or emailed twice
-        run = _Run(
-            connection,
-            catalog,
-            stored.id,
-            as_of,
-            grace,
-            due_days,
-            now,
-            dry_run,
-            email_zero_invoices,
-            channels,
-        )
+        run = _Run(connection, catalog, stored.id, as_of, grace, due_days, now, email_zero_invoices, channels)
         states = records.billing_states(connection, customer_ids)
         plans = {cid: plan_invoices(schedules[cid], states[cid], as_of) for cid in customer_ids}
         drafted: dict[str, list[_Drafted]] = {}
+        outcomes: dict[str, list[InvoiceOutcome]] = {}  # a dry run's, as each customer is drafted
         # Drafting is pure: each customer is drafted as soon as its usage is metered, while the
         # database still meters the next ones; what is drafted is written once metering is done.
+        # A dry run writes nothing: each customer's outcomes are taken (and its drafts dropped)
+        # as soon as it is drafted, while the database meters the next ones.
         with collector_paused():
             for cid, usage in _metered_customers(connection, catalog, schedules, plans):
                 try:
-                    drafted[cid] = _draft_one(run, schedules[cid], states[cid], plans[cid], usage)
+                    drafts = _draft_one(run, schedules[cid], states[cid], plans[cid], usage)
                 except BillingError as error:
                     report.failures[cid] = str(error)
-        due = [(schedules[cid].customer, states[cid], drafted[cid]) for cid in customer_ids if cid in drafted]
+                    continue
+                if dry_run:
+                    outcomes[cid] = [_outcome(d.draft, d.final) for d in drafts if d.draft is not None]
+                else:
+                    drafted[cid] = drafts
         if dry_run:
-            report.outcomes += [o for due_one in due for o in _write_one(run, *due_one)]
+            report.outcomes += [o for cid in customer_ids for o in outcomes.get(cid, ())]
             connection.rollback()
         else:
+            due = [(schedules[c].customer, states[c], drafted[c]) for c in customer_ids if c in drafted]
             report.outcomes += _write_chunk(run, due, report.failures)
     return report
 
@@ -338,12 +334,12 @@ def _write_one(
     run: _Run, customer: Customer, state: BillingState, drafted: list[_Drafted]
 ) -> list[InvoiceOutcome]:
     """Store one customer's drafts; a failure undoes only this customer's writes."""
-    writes = not run.dry_run and any(d.draft is not None or d.existing is not None for d in drafted)
+    writes = any(d.draft is not None or d.existing is not None for d in drafted)
     with run.connection.begin_nested() if writes else nullcontext():
         outcomes = []
         for d in drafted:
             if d.draft is None:
-                if d.existing is not None and not run.dry_run:
+                if d.existing is not None:
                     records.delete_draft(run.connection, d.existing)
                 continue
             outcomes.append(_store(run, customer, d.draft, d.existing, d.final, state))
@@ -358,26 +354,25 @@ def _store(
     final: bool,
     state: BillingState,
 ) -> InvoiceOutcome:
-    number = invoice_id = None
-    if not run.dry_run:
-        invoice_id = records.write_invoice(run.connection, draft, run.version_id, run.now, existing)
-        if final:
-            due_on = draft.issued_on + timedelta(days=run.due_days)
-            number = records.finalize_invoice(
-                run.connection,
-                invoice_id,
-                draft.customer_id,
-                run.now,
-                due_on,
-                state.late_max_id,
-                state.corrections_max_id,
-            )
-            # queued with the invoice itself: a final invoice has its email, unless it bills nothing
-            if draft.subtotal != 0 or run.email_zero_invoices:
-                issued = replace(draft.as_invoice(), status="finalized", number=number, due_on=due_on)
-                send_ledger.enqueue(run.connection, [invoice_issued(issued, customer)], run.now, run.channels)
-            if draft.remainder:
-                _issue_remainder(run, invoice_id, draft, customer)
+    number = None
+    invoice_id = records.write_invoice(run.connection, draft, run.version_id, run.now, existing)
+    if final:
+        due_on = draft.issued_on + timedelta(days=run.due_days)
+        number = records.finalize_invoice(
+            run.connection,
+            invoice_id,
+            draft.customer_id,
+            run.now,
+            due_on,
+            state.late_max_id,
+            state.corrections_max_id,
+        )
+        # queued with the invoice itself: a final invoice has its email, unless it bills nothing
+        if draft.subtotal != 0 or run.email_zero_invoices:
+            issued = replace(draft.as_invoice(), status="finalized", number=number, due_on=due_on)
+            send_ledger.enqueue(run.connection, [invoice_issued(issued, customer)], run.now, run.channels)
+        if draft.remainder:
+            _issue_remainder(run, invoice_id, draft, customer)
     return _outcome(draft, final, number, invoice_id)
 
 
@@ -396,7 +391,9 @@ def _issue_remainder(run: _Run, invoice_id: int, draft: InvoiceDraft, customer: 
     send_ledger.enqueue(run.connection, [email], run.now, run.channels)
 
 
-def _outcome(draft: InvoiceDraft, final: bool, number: str | None, invoice_id: int | None) -> InvoiceOutcome:
+def _outcome(
+    draft: InvoiceDraft, final: bool, number: str | None = None, invoice_id: int | None = None
+) -> InvoiceOutcome:
     return InvoiceOutcome(
         customer_id=draft.customer_id,
         issued_at=draft.issued_at,
