@@ -96,6 +96,9 @@ class Segment:
     end_date: date
     start: datetime
     end: datetime
+    # the days of a whole period of this contract's own plan, which its flat fees and minimum
+    # are prorated over; 0 for the period's own days (the contract's interval is the period's)
+    whole_days: int = 0
     # derived from the fields above, once (`Schedule` caches its segments; every invoice
     # rating one reads them): the days covered, and what its lines' keys name (the
     # contract's start day and the period's first day)
@@ -103,7 +106,7 @@ class Segment:
     id: SegmentId = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        covered = Coverage((self.end_date - self.start_date).days, self.period.days)
+        covered = Coverage((self.end_date - self.start_date).days, self.whole_days or self.period.days)
         object.__setattr__(self, "coverage", covered)
         object.__setattr__(self, "id", SegmentId(self.term.contract.starts_on, self.period.start_date))
 
@@ -127,6 +130,7 @@ class Schedule:
         self.terms = tuple(self._terms(catalog, customer))
         self._periods: list[Period] = []  # laid out so far, extended on demand
         self._months = 0  # from the anchor to the end of the last period laid out
+        self._spans: list[tuple[int, int]] = []  # per period: months from the anchor to its start, end
         self._segments: dict[int, tuple[Segment, ...]] = {}
 
     @staticmethod
@@ -197,9 +201,44 @@ class Schedule:
         start_date = previous.end_date if previous else anchor
         start = previous.end if previous else local_midnight(anchor, self.tz)
         # counted from the anchor itself, so a month-end anchor comes back (Jan 31, Feb 28, Mar 31)
-        self._months += self._interval_at(start_date)
+        first = self._months
+        self._months = self._period_end(anchor, start_date, first)
+        self._spans.append((first, self._months))
         end_date = add_months(anchor, self._months)
         return Period(len(self._periods), start_date, end_date, start, local_midnight(end_date, self.tz))
+
+    def _period_end(self, anchor: date, start_date: date, first: int) -> int:
+        """Months from the anchor to the end of the period starting `first` months after it.
+
+        A period lasts the interval of the contract in force on its first day, but a contract on
+        a shorter interval that starts inside it (a yearly plan changed to a monthly one) ends it
+        at the first of the new interval's anniversaries on or after its start: the new plan is
+        billed every month from then on, not once at the end of the year."""
+        end = first + self._interval_at(start_date)
+        natural = add_months(anchor, end)
+        for term in self.terms:
+            months, day = term.plan.interval_months, term.bills_from
+            if months >= end - first or not start_date < day < natural:
+                continue
+            cut = first + months
+            while add_months(anchor, cut) < day:
+                cut += months
+            end = min(end, cut)
+        return end
+
+    def _whole_days(self, period: Period, term: ContractTerm, start_date: date) -> int:
+        """The days of a whole period of `term`'s own interval around its part of `period`: the
+        one starting with the period when the part does, else the one ending with it; 0 when
+        the term's interval is the period's."""
+        anchor = self.anchor
+        assert anchor is not None
+        first, end = self._spans[period.index]
+        months = term.plan.interval_months
+        if months == end - first:
+            return 0
+        if start_date == period.start_date:
+            return (add_months(anchor, first + months) - period.start_date).days
+        return (period.end_date - add_months(anchor, end - months)).days
 
     def period(self, index: int) -> Period | None:
         """The period with that index, None for a negative index or without contracts."""
@@ -249,6 +288,7 @@ class Schedule:
                         end,
                         local_midnight(start, self.tz),
                         local_midnight(end, self.tz),
+                        self._whole_days(period, term, start),
                     )
                 )
         return tuple(parts)
