@@ -9,8 +9,12 @@ month from then on, not once at the end of the old plan's year. Amounts worked b
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
+from itertools import pairwise
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from billing.core.catalog import Catalog, parse_catalog
 from billing.core.invoice_plan import BillingState
@@ -152,3 +156,34 @@ def test_the_same_interval_still_prorates_over_the_period() -> None:
         {"plan": "monthly", "starts_on": "2026-03-01"},
     )
     assert coverages(s, 1) == [Coverage(14, 28), Coverage(14, 28)]
+
+
+WHOLE_DAYS = {"monthly": range(28, 32), "quarterly": range(89, 93), "yearly": range(365, 367)}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    start=st.dates(date(2026, 1, 1), date(2027, 12, 31)),
+    contracts=st.lists(
+        st.tuples(st.sampled_from(list(WHOLE_DAYS)), st.integers(1, 500), st.sampled_from([0, 0, 5])),
+        min_size=1,
+        max_size=4,
+    ),
+)
+def test_every_side_is_prorated_over_a_whole_period_of_its_own_plan(
+    start: date, contracts: list[tuple[str, int, int]]
+) -> None:
+    laid_out = []
+    day = start
+    for code, length, gap in contracts:
+        last = day + timedelta(days=length - 1)
+        laid_out.append({"plan": code, "starts_on": day.isoformat(), "ends_on": last.isoformat()})
+        day = last + timedelta(days=1 + gap)
+    s = schedule(*laid_out)
+    periods = [p for p, _ in zip(s.periods(), range(30), strict=False)]
+    for before, after in pairwise(periods):
+        assert before.end_date == after.start_date
+    for period in periods:
+        for seg in s.segments(period):
+            assert 0 < seg.coverage.days <= seg.coverage.period_days
+            assert seg.coverage.period_days in WHOLE_DAYS[seg.term.plan.interval]
