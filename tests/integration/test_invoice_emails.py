@@ -165,7 +165,9 @@ def test_a_failed_send_stays_pending_and_is_sent_by_the_next_run(
     assert len(sendgrid_server.requests) == 4  # two refused, two sent, none twice
 
 
-def test_an_outbox_that_cannot_be_written_keeps_the_emails_pending_until_it_can(engine, tmp_path: Path) -> None:
+def test_an_outbox_that_cannot_be_written_keeps_the_emails_pending_until_it_can(
+    engine, tmp_path: Path
+) -> None:
     """A folder that cannot be written is the machine's fault, not the message's: its emails
     wait and go once it is fixed, instead of failing for good on their first try."""
     _invoice(engine, _load(engine))

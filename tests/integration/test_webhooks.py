@@ -213,6 +213,21 @@ def test_sendgrid_refusing_the_message_fails_it_at_once(engine, sendgrid_server:
     assert _status(engine) == "failed"
 
 
+def test_a_run_summary_says_which_failures_are_retried_and_which_are_given_up(engine, webhook_receiver):
+    from billing.cli.commands.pipeline import delivered
+
+    _enqueue(engine, [_reminder("acme"), _reminder("bolt")], channels=("webhook",))
+    webhook_receiver.statuses = [500, 410]  # one may pass later, one is refused for good
+    report = deliver_all(engine, [_hook(webhook_receiver)], lambda: NOW)
+    counts = report.counts("webhook")
+    assert counts == {"sent": 0, "failed": 2, "failed_for_good": 1}
+    line = delivered({"emails": report.counts("email"), "webhooks": counts})
+    assert line == (
+        "emails sent 0, webhooks sent 0, 1 failed (kept and retried by the next run),"
+        " 1 failed for good (never tried again)"
+    )
+
+
 def test_an_issued_invoice_goes_by_webhook_with_its_document_before_its_pdf_is_printed(
     engine, webhook_receiver
 ):
