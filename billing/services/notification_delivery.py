@@ -115,7 +115,9 @@ def _deliver_batch(
             message_id = sender.send(engine, notification)
         except Exception as error:  # recorded on the delivery, never raised: the others go on
             retryable = error.retryable if isinstance(error, DeliveryError) else True
-            retry_at = next_try(notification.attempts, retryable, clock())
+            # the receiver's Retry-After, a floor under the backoff
+            asked = error.retry_after if isinstance(error, DeliveryError) else None
+            retry_at = next_try(notification.attempts, retryable, clock(), asked)
             message = _one_line(error)
             with engine.begin() as connection:
                 send_ledger.mark_failed(
