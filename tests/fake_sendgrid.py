@@ -35,6 +35,7 @@ class FakeSendGrid:
     body: bytes = b""
     message_id: str | None = "msg-abc123.filter0001"
     delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)  # more headers on every answer
     requests: list[Recorded] = field(default_factory=list)
 
 
@@ -60,6 +61,8 @@ def sendgrid_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSendGrid]:
             if state.message_id is not None:
                 self.send_header("X-Message-Id", state.message_id)
             self.send_header("Content-Type", "application/json")
+            for name, value in state.headers.items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(state.body)))
             self.end_headers()
             self.wfile.write(state.body)

@@ -48,6 +48,7 @@ class FakeWebhookReceiver:
     secret: str = WEBHOOK_SECRET
     status: int = 200
     statuses: list[int] = field(default_factory=list)  # answered first, one per request
+    retry_after: str | None = None  # sent as `Retry-After` with every answer of 300 or more
     hold: threading.Event | None = None  # set: requests wait for it
     arrived: threading.Event = field(default_factory=threading.Event)  # a request came in
     requests: list[Received] = field(default_factory=list)
@@ -85,6 +86,8 @@ def webhook_receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeWebhookRec
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(answer)))
+            if status >= 300 and state.retry_after is not None:
+                self.send_header("Retry-After", state.retry_after)
             self.end_headers()
             self.wfile.write(answer)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import email.utils
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from billing.core.errors import BillingError
@@ -38,15 +39,43 @@ class DeliveryError(BillingError):
 
     `status` is the provider's (or the webhook receiver's) HTTP status when there was one (None
     for a network failure, a timeout or a message refused before sending); `retryable` says
-    whether trying the same message again later may succeed (network trouble, 408, 429, 5xx).
+    whether trying the same message again later may succeed (network trouble, 408, 429, 5xx);
+    `retry_after` how long the receiver asked to wait before the next try (its `Retry-After`).
     """
 
     code = "delivery_failed"
 
-    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retryable: bool = False,
+        retry_after: timedelta | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.retryable = retryable
+        self.retry_after = retry_after
+
+
+_LONGEST_SECONDS = 10**7  # past any wait a retry honours: a huge number is not an overflow
+
+
+def retry_after(value: str | None, now: datetime | None = None) -> timedelta | None:
+    """The wait a `Retry-After` header asks for (RFC 9110: seconds, or an HTTP-date); None when
+    there is none or it cannot be read."""
+    text = (value or "").strip()
+    if not text:
+        return None
+    if text.isascii() and text.isdigit():
+        return timedelta(seconds=min(int(text), _LONGEST_SECONDS))
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    when = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+    return max(when - (now or datetime.now(UTC)), timedelta(0))
 
 
 @dataclass(frozen=True)

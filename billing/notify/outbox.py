@@ -53,10 +53,11 @@ class OutboxBackend:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             _write_atomically(self.directory / filename, data)
-        except OSError as exc:
+        except OSError as exc:  # the folder's fault, not the message's: it goes once fixed
             raise DeliveryError(
                 f"cannot write email {message.key!r} to the outbox {str(self.directory)!r}: "
-                f"{exc.strerror or exc}"
+                f"{exc.strerror or exc}",
+                retryable=True,
             ) from exc
         return f"outbox:{filename}"
 

@@ -27,7 +27,14 @@ from sendgrid.helpers.mail import (
 from sendgrid.helpers.mail.exceptions import SendGridException
 
 from billing.core.errors import BillingError
-from billing.notify.backends import KEY_CUSTOM_ARG, KEY_HEADER, DeliveryError, EmailMessage, checked
+from billing.notify.backends import (
+    KEY_CUSTOM_ARG,
+    KEY_HEADER,
+    DeliveryError,
+    EmailMessage,
+    checked,
+    retry_after,
+)
 
 _SNIPPET_CHARS = 300
 
@@ -129,6 +136,7 @@ class SendGridBackend:
                 + (f": {snippet}" if snippet else ""),
                 status=status,
                 retryable=status in (408, 429) or status >= 500,
+                retry_after=retry_after(exc.headers.get("Retry-After") if exc.headers else None),
             ) from None
         except (OSError, http.client.HTTPException) as exc:
             # urllib raises URLError (its `reason` the socket error) while connecting, and the bare

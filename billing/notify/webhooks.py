@@ -27,7 +27,7 @@ import httpx
 from standardwebhooks.webhooks import Webhook
 
 from billing.core.events import dumps
-from billing.notify.backends import DeliveryError
+from billing.notify.backends import DeliveryError, retry_after
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 (the format's prefix, not a secret)
 MIN_KEY_BYTES = 24
@@ -146,6 +146,9 @@ class WebhookSender:
             + (f": {snippet}" if snippet else ""),
             status=status,
             retryable=retryable,
+            retry_after=retry_after(response.headers.get("retry-after"), self._clock())
+            if retryable
+            else None,
         )
 
     def close(self) -> None:

@@ -65,10 +65,12 @@ class DeliveryReport:
         return self
 
     def counts(self, channel: str) -> dict[str, int]:
-        """What one channel did: `{"sent": n, "failed": m}` (a report holds every channel's)."""
+        """What one channel did: `{"sent": n, "failed": m, "failed_for_good": k}`, `k` of the
+        `m` failures never tried again (a report holds every channel's)."""
         return {
             "sent": sum(1 for d in self.sent if d.channel == channel),
             "failed": sum(1 for d in self.failed if d.channel == channel),
+            "failed_for_good": sum(1 for d in self.gave_up if d.channel == channel),
         }
 
     def failure_lines(self) -> list[str]:
@@ -113,7 +115,9 @@ def _deliver_batch(
             message_id = sender.send(engine, notification)
         except Exception as error:  # recorded on the delivery, never raised: the others go on
             retryable = error.retryable if isinstance(error, DeliveryError) else True
-            retry_at = next_try(notification.attempts, retryable, clock())
+            # the receiver's Retry-After, a floor under the backoff
+            asked = error.retry_after if isinstance(error, DeliveryError) else None
+            retry_at = next_try(notification.attempts, retryable, clock(), asked)
             message = _one_line(error)
             with engine.begin() as connection:
                 send_ledger.mark_failed(

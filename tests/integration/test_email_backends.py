@@ -168,8 +168,9 @@ def test_outbox_refuses_malformed_messages(
 def test_outbox_unwritable_directory_is_a_delivery_error(tmp_path: Path) -> None:
     blocker = tmp_path / "outbox"
     blocker.write_text("a file where the directory should be")
-    with pytest.raises(DeliveryError, match="cannot write email"):
+    with pytest.raises(DeliveryError, match="cannot write email") as refused:
         OutboxBackend(blocker).send(make_message())
+    assert refused.value.retryable  # the folder's fault: the same message goes once it is fixed
 
 
 # --------------------------------------------------------------------------------------------

@@ -165,6 +165,26 @@ def test_a_failed_send_stays_pending_and_is_sent_by_the_next_run(
     assert len(sendgrid_server.requests) == 4  # two refused, two sent, none twice
 
 
+def test_an_outbox_that_cannot_be_written_keeps_the_emails_pending_until_it_can(
+    engine, tmp_path: Path
+) -> None:
+    """A folder that cannot be written is the machine's fault, not the message's: its emails
+    wait and go once it is fixed, instead of failing for good on their first try."""
+    _invoice(engine, _load(engine))
+    render_pdfs(engine, invoices_to_render(engine), NOW)
+    folder = tmp_path / "outbox"
+    folder.write_text("a file where the folder should be")
+    channel = EmailChannel(OutboxBackend(folder), SENDER)
+    blocked = deliver_pending(engine, [channel], NOW)
+    assert len(blocked.failed) == 2 and not blocked.gave_up
+    assert all("cannot write email" in why for why in blocked.failed.values())
+    assert set(_emailed(engine).values()) == {"pending"}
+    folder.unlink()
+    assert len(deliver_pending(engine, [channel], NOW + timedelta(minutes=1)).sent) == 2
+    assert len(list(folder.glob("*.eml"))) == 2
+    assert set(_emailed(engine).values()) == {"sent"}
+
+
 def test_a_stored_pdf_never_changes_and_names_the_catalog_version_it_was_rated_with(engine) -> None:
     numbers = _invoice(engine, _load(engine))
     _load(engine, acme_name="Acme Renamed Corp", at=MARCH_1 + timedelta(days=1))  # a later catalog

@@ -213,6 +213,52 @@ def test_sendgrid_refusing_the_message_fails_it_at_once(engine, sendgrid_server:
     assert _status(engine) == "failed"
 
 
+def test_a_receiver_asking_to_wait_with_retry_after_is_left_alone_until_then(engine, webhook_receiver):
+    """429 with `Retry-After: 600`: not tried again at the first backoff (1 minute), which would
+    only burn one of its tries, but once the ten minutes are over; sent once."""
+    _enqueue(engine, [_reminder()], channels=("webhook",))
+    webhook_receiver.statuses, webhook_receiver.retry_after = [429], "600"
+    throttled = deliver_all(engine, [_hook(webhook_receiver)], lambda: NOW)
+    assert list(throttled.failed) == [Delivery(KEY, "webhook")] and not throttled.gave_up
+    assert _delivery(engine).next_attempt_at == NOW + timedelta(minutes=10)
+    assert deliver_all(engine, [_hook(webhook_receiver)], lambda: NOW + timedelta(minutes=9)).sent == []
+    later = NOW + timedelta(minutes=10)
+    assert deliver_all(engine, [_hook(webhook_receiver)], lambda: later).sent == [Delivery(KEY, "webhook")]
+    assert webhook_receiver.ids() == [KEY, KEY] and _status(engine) == "sent"
+
+
+def test_sendgrid_answering_429_with_retry_after_waits_as_long_as_it_asks(
+    engine, sendgrid_server: FakeSendGrid
+):
+    _enqueue(engine, [_reminder()], channels=("email",))
+    sendgrid_server.status, sendgrid_server.headers = 429, {"Retry-After": "300"}
+    email = EmailChannel(
+        SendGridBackend("SG.test-key.secret", "billing@vendor.example", host=sendgrid_server.url),
+        "billing@vendor.example",
+    )
+    assert list(deliver_all(engine, [email], lambda: NOW).failed) == [Delivery(KEY, "email")]
+    assert _delivery(engine, "email").next_attempt_at == NOW + timedelta(minutes=5)
+    sendgrid_server.status, sendgrid_server.headers = 202, {}
+    assert deliver_all(engine, [email], lambda: NOW + timedelta(minutes=4)).sent == []
+    assert deliver_all(engine, [email], lambda: NOW + timedelta(minutes=5)).sent == [Delivery(KEY, "email")]
+    assert len(sendgrid_server.requests) == 2
+
+
+def test_a_run_summary_says_which_failures_are_retried_and_which_are_given_up(engine, webhook_receiver):
+    from billing.cli.commands.pipeline import delivered
+
+    _enqueue(engine, [_reminder("acme"), _reminder("bolt")], channels=("webhook",))
+    webhook_receiver.statuses = [500, 410]  # one may pass later, one is refused for good
+    report = deliver_all(engine, [_hook(webhook_receiver)], lambda: NOW)
+    counts = report.counts("webhook")
+    assert counts == {"sent": 0, "failed": 2, "failed_for_good": 1}
+    line = delivered({"emails": report.counts("email"), "webhooks": counts})
+    assert line == (
+        "emails sent 0, webhooks sent 0, 1 failed (kept and retried by the next run),"
+        " 1 failed for good (never tried again)"
+    )
+
+
 def test_an_issued_invoice_goes_by_webhook_with_its_document_before_its_pdf_is_printed(
     engine, webhook_receiver
 ):

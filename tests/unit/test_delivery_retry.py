@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing.core.delivery_retry import LONGEST_RETRY, MAX_ATTEMPTS, next_try, retry_delay
+from billing.core.delivery_retry import LONGEST_ASKED_WAIT, LONGEST_RETRY, MAX_ATTEMPTS, next_try, retry_delay
+from billing.notify.backends import retry_after
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -37,3 +38,30 @@ def test_the_last_try_and_a_permanent_failure_are_final(attempts, retryable):
 def test_a_delivery_never_tried_has_no_delay():
     with pytest.raises(ValueError, match="at least once"):
         retry_delay(0)
+
+
+def test_a_wait_the_receiver_asks_for_is_a_floor_under_the_backoff_and_bounded():
+    assert next_try(1, True, NOW, timedelta(minutes=10)) == NOW + timedelta(minutes=10)
+    assert next_try(3, True, NOW, timedelta(seconds=5)) == NOW + retry_delay(3)  # the backoff is longer
+    assert next_try(1, True, NOW, timedelta(days=400)) == NOW + LONGEST_ASKED_WAIT
+    assert next_try(MAX_ATTEMPTS, True, NOW, timedelta(minutes=10)) is None
+    assert next_try(1, False, NOW, timedelta(minutes=10)) is None
+
+
+@pytest.mark.parametrize(
+    ("header", "wait"),
+    [
+        ("120", timedelta(minutes=2)),
+        (" 0 ", timedelta(0)),
+        ("Sun, 01 Mar 2026 00:05:00 GMT", timedelta(minutes=5)),
+        ("Sat, 28 Feb 2026 00:00:00 GMT", timedelta(0)),  # a date gone by: no wait
+        ("9" * 400, timedelta(seconds=10**7)),  # huge: bounded, not an overflow
+        (None, None),
+        ("", None),
+        ("soon", None),
+        ("-5", None),
+        ("１２", None),  # full-width digits are not delay-seconds
+    ],
+)
+def test_retry_after_reads_seconds_and_http_dates(header, wait):
+    assert retry_after(header, NOW) == wait

@@ -76,14 +76,19 @@ def ingest(sources: Sequence[str]) -> str:
 
 
 def delivered(summary: dict[str, Any]) -> str:
-    """What a run's sending did, per channel: `emails sent 3, webhooks sent 3, 1 failed (...)`."""
-    parts = [f"emails sent {summary['emails']['sent']}"]
+    """What a run's sending did, per channel: `emails sent 3, webhooks sent 3, 1 failed (...)`;
+    a failure given up (a refusal, the last try) is said to be, never to be retried."""
+    emails = summary["emails"]
+    parts = [f"emails sent {emails['sent']}"]
     webhooks = summary.get("webhooks", {"sent": 0, "failed": 0})
     if webhooks["sent"] or webhooks["failed"]:
         parts.append(f"webhooks sent {webhooks['sent']}")
-    failed = summary["emails"]["failed"] + webhooks["failed"]
-    if failed:
-        parts.append(f"{failed} failed (kept and retried by the next run)")
+    for_good = emails.get("failed_for_good", 0) + webhooks.get("failed_for_good", 0)
+    retried = emails["failed"] + webhooks["failed"] - for_good
+    if retried:
+        parts.append(f"{retried} failed (kept and retried by the next run)")
+    if for_good:
+        parts.append(f"{for_good} failed for good (never tried again)")
     return ", ".join(parts)
 
 
