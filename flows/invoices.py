@@ -113,12 +113,9 @@ def run_invoices(
         "drafts": len(report.drafts),
         "failures": report.failures,
         "documents": {"rendered": 0, "failed": 0},
-        "emails": {"sent": 0, "failed": 0, "failed_for_good": 0},  # the email channel's deliveries
-        "webhooks": {
-            "sent": 0,
-            "failed": 0,
-            "failed_for_good": 0,
-        },  # the webhook channel's (none without one)
+        # the email channel's deliveries, and the webhook channel's (none without one)
+        "emails": {"sent": 0, "failed": 0, "failed_for_good": 0},
+        "webhooks": {"sent": 0, "failed": 0, "failed_for_good": 0},
     }
     if not dry_run:  # the emails of finalized invoices were queued with them; send what waits
         # balances change where invoices are finalized: their customers' low credits, queued now
