@@ -1,4 +1,4 @@
-"""Arguments the shell hands over as they were typed: bytes that are not UTF-8, as real processes."""
+"""Arguments the shell hands over as they were typed: bytes that are not UTF-8, names that would not print as themselves."""
 
 from __future__ import annotations
 
@@ -64,4 +64,22 @@ def test_a_lone_surrogate_or_a_control_character_is_shown_escaped(capsys):
     assert main(["invoices", "show", "\ud800é\n"]) == 2
     assert capsys.readouterr().err == (
         "billing: argument 3 is not UTF-8 text: '\\ud800é\\n' (see billing --help)\n"
+    )
+
+
+@pytest.mark.parametrize("name", ["shop\nfake  bk_1  2026-01-01 00:00 UTC  -", " shop", "shop\t", "a\x1b[2J"])
+def test_an_api_key_name_that_would_not_print_as_itself_is_refused(fresh_database, name):
+    """Before, such a name was stored, and drew a row of its own into `billing api-key list`."""
+    result = subprocess.run(
+        [sys.executable, "-m", "billing.cli.main", "api-key", "create", name],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **fresh_database},
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        "billing: an API key's name is printable text without leading or trailing spaces"
+        f" (got {name!r})\n"
     )
