@@ -224,7 +224,7 @@ def run(args: argparse.Namespace) -> str | None:
             return admin.invoices_pay(args.number)
         if args.action == "void":
             return admin.invoices_void(args.number)
-        if args.pdf or args.html:
+        if args.pdf is not None or args.html is not None:
             return admin.write_invoice_document(args.number, pdf=args.pdf, html=args.html)
         return admin.invoices_show(args.number, args.json)
     if command == "serve":

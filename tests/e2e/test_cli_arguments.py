@@ -1,4 +1,5 @@
-"""Arguments the shell hands over as they were typed: bytes that are not UTF-8, names that would not print as themselves."""
+"""Arguments as the shell hands them over: bytes that are not UTF-8, names that would not print as
+themselves, an empty file name."""
 
 from __future__ import annotations
 
@@ -80,6 +81,20 @@ def test_an_api_key_name_that_would_not_print_as_itself_is_refused(fresh_databas
     )
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == (
-        "billing: an API key's name is printable text without leading or trailing spaces"
-        f" (got {name!r})\n"
+        f"billing: an API key's name is printable text without leading or trailing spaces (got {name!r})\n"
     )
+
+
+@pytest.mark.parametrize("option", ["--pdf", "--html"])
+def test_an_empty_document_file_is_refused_not_read_as_no_option(fresh_database, option):
+    """Before, `--pdf ""` was taken for no `--pdf` at all: the text invoice went to stdout, exit 0."""
+    result = subprocess.run(
+        [sys.executable, "-m", "billing.cli.main", "invoices", "show", "INV-000001", option, ""],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **fresh_database},
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == f"billing: {option} needs a FILE to write ('-': stdout)\n"

@@ -62,7 +62,9 @@ def _quantity(item: str, value: str, counted: str | None) -> Decimal:
     if problem:
         raise InvalidUsage(f"--usage {item!r}: the quantity {problem}")
     if counted and quantity != quantity.to_integral_value():
-        raise InvalidUsage(f"--usage {item!r}: the metric counts {counted}, so the quantity must be a whole number")
+        raise InvalidUsage(
+            f"--usage {item!r}: the metric counts {counted}, so the quantity must be a whole number"
+        )
     return quantity
 
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import yaml
 
-
 MAX_NESTING = 64
 """Mappings and lists inside one another: a catalog needs a handful; PyYAML's composer recurses
 once per level, so a file of thousands of `[` would otherwise end in a RecursionError."""
@@ -29,11 +28,11 @@ class _DecimalLoader(yaml.SafeLoader):
                 None,
                 None,
                 f"nested more than {MAX_NESTING} levels deep",
-                self.peek_event().start_mark,
+                self.peek_event().start_mark,  # type: ignore[no-untyped-call]
             )
         self._depth += 1
         try:
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return super().compose_node(parent, index)
         finally:
             self._depth -= 1
 
