@@ -224,7 +224,7 @@ def run(args: argparse.Namespace) -> str | None:
             return admin.invoices_pay(args.number)
         if args.action == "void":
             return admin.invoices_void(args.number)
-        if args.pdf or args.html:
+        if args.pdf is not None or args.html is not None:
             return admin.write_invoice_document(args.number, pdf=args.pdf, html=args.html)
         return admin.invoices_show(args.number, args.json)
     if command == "serve":
@@ -250,8 +250,32 @@ def run(args: argparse.Namespace) -> str | None:
     return pipeline.lifecycle_scan(args.as_of, args.dry_run)
 
 
+def not_utf8(argv: Sequence[str]) -> str | None:
+    """Why an argument cannot be used, or None: bytes that are not UTF-8 (the shell hands them
+    over as lone surrogates) reach no database, no file name printed back and no email."""
+    for position, argument in enumerate(argv, start=1):
+        try:
+            argument.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"argument {position} is not UTF-8 text: '{''.join(map(_escaped, argument))}'"
+    return None
+
+
+def _escaped(char: str) -> str:
+    """A character as one line prints it: a byte the shell could not decode as `\\xff`, another
+    lone surrogate or a control character as its escape."""
+    if char.isprintable():
+        return char
+    code = ord(char)
+    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else ascii(char)[1:-1]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
+        problem = not_utf8(sys.argv[1:] if argv is None else argv)
+        if problem:
+            print(f"billing: {problem} (see billing --help)", file=sys.stderr)
+            return 2
         args = build_parser().parse_args(argv)
         output = run(args)
         if output:

@@ -52,6 +52,10 @@ def create_key(connection: sa.Connection, name: str, now: datetime) -> str:
     """A new key for `name`; the plain key is returned once and never stored."""
     if not name or len(name) > 128:
         raise BillingError("an API key needs a name of 1 to 128 characters")
+    if not name.isprintable() or name != name.strip():
+        raise BillingError(
+            f"an API key's name is printable text without leading or trailing spaces (got {name!r})"
+        )
     if connection.execute(sa.select(ApiKey.id).where(ApiKey.name == name)).first():
         raise BillingError(f"an API key named {name!r} exists already; revoke it or pick another name")
     key, prefix = new_key()

@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql
 
 from billing.store.database import one_of
 from billing.store.models import QuarantineAction, QuarantinedEvent
+from billing.store.types import MAX_BIG_ID
 
 STATUSES = ("held", "retried", "discarded")
 _BATCH = 5_000
@@ -108,8 +109,9 @@ def _row(values: sa.Row[Any]) -> QuarantinedRow:
 
 
 def find_quarantined(connection: sa.Connection, where: QuarantineFilter, limit: int) -> list[QuarantinedRow]:
-    """The matching rows, newest first, at most `limit`."""
-    statement = _matching(sa.select(*_COLUMNS), where).order_by(QuarantinedEvent.id.desc()).limit(limit)
+    """The matching rows, newest first, at most `limit` (a larger one than any id: all of them)."""
+    statement = _matching(sa.select(*_COLUMNS), where).order_by(QuarantinedEvent.id.desc())
+    statement = statement.limit(min(limit, MAX_BIG_ID))
     return [_row(values) for values in connection.execute(statement)]
 
 
@@ -138,8 +140,13 @@ def _ids_in(connection: sa.Connection, ids: list[int]) -> Any:
     return QuarantinedEvent.id.in_(ids)
 
 
+def _possible(ids: Iterable[int]) -> list[int]:
+    """The ids a row can have, sorted: one past a 64-bit id names no row (and would overflow)."""
+    return sorted({id_ for id_ in ids if 1 <= id_ <= MAX_BIG_ID})
+
+
 def quarantined_by_id(connection: sa.Connection, ids: Iterable[int]) -> dict[int, QuarantinedRow]:
-    wanted = sorted(set(ids))
+    wanted = _possible(ids)
     if not wanted:
         return {}
     found: dict[int, QuarantinedRow] = {}
@@ -154,7 +161,7 @@ def claim_held(connection: sa.Connection, ids: Iterable[int]) -> list[Quarantine
     a row is retried or discarded by one run only. PostgreSQL: `FOR UPDATE`, in id order (a run
     naming the same rows waits, then finds them resolved); SQLite: the caller holds the
     database's write lock (`lock_billing`), which serializes the runs whole."""
-    wanted = sorted(set(ids))
+    wanted = _possible(ids)
     claimed: list[QuarantinedRow] = []
     for start in range(0, len(wanted), _BATCH):
         statement = (

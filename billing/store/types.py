@@ -60,8 +60,11 @@ JSONDocument = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 """JSON written and read through the engine's exact serializer (numbers stay Decimal)."""
 
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrements INTEGER only
+MAX_BIG_ID = 2**63 - 1
+"""The largest `BigId` either database holds (SQLite's INTEGER is 64-bit too): a larger number,
+bound as a parameter, is an overflow error in the driver, not a row that is not there."""
 
 TransactionId = sa.String(255).with_variant(sa.String(255, collation="C"), "postgresql")
 """Compared in byte order on PostgreSQL as on SQLite and in Python (`latest` breaks ties on it)."""
 
-__all__ = ["BigId", "ExactDecimal", "JSONDocument", "TransactionId", "UTCDateTime"]
+__all__ = ["MAX_BIG_ID", "BigId", "ExactDecimal", "JSONDocument", "TransactionId", "UTCDateTime"]

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from billing.store.quarantine import ActionRecord, QuarantinedRow
-from billing.views.tables import text_table
+from billing.views.tables import cell, text_table
 
 _DETAIL_WIDTH = 60
 
@@ -81,20 +81,20 @@ def quarantine_page(row: QuarantinedRow, actions: Sequence[ActionRecord]) -> str
         f"quarantined row {row.id}: {row.status}"
         + (f" ({row.resolution})" if row.resolution and row.resolution != row.status else ""),
         f"  reason:       {row.reason}",
-        f"  detail:       {row.detail}",
-        f"  source:       {row.source}",
+        f"  detail:       {cell(row.detail)}",
+        f"  source:       {cell(row.source)}",
         f"  line:         {row.line if row.line is not None else '-'}",
-        f"  transaction:  {row.transaction_id or '-'}",
-        f"  customer:     {row.customer_id or '-'}",
+        f"  transaction:  {cell(row.transaction_id or '-')}",
+        f"  customer:     {cell(row.customer_id or '-')}",
         f"  received:     {_instant(row.received_at)}",
     ]
     if row.resolved_at is not None:
         lines.append(f"  resolved:     {_instant(row.resolved_at)}")
-    lines += ["  payload:", f"    {row.payload}"]
+    lines += ["  payload:", f"    {cell(row.payload)}"]
     if actions:
         lines.append("  history:")
         for a in actions:
             what = a.outcome if a.reason is None else f"{a.outcome}: {a.reason}: {a.detail}"
             note = f" — {a.note}" if a.note else ""
-            lines.append(f"    {_instant(a.acted_at)}  {a.action} by {a.actor}: {what}{note}")
+            lines.append(cell(f"    {_instant(a.acted_at)}  {a.action} by {a.actor}: {what}{note}"))
     return "\n".join(lines)

@@ -10,16 +10,26 @@ from billing.core.local_days import format_day
 from billing.core.money import Currency, format_amount
 
 
+def cell(value: Any) -> str:
+    """A value as one table cell: on one line, whatever it holds. A line break, carriage return,
+    tab or other control character (in a transaction id, a file name, a key's name) is written as
+    its escape, `\\n`, so that a cell can never draw a row of its own."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else ascii(char)[1:-1] for char in text)
+
+
 def markdown_table(rows: Sequence[Sequence[Any]]) -> str:
     header, *body = rows
-    lines = ["| " + " | ".join(str(c) for c in header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in body]
+    lines = ["| " + " | ".join(cell(c) for c in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(c).replace("|", "\\|") for c in row) + " |" for row in body]
     return "\n".join(lines)
 
 
 def text_table(rows: Sequence[Sequence[Any]], right: Sequence[int] = ()) -> str:
     """Columns padded to width; column indexes in `right` are right-aligned (amounts)."""
-    cells = [[str(c) for c in row] for row in rows]
+    cells = [[cell(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
     out = []
     for row in cells:

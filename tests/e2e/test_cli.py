@@ -117,6 +117,8 @@ def test_quote_text_is_a_readable_table():
         (["--plan", "pro", "--usage", "api_calls=1", "api_calls=2"], "given twice"),
         (["--plan", "pro", "--usage", "api_calls=1e999999999"], "the quantity is too large"),
         (["--plan", "pro", "--usage", "api_calls.events=²"], "must be a whole number"),
+        (["--plan", "pro", "--usage", "api_calls=1.5"], "the metric counts events, so the quantity"),
+        (["--plan", "pro", "--usage", "active_users=2.5"], "counts distinct values, so the quantity"),
     ],
 )
 def test_quote_mistakes_are_one_line_and_exit_1(args, message):

@@ -16,7 +16,14 @@ from billing.services.ingest import ingest_records
 from billing.sources.usage_files import RawRecord
 from billing.store.catalog_versions import save_catalog
 from billing.store.models import Event, QuarantineAction, QuarantinedEvent
-from billing.store.quarantine import QuarantineFilter, actions_of, count_quarantined, find_quarantined
+from billing.store.quarantine import (
+    QuarantineFilter,
+    actions_of,
+    claim_held,
+    count_quarantined,
+    find_quarantined,
+    quarantined_by_id,
+)
 from billing.store.usage_events import quarantine_fingerprint
 
 NOW = datetime(2026, 3, 20, tzinfo=UTC)
@@ -196,6 +203,22 @@ def test_discard_keeps_an_audit_row(engine, event_suite):
     assert _count(engine, QuarantineAction) == 1
     with pytest.raises(service.UnknownQuarantinedRow, match="no quarantined row with id 999"):
         service.selected_rows(engine, [discarded.id, 999])
+
+
+def test_ids_and_limits_past_64_bits_name_no_row_instead_of_overflowing(engine, event_suite):
+    """Before, the driver refused to bind them: an OverflowError (SQLite) or a DataError
+    (PostgreSQL) traceback from `billing quarantine show 99999999999999999999`."""
+    first = _load(engine, _catalog())
+    _ingest(engine, first, event_suite, [_line("t2", "zulu")])
+    (held,) = _held(engine)
+    huge = [2**63, 10**23, -(2**63) - 1]
+    with pytest.raises(service.UnknownQuarantinedRow) as refused:
+        service.selected_rows(engine, [held.id, *huge])
+    assert str(refused.value) == f"no quarantined row with id {', '.join(map(str, sorted(huge)))}"
+    with engine.begin() as connection:
+        assert list(quarantined_by_id(connection, [held.id, *huge])) == [held.id]
+        assert [row.id for row in claim_held(connection, [held.id, *huge])] == [held.id]
+        assert [row.id for row in find_quarantined(connection, QuarantineFilter(), 10**20)] == [held.id]
 
 
 def test_list_filters_by_reason_source_customer_and_status_newest_first(engine, event_suite):

@@ -730,6 +730,20 @@ def test_a_key_written_twice_is_refused(tmp_path: Path) -> None:
     assert message == f"{file}: not valid YAML: the key 'currency' is written twice (line 2, column 1)"
 
 
+@pytest.mark.parametrize("lists", [64, 5000])
+def test_nesting_past_64_levels_is_one_problem_not_a_recursion_error(tmp_path: Path, lists: int) -> None:
+    # the document's mapping is the first level: its 64th list (column 67) is the 65th
+    file, message = refusal(tmp_path, "currency: USD\nx: " + "[" * lists + "]" * lists + "\n")
+    assert message == f"{file}: not valid YAML: nested more than 64 levels deep (line 2, column 67)"
+
+
+def test_nesting_of_64_levels_is_read() -> None:
+    value: list[object] = []
+    for _ in range(62):
+        value = [value]
+    assert load_yaml("x: " + "[" * 63 + "]" * 63) == {"x": value}
+
+
 def test_an_impossible_date_is_reported_at_its_path(tmp_path: Path) -> None:
     file, message = refusal(tmp_path, mutate("starts_on: 2026-01-15", "starts_on: 2026-02-30"))
     assert message.startswith(f"{file}: customers[0].contracts[0].starts_on: ")

@@ -209,13 +209,13 @@ def write_invoice_document(number: str, *, pdf: str | None = None, html: str | N
     from billing.runtime import resources
     from billing.services.invoice_documents import document_html, document_pdf
 
+    option, target = ("--pdf", pdf) if pdf is not None else ("--html", html)
+    if not target:
+        raise BillingError(f"{option} needs a FILE to write ('-': stdout)")
     if pdf is not None:
         data = document_pdf(resources.engine(), number, resources.utc_now())
-        target = pdf
     else:
-        assert html is not None
         data = document_html(resources.engine(), number).encode("utf-8")
-        target = html
     if target == "-":
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()

@@ -32,7 +32,7 @@ def parse_usage(catalog: Catalog, items: Sequence[str]) -> dict[str, MeteredUsag
         if not sep or not name or not value:
             raise InvalidUsage(f"--usage {item!r}: expected METRIC=QUANTITY or METRIC.events=COUNT")
         code, _, part = name.partition(".")
-        catalog.metric(code)
+        metric = catalog.metric(code)
         if part == "events":
             if not (value.isascii() and value.isdigit()):
                 raise InvalidUsage(f"--usage {item!r}: the number of events must be a whole number >= 0")
@@ -40,14 +40,18 @@ def parse_usage(catalog: Catalog, items: Sequence[str]) -> dict[str, MeteredUsag
         elif part:
             raise InvalidUsage(f"--usage {item!r}: unknown suffix {part!r} (only METRIC.events)")
         else:
-            _once(quantities, code, code, _quantity(item, value))
+            _once(quantities, code, code, _quantity(item, value, _COUNTED.get(metric.aggregation)))
     return {
         code: MeteredUsage(quantities.get(code, Decimal(0)), events.get(code, 0))
         for code in dict.fromkeys([*quantities, *events])
     }
 
 
-def _quantity(item: str, value: str) -> Decimal:
+_COUNTED = {"count": "events", "unique_count": "distinct values"}
+"""Aggregations whose quantity is a number of things: a whole number, as metering makes it."""
+
+
+def _quantity(item: str, value: str, counted: str | None) -> Decimal:
     try:
         quantity = Decimal(value)
     except InvalidOperation:
@@ -57,6 +61,10 @@ def _quantity(item: str, value: str) -> Decimal:
     problem = quantity_problem(quantity)
     if problem:
         raise InvalidUsage(f"--usage {item!r}: the quantity {problem}")
+    if counted and quantity != quantity.to_integral_value():
+        raise InvalidUsage(
+            f"--usage {item!r}: the metric counts {counted}, so the quantity must be a whole number"
+        )
     return quantity
 
 

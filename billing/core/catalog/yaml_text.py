@@ -11,9 +11,30 @@ from typing import Any
 
 import yaml
 
+MAX_NESTING = 64
+"""Mappings and lists inside one another: a catalog needs a handful; PyYAML's composer recurses
+once per level, so a file of thousands of `[` would otherwise end in a RecursionError."""
+
 
 class _DecimalLoader(yaml.SafeLoader):
-    """SafeLoader whose floats are Decimals made from the text in the file."""
+    """SafeLoader whose floats are Decimals made from the text in the file, and which refuses
+    nesting deeper than `MAX_NESTING`."""
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self._depth >= MAX_NESTING:
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"nested more than {MAX_NESTING} levels deep",
+                self.peek_event().start_mark,  # type: ignore[no-untyped-call]
+            )
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 def _construct_decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:
