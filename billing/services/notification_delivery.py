@@ -9,6 +9,9 @@ send the same delivery; only a process killed between its send and its record le
 that a later run takes back after `send_ledger.STALE_CLAIM` and sends again, with the same key.
 A batch is claimed at once and sent one by one, each claim renewed at its turn: a slow receiver
 can keep a batch busy past `STALE_CLAIM`, and what another run took back is that run's to send.
+A receiver that asks to slow down (429 or 503) stops its channel for the run: the deliveries
+claimed after the refused one are given back untried, to go when the refused one may be tried
+again, instead of each spending one of its tries on the same refusal.
 """
 
 from __future__ import annotations
@@ -55,11 +58,16 @@ class DeliveryReport:
     gave_up: set[Delivery] = field(default_factory=set)  # of `failed`: never tried again
     # channel -> deliveries waiting on it while no sender of it is configured (a webhook removed)
     stranded: dict[str, int] = field(default_factory=dict)
+    # channel -> (deliveries given back untried, when they go) after its receiver asked to slow down
+    held_back: dict[str, tuple[int, datetime]] = field(default_factory=dict)
 
     def add(self, other: DeliveryReport) -> DeliveryReport:
         self.sent += other.sent
         self.failed.update(other.failed)
         self.gave_up |= other.gave_up
+        for channel, (count, until) in other.held_back.items():
+            before, _ = self.held_back.get(channel, (0, until))
+            self.held_back[channel] = (before + count, until)
         for channel, waiting in other.stranded.items():
             self.stranded[channel] = max(waiting, self.stranded.get(channel, 0))
         return self
@@ -79,6 +87,11 @@ class DeliveryReport:
             f"{'failed for good' if d in self.gave_up else 'not sent, will retry'}: {d}: {error}"
             for d, error in sorted(self.failed.items())
         ]
+        for channel, (count, until) in sorted(self.held_back.items()):
+            lines.append(
+                f"not sent: {count} {channel} deliver{'y waits' if count == 1 else 'ies wait'} untried"
+                f" until {until.isoformat()}: the receiver asked to slow down"
+            )
         for channel, waiting in sorted(self.stranded.items()):
             lines.append(
                 f"not sent: {waiting} {channel} deliver{'y waits' if waiting == 1 else 'ies wait'}"
@@ -94,19 +107,24 @@ def _one_line(error: Exception) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
+THROTTLED = (429, 503)  # a receiver's "slow down": the channel stops for the run
+
+
 def _deliver_batch(
     engine: Engine,
     sender: ChannelSender,
     clock: Callable[[], datetime],
     limit: int,
     since: datetime | None,
-) -> tuple[DeliveryReport, int]:
+) -> tuple[DeliveryReport, int, bool]:
     """Claim up to `limit` deliveries and send them one by one, each claim renewed at its turn
-    (`send_ledger.renew_claim`): one another run took back meanwhile is its to send."""
+    (`send_ledger.renew_claim`): one another run took back meanwhile is its to send. Once the
+    receiver asks to slow down, the rest are given back untried (`report.held_back`); the
+    report, how many were claimed, and whether the receiver asked to slow down."""
     report = DeliveryReport()
     with engine.begin() as connection:
         claimed = send_ledger.claim(connection, clock(), limit, since, channel=sender.channel)
-    for notification in claimed:
+    for position, notification in enumerate(claimed):
         with engine.begin() as connection:
             if not send_ledger.renew_claim(connection, notification, clock()):
                 continue
@@ -126,11 +144,19 @@ def _deliver_batch(
             report.failed[delivery] = message
             if retry_at is None:
                 report.gave_up.add(delivery)
+            status = error.status if isinstance(error, DeliveryError) else None
+            if status in THROTTLED:
+                until = retry_at or next_try(1, True, clock(), asked) or clock()
+                with engine.begin() as connection:
+                    count = send_ledger.release_claims(connection, claimed[position + 1 :], until)
+                if count:
+                    report.held_back[sender.channel] = (count, until)
+                return report, len(claimed), True
             continue
         with engine.begin() as connection:
             send_ledger.mark_sent(connection, notification.delivery_id, message_id, clock())
         report.sent.append(delivery)
-    return report, len(claimed)
+    return report, len(claimed), False
 
 
 def deliver_pending(
@@ -157,9 +183,9 @@ def deliver_all(
     started = clock()
     for sender in senders:
         while True:
-            sent, claimed = _deliver_batch(engine, sender, clock, batch, started)
+            sent, claimed, throttled = _deliver_batch(engine, sender, clock, batch, started)
             report.add(sent)
-            if claimed < batch:
+            if claimed < batch or throttled:
                 break
     configured = {sender.channel for sender in senders}
     with engine.connect() as connection:

@@ -247,6 +247,26 @@ def renew_claim(connection: sa.Connection, notification: ClaimedNotification, no
     return renewed.rowcount == 1
 
 
+def release_claims(
+    connection: sa.Connection, notifications: Iterable[ClaimedNotification], retry_at: datetime
+) -> int:
+    """Give back claims that were never tried (the receiver asked to slow down before their
+    turn): pending again from `retry_at`, the attempt their claim counted not counted. A claim
+    another run took back meanwhile is left to it. Returns how many were given back."""
+    d = NotificationDelivery
+    released = 0
+    for notification in notifications:
+        result = connection.execute(
+            sa.update(d)
+            .where(
+                d.id == notification.delivery_id, d.status == "sending", d.attempts == notification.attempts
+            )
+            .values(status="pending", attempts=d.attempts - 1, next_attempt_at=retry_at)
+        )
+        released += result.rowcount
+    return released
+
+
 def mark_sent(connection: sa.Connection, delivery_id: int, message_id: str, now: datetime) -> None:
     connection.execute(
         sa.update(NotificationDelivery)

@@ -244,6 +244,33 @@ def test_sendgrid_answering_429_with_retry_after_waits_as_long_as_it_asks(
     assert len(sendgrid_server.requests) == 2
 
 
+def test_a_receiver_asking_to_slow_down_stops_its_channel_for_the_run(engine, webhook_receiver):
+    """The first of three deliveries gets 429: the other two are given back untried, their
+    tries not spent on the same refusal, and all three go once the receiver's wait is over."""
+    _enqueue(engine, [_reminder(c) for c in ("acme", "bolt", "cyan")], channels=("webhook",))
+    webhook_receiver.statuses, webhook_receiver.retry_after = [429], "600"
+    throttled = deliver_all(engine, [_hook(webhook_receiver)], lambda: NOW)
+    until = NOW + timedelta(minutes=10)
+    assert len(throttled.failed) == 1 and throttled.sent == [] and len(webhook_receiver.requests) == 1
+    assert throttled.held_back == {"webhook": (2, until)}
+    assert f"not sent: 2 webhook deliveries wait untried until {until.isoformat()}" in "\n".join(
+        throttled.failure_lines()
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(
+                NotificationDelivery.attempts,
+                NotificationDelivery.status,
+                NotificationDelivery.next_attempt_at,
+            )
+        ).all()
+    assert sorted(rows) == [(0, "pending", until), (0, "pending", until), (1, "pending", until)]
+    assert deliver_all(engine, [_hook(webhook_receiver)], lambda: until - timedelta(seconds=1)).sent == []
+    later = deliver_all(engine, [_hook(webhook_receiver)], lambda: until)
+    assert len(later.sent) == 3 and not later.failed and not later.held_back
+    assert len(webhook_receiver.requests) == 4  # one refused, then each sent once
+
+
 def test_a_run_summary_says_which_failures_are_retried_and_which_are_given_up(engine, webhook_receiver):
     from billing.cli.commands.pipeline import delivered
 
