@@ -26,10 +26,12 @@ def as_of_instant(value: date | datetime | str | None, now: datetime) -> datetim
 
 
 def parse_as_of(text: str) -> date | datetime:
-    """`2026-11-02` or `2026-11-02T09:00:00+01:00`; a clear error otherwise."""
+    """`2026-11-02` or `2026-11-02T09:00:00+01:00`; a clear error otherwise. A text without a
+    time of day is a date, whichever ISO 8601 spelling it takes (`20261102` too)."""
     text = text.strip()
     try:
-        parsed = date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+        has_time = "T" in text.upper() or " " in text
+        parsed = datetime.fromisoformat(text) if has_time else date.fromisoformat(text)
     except ValueError:
         raise BillingError(f"not a date: {text!r} (expected YYYY-MM-DD or an ISO 8601 datetime)") from None
     _check_range(parsed if not isinstance(parsed, datetime) else parsed.date(), text)

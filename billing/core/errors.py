@@ -38,20 +38,24 @@ class UnknownMetric(BillingError):
     code = "unknown_metric"
 
 
+SHOWN_CHARACTERS = 200  # of an unknown name a message repeats (a client may send megabytes)
+
+
+def shown_name(name: str) -> str:
+    """A name a message repeats, quoted; one longer than a message should repeat is cut, its
+    length said."""
+    if len(name) > SHOWN_CHARACTERS:
+        return f"{name[:SHOWN_CHARACTERS]!r}... ({len(name):,} characters)"
+    return repr(name)
+
+
 class UnknownCustomer(BillingError):
     code = "unknown_customer"
 
-    SHOWN_CHARACTERS = 200  # of an unknown id a message repeats (a client may send megabytes)
-
     @classmethod
     def named(cls, customer_id: str) -> UnknownCustomer:
-        """`unknown customer 'x'`; an id longer than a message should repeat is cut, its length
-        said."""
-        cut = cls.SHOWN_CHARACTERS
-        shown = repr(customer_id)
-        if len(customer_id) > cut:
-            shown = f"{customer_id[:cut]!r}... ({len(customer_id):,} characters)"
-        return cls(f"unknown customer {shown}")
+        """`unknown customer 'x'`, a long id cut (`shown_name`)."""
+        return cls(f"unknown customer {shown_name(customer_id)}")
 
 
 class InvalidUsage(BillingError):
@@ -102,6 +106,11 @@ class UnknownInvoice(BillingError):
     """No invoice or credit note has this number."""
 
     code = "unknown_invoice"
+
+    @classmethod
+    def numbered(cls, number: str) -> UnknownInvoice:
+        """`no invoice numbered 'x'`, a long number cut (`shown_name`)."""
+        return cls(f"no invoice numbered {shown_name(number)}")
 
 
 class InvoiceStateError(BillingError):

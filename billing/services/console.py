@@ -80,7 +80,7 @@ def _owned(engine: Engine, customer_id: str, number: str) -> None:
     except UnknownInvoice:
         owner = None
     if owner != customer_id:
-        raise UnknownInvoice(f"no invoice numbered {number!r}")
+        raise UnknownInvoice.numbered(number)
 
 
 def console_document_html(engine: Engine, customer_id: str, number: str) -> str:

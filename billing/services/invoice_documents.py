@@ -75,7 +75,7 @@ def sheet(connection: sa.Connection, reference: InvoiceReference) -> dict[str, A
 def _reference(connection: sa.Connection, number: str) -> InvoiceReference:
     reference = documents.find_by_number(connection, number)
     if reference is None:
-        raise UnknownInvoice(f"no invoice numbered {number!r}")
+        raise UnknownInvoice.numbered(number)
     return reference
 
 

@@ -89,7 +89,7 @@ def invoice(engine: Engine, number: str) -> Invoice:
     with Session(engine) as session:
         found = load_invoices(session, number=number)
     if not found:
-        raise UnknownInvoice(f"no invoice numbered {number!r}")
+        raise UnknownInvoice.numbered(number)
     return found[0]
 
 

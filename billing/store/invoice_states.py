@@ -84,7 +84,7 @@ def _current(connection: sa.Connection, number: str, target: str) -> Any:
     ).one_or_none()
     action = "paid" if target == "paid" else "voided"
     if row is None:
-        raise UnknownInvoice(f"no invoice numbered {number!r}")
+        raise UnknownInvoice.numbered(number)
     if row.kind != "invoice":
         raise InvoiceStateError(f"{number} is a credit note: it cannot be {action}")
     if row.status != target:

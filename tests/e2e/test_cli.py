@@ -105,6 +105,17 @@ def test_quote_text_is_a_readable_table():
     assert result.stdout.rstrip().endswith("22.00 USD")  # 19.00 + 3.00
 
 
+def test_quote_says_on_stderr_which_usage_the_plan_does_not_charge():
+    result = billing(
+        "quote", "--catalog", str(EXAMPLE), "--plan", "starter", "--usage", "api_calls=1500", "seats=4"
+    )
+    assert result.returncode == 0
+    assert result.stdout.rstrip().endswith("22.00 USD")  # the seats are priced at nothing
+    assert result.stderr.strip() == (
+        "note: plan 'starter' charges nothing for 'seats': that usage is left out of the quote"
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -310,6 +321,8 @@ def fresh_database(tmp_path) -> dict[str, str]:
         (["invoice", "--as-of", "9999-12-31T23:59:59-01:00", "--dry-run"], "is out of range"),
         (["lifecycle", "scan", "--as-of", "9999-12-31", "--dry-run"], "is out of range"),
         (["lifecycle", "scan", "--as-of", "2026-02-30"], "not a date: '2026-02-30'"),
+        (["invoice", "--as-of", ""], "not a date: ''"),  # an empty value is not "now"
+        (["lifecycle", "scan", "--as-of", " "], "not a date: ''"),
     ],
 )
 def test_dates_out_of_reach_are_refused_in_one_line(fresh_database, args, message):

@@ -94,6 +94,11 @@ def test_void_issues_and_emails_the_credit_note_listed_with_the_invoices(env, tm
         (None, ("pay", "INV-000099"), "billing: no invoice numbered 'INV-000099'"),
         (None, ("void", "INV-000099"), "billing: no invoice numbered 'INV-000099'"),
         (None, ("show", "CN-000001"), "billing: no invoice numbered 'CN-000001'"),
+        (  # a number of 20,000 characters is repeated cut, its length said
+            None,
+            ("show", "9" * 20_000),
+            f"billing: no invoice numbered '{'9' * 200}'... (20,000 characters)",
+        ),
         (
             ("pay", "INV-000001"),
             ("void", "INV-000001"),

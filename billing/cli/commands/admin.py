@@ -117,7 +117,7 @@ def invoices_show(number: str, as_json: bool) -> str:
     with Session(resources.engine()) as session:
         found = load_invoices(session, number=number)
     if not found:
-        raise UnknownInvoice(f"no invoice numbered {number!r}")
+        raise UnknownInvoice.numbered(number)
     invoice = found[0]
     document = invoice_document(invoice)
     if as_json:

@@ -107,7 +107,7 @@ def invoice_summary(summary: dict[str, Any]) -> str:
 
 
 def invoice(as_of: str | None, customers: Sequence[str], dry_run: bool) -> str:
-    moment: date | datetime | None = parse_as_of(as_of) if as_of else None
+    moment: date | datetime | None = parse_as_of(as_of) if as_of is not None else None
     now = resources.utc_now()
     check_issuable(as_of_instant(moment, now), now, dry_run)  # before Prefect starts
     catalog = resources.catalog().catalog
@@ -142,7 +142,7 @@ def lifecycle_summary(summary: dict[str, Any]) -> str:
 
 
 def lifecycle_scan(as_of: str | None, dry_run: bool) -> str:
-    moment: date | datetime | None = parse_as_of(as_of) if as_of else None
+    moment: date | datetime | None = parse_as_of(as_of) if as_of is not None else None
     as_of_instant(moment, resources.utc_now())  # a datetime without offset: refused before Prefect
     resources.catalog_pin()  # no catalog loaded: refused before Prefect
     if not dry_run:

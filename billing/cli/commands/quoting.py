@@ -6,6 +6,7 @@ Imports only the pure core: no database, no Prefect, no Great Expectations.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import TypeVar
@@ -121,7 +122,16 @@ def run_quote(
     rates = parse_tax_rates(tax_items)
     catalog = load_catalog(catalog_path)
     plan = catalog.plan(plan_code)
-    result = quote(catalog, plan.code, parse_usage(catalog, usage_items), rates)
+    usage = parse_usage(catalog, usage_items)
+    charged = {charge.metric_code for charge in plan.charges}
+    unpriced = [code for code in usage if code not in charged]
+    if unpriced:  # priced at nothing, as an invoice of this plan would: said, not silent
+        print(
+            f"note: plan {plan.code!r} charges nothing for {', '.join(map(repr, unpriced))}: "
+            "that usage is left out of the quote",
+            file=sys.stderr,
+        )
+    result = quote(catalog, plan.code, usage, rates)
     if as_json:
         return json.dumps(quote_document(result))
     return render_quote(result, f"{plan.label} ({plan.code}, {plan.interval})")
