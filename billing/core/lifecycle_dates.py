@@ -66,7 +66,11 @@ class Track:
             return self.event_on if index == 0 else None
         if index < 1:
             return None
-        day = add_months(self.contract_starts_on, self.term_months * index)
+        try:  # a renewal is one whose day and new term's end are dates (not past year 9999)
+            day = add_months(self.contract_starts_on, self.term_months * index)
+            add_months(self.contract_starts_on, self.term_months * (index + 1))
+        except ValueError:
+            return None
         return None if self.renews_until is not None and day >= self.renews_until else day
 
     def occurrence(self, index: int) -> Occurrence | None:
@@ -74,7 +78,8 @@ class Track:
         if event is None:
             return None
         if self.offset:
-            opens = max(event - timedelta(days=self.offset), self.contract_starts_on)
+            # never before the contract starts (nor, counting back, before year 1)
+            opens = event - timedelta(days=min(self.offset, (event - self.contract_starts_on).days))
             return Occurrence(self, index, event, opens, event)
         return Occurrence(self, index, event, event, event + timedelta(days=ANNOUNCEMENT_DAYS + 1))
 

@@ -29,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from billing.core.catalog.contract_days import contract_day_problem
 from billing.core.catalog.field_errors import CODE_PATTERN, CUSTOMER_ID_PATTERN, EMAIL_PATTERN
 from billing.core.catalog.problems import (
     CatalogParts,
@@ -216,6 +217,9 @@ class Contract(_Model):
     def _ends_after_start(self) -> Contract:
         if self.ends_on is not None and self.ends_on < self.starts_on:
             raise ValueError(f"ends_on {self.ends_on} is before starts_on {self.starts_on}")
+        problem = contract_day_problem(self.starts_on, self.ends_on, self.term_months)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
     @property

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from billing.core.catalog.contract_days import trial_day_problem
 from billing.core.catalog.field_errors import NO_VALUE, Problem, pydantic_problems
 from billing.core.catalog.yaml_text import YAMLError
 from billing.core.errors import MoneyError
@@ -209,6 +210,9 @@ def cross_check(catalog: Catalog | CatalogParts) -> list[Problem]:
         plan = plans.get(contract.plan)
         if plan is None:
             continue  # a plan with problems of its own: its charges are unknown
+        trial = trial_day_problem(contract.starts_on, plan.trial_days) if j == 0 else None
+        if trial is not None:
+            problems.append((f"{where}.starts_on", trial, contract.starts_on))
         for index in contract.overrides:
             if not 0 <= index < len(plan.charges):
                 problems.append(
