@@ -167,7 +167,9 @@ def catalog_version(connection: sa.Connection, version_id: int) -> StoredCatalog
 
 def catalog_version_named(connection: sa.Connection, prefix: str) -> StoredCatalog:
     """The stored version whose content hash starts with `prefix` (8 hex digits or more, as
-    `billing catalog load` prints it); `UnknownCatalogVersion` for none or several."""
+    `billing catalog load` prints it, in either case); `UnknownCatalogVersion` for none or
+    several."""
+    prefix = prefix.strip().lower()
     if not VERSION_PREFIX.fullmatch(prefix):
         raise UnknownCatalogVersion(
             f"catalog version {prefix!r} is not a content hash: give 8 or more of its hex digits"

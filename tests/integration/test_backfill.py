@@ -195,3 +195,12 @@ def test_a_catalog_version_is_named_by_8_hex_digits_or_more(engine, march_invoic
         ]:
             with pytest.raises(UnknownCatalogVersion, match=message):
                 catalog_version_named(connection, prefix)
+
+
+def test_a_catalog_version_is_named_in_either_case_as_it_is_copied(engine, march_invoiced):
+    """A hash copied from a page that shows it upper-cased, or with the space around it, is the
+    same version: refusing it as "not a content hash" would send the operator looking for
+    another one."""
+    with engine.connect() as connection:
+        for prefix in (march_invoiced.content_hash[:12].upper(), f" {march_invoiced.content_hash[:8]}\n"):
+            assert catalog_version_named(connection, prefix).id == march_invoiced.id
