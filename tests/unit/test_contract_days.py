@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from billing.core.catalog import parse_catalog
 from billing.core.errors import CatalogError
 from billing.core.lifecycle_catch_up import catch_up, due_reminders
 from billing.core.lifecycle_dates import date_tracks

@@ -47,4 +47,7 @@ def trial_day_problem(starts_on: date, trial_days: int) -> str | None:
     """Why a first contract's trial ends past `LATEST`, or None."""
     if trial_days <= (LATEST - starts_on).days:
         return None
-    return f"its plan's {trial_days}-day trial from starts_on {starts_on} ends after {LATEST}, the last day billing reaches"
+    return (
+        f"its plan's {trial_days}-day trial from starts_on {starts_on} ends after {LATEST}, "
+        "the last day billing reaches"
+    )
