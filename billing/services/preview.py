@@ -319,7 +319,8 @@ def preview_outcome(
                     i,
                     "outside_period",
                     f"timestamp is outside the current period "
-                    f"{shown.start.isoformat()} .. {shown.end.isoformat()}",
+                    f"{shown.start.astimezone(customer.tz).isoformat()} .. "
+                    f"{shown.end.astimezone(customer.tz).isoformat()} (the end excluded)",
                 )
                 for i in outside
             ]

@@ -193,7 +193,8 @@ def test_a_revoked_key_is_refused(api, engine):
             {"events": [{"event_type": "api_call", "timestamp": "2026-05-01T00:00:00Z"}]},
             422,
             "invalid_usage",
-            "outside the current period",
+            # in bravo's zone, as every instant the API writes (it was in UTC, +00:00)
+            "outside the current period 2026-03-01T00:00:00-05:00 .. 2026-04-01T00:00:00-04:00",
         ),
         (
             "/v1/customers/bravo/preview",
