@@ -15,6 +15,7 @@ field's `missing_field`, for that event only. Extension attributes, `datacontent
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -60,12 +61,23 @@ def usage_event(cloud_event: Any) -> Translated:
         event["properties"] = cloud_event["data_base64"]  # binary data: not properties
     specversion = cloud_event.get("specversion")
     if specversion != "1.0":
-        written = "missing" if specversion is None else f"{str(specversion)[:20]!r}"
-        return Translated(event, f'specversion must be "1.0" (CloudEvents 1.0), got {written}')
+        problem = f'specversion must be the string "1.0" (CloudEvents 1.0), got {_written(specversion)}'
+        return Translated(event, problem)
     source = cloud_event.get("source")
     if not isinstance(source, str) or not source.strip():
         return Translated(event, "source is missing or not a non-empty string (a CloudEvents URI-reference)")
     return Translated(event)
+
+
+def _written(value: Any) -> str:
+    """An attribute's value as sent: the number 1.0 is not the string "1.0" it was shown as."""
+    if value is None:
+        return "missing"
+    if isinstance(value, str):
+        return f"{value[:20]!r}"
+    kind = {bool: "boolean", dict: "object", list: "array"}.get(type(value), "number")
+    text = str(value) if kind == "number" else json.dumps(value, default=str)  # a Decimal as sent
+    return f"the JSON {kind} {text[:20]}"
 
 
 def attribute_message(message: str) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import HTTPException, Request
 
 from billing.api import cloud_events
-from billing.api.request_body import NestedTooDeep, parsed_json
+from billing.api.request_body import NestedTooDeep, parsed_json, refuse_encoded
 from billing.api.schemas import MAX_EVENTS
 from billing.core.errors import InvalidUsage
 from billing.core.events import MAX_DEPTH, MAX_ROW_BYTES, dumps, over_row_limit, oversized, storable
@@ -46,6 +46,7 @@ async def event_batch(request: Request) -> EventBatch:
             f'cannot read a {kind[:80]!r} body: send {JSON} ({{"events": [...]}}), '
             f"{cloud_events.SINGLE} or {cloud_events.BATCH}",
         )
+    refuse_encoded(request)
     body = await request.body()
     try:
         batch = _batch(kind, parsed_json(body))

@@ -3,7 +3,9 @@
 The size is enforced while the body is read (`BodyLimit`), whatever `Content-Length` says or
 whether it is sent at all. The JSON is refused, with the place named, when it is not UTF-8 JSON,
 nests deeper than the events' limit, or holds text no database stores (a NUL character, a lone
-surrogate): a request answers 413 or 422, never 500.
+surrogate): a request answers 413 or 422, never 500. A body sent compressed (`Content-Encoding`
+other than `identity`) is 415, with `Accept-Encoding: identity`: it is never read as if it were
+plain (RFC 7694).
 """
 
 from __future__ import annotations
@@ -81,11 +83,24 @@ async def exact_json(request: Request) -> Any:
     declared = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if declared and declared != "application/json" and not declared.endswith("+json"):
         raise HTTPException(415, f"cannot read a {declared[:100]!r} body: send application/json")
+    refuse_encoded(request)
     document = parsed_json(await request.body())
     problem = unstorable_text(document)
     if problem:
         raise InvalidUsage(f"the request body {problem}")
     return document
+
+
+def refuse_encoded(request: Request) -> None:
+    """415 for a body declared compressed: gzip bytes are not JSON, and a body declared gzip
+    yet sent plain would be read as something it says it is not. Only `identity` is read."""
+    encoding = request.headers.get("content-encoding", "").strip().lower()
+    if encoding and encoding != "identity":
+        raise HTTPException(
+            415,
+            f"cannot read a body with Content-Encoding {encoding[:40]!r}: send it uncompressed",
+            {"Accept-Encoding": "identity"},
+        )
 
 
 def parsed_json(body: bytes) -> Any:

@@ -133,7 +133,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
             "(`unmeterable_usage`: an event not written by ingest)"
         ),
         413: "request body over 1 MiB",
-        415: "a request body of a media type the endpoint does not read",
+        415: "a request body of a media type the endpoint does not read, or compressed (Content-Encoding)",
         422: "a body or an event that cannot be priced; `problems` names each bad event",
         429: "the API key is over its rate limit; see Retry-After",
         503: "the database is busy or past its time bound; see Retry-After",

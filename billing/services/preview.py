@@ -56,14 +56,29 @@ class PreviewRejected(InvalidUsage):
         super().__init__("; ".join(f"events[{p.index}]: {p.message}" for p in problems[:20]))
 
 
-def preview_events(catalog: Catalog, customer_id: str, raw: Sequence[Any], now: datetime) -> list[UsageEvent]:
+@dataclass(frozen=True, slots=True)
+class Hypothesis:
+    """The request's events, and the ids the preview gave those sent without one: such an event
+    is new by definition, never a duplicate of (or a conflict with) a stored event that happens
+    to carry the same id."""
+
+    events: list[UsageEvent]
+    unnamed: frozenset[str]
+
+
+def preview_events(catalog: Catalog, customer_id: str, raw: Sequence[Any], now: datetime) -> Hypothesis:
     """Hypothetical events: ids and timestamps may be left out (they default to now). Every
     event is checked as ingestion would check it; any problem refuses the whole preview."""
     events, problems = [], []
+    given = (item.get("transaction_id") for item in raw if isinstance(item, dict))
+    named = {name for name in given if isinstance(name, str)}
+    unnamed: set[str] = set()
     for index, item in enumerate(raw):
         record = dict(item) if isinstance(item, dict) else item
         if isinstance(record, dict):
-            record.setdefault("transaction_id", f"preview-{index}")
+            if "transaction_id" not in record:
+                record["transaction_id"] = _unnamed_id(index, named)
+                unnamed.add(record["transaction_id"])
             record.setdefault("customer_id", customer_id)
             record.setdefault("timestamp", now.isoformat())
         checked = _checked_event(catalog, customer_id, record)
@@ -73,7 +88,16 @@ def preview_events(catalog: Catalog, customer_id: str, raw: Sequence[Any], now: 
             problems.append(EventProblem(index, *checked))
     if problems:
         raise PreviewRejected(problems)
-    return events
+    return Hypothesis(events, frozenset(unnamed))
+
+
+def _unnamed_id(index: int, named: set[str]) -> str:
+    """`preview-<index>`, unless the request names an event so (then with a suffix)."""
+    candidate, suffix = f"preview-{index}", 0
+    while candidate in named:
+        suffix += 1
+        candidate = f"preview-{index}-{suffix}"
+    return candidate
 
 
 def _checked_event(catalog: Catalog, customer_id: str, record: object) -> UsageEvent | tuple[str, str]:
@@ -114,11 +138,14 @@ def _empty(period: Period, customer_id: str, catalog: Catalog) -> Invoice:
     )
 
 
-def _new_events(connection: Connection, added: list[UsageEvent], mode: Mode) -> list[UsageEvent]:
+def _new_events(connection: Connection, hypothesis: Hypothesis, mode: Mode) -> list[UsageEvent]:
     """Leave out events counted already, as ingestion would: a transaction id repeated in the
     request, or (merging) stored, with the same payload. The same id with another payload is a
-    conflict. Stored ids are looked up by key, never by loading the period."""
-    stored = stored_hashes(connection, [e.transaction_id for e in added])
+    conflict. Stored ids are looked up by key, never by loading the period; the ids the preview
+    gave are not looked up."""
+    added = hypothesis.events
+    named = [e.transaction_id for e in added if e.transaction_id not in hypothesis.unnamed]
+    stored = stored_hashes(connection, named)
     seen: dict[str, str] = {}
     new, problems = [], []
     for index, event in enumerate(added):
@@ -276,7 +303,8 @@ def preview_outcome(
     catalog = stored.catalog
     customer = catalog.customer(customer_id)
     schedule = Schedule(catalog, customer)
-    added = preview_events(catalog, customer_id, raw_events, now)
+    hypothesis = preview_events(catalog, customer_id, raw_events, now)
+    added = hypothesis.events
     current = schedule.period_at(now)
     boundary = 0 if current is None else current.index + 1
     closing = schedule.period(boundary - 1) if boundary > 0 else None
@@ -291,7 +319,8 @@ def preview_outcome(
                     i,
                     "outside_period",
                     f"timestamp is outside the current period "
-                    f"{shown.start.isoformat()} .. {shown.end.isoformat()}",
+                    f"{shown.start.astimezone(customer.tz).isoformat()} .. "
+                    f"{shown.end.astimezone(customer.tz).isoformat()} (the end excluded)",
                 )
                 for i in outside
             ]
@@ -303,7 +332,7 @@ def preview_outcome(
         segments = plan.segments(schedule)
         fresh = fresh_signatures(connection, catalog.metrics)
         states = segment_states(connection, catalog, [(customer_id, s.start, s.end) for s in segments], fresh)
-        added = _new_events(connection, added, mode)
+        added = _new_events(connection, hypothesis, mode)
         current_keys = [
             (customer_id, s.start, s.end) for s in segments if closing and s.period.index == closing.index
         ]

@@ -92,3 +92,27 @@ async def _post(client, path: str, parts: list[bytes], content_length: bytes) ->
     await client.app(scope, receive, send)
     status = next(m["status"] for m in sent if m["type"] == "http.response.start")
     return status, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "br", "GZIP", "gzip, identity"])
+def test_every_body_route_refuses_a_compressed_body(bare_api, encoding) -> None:
+    """A body declared compressed is 415 naming the encoding, never read as if plain: gzip bytes
+    were "not UTF-8" (a 422 blaming the JSON), and a plain body declared br was stored as sent."""
+    import gzip
+
+    plain = b'{"events": []}'
+    for path in _body_routes(bare_api):
+        for body in (gzip.compress(plain), plain):
+            headers = {**JSON, "Content-Encoding": encoding}
+            response = bare_api.post(path, content=body, headers=headers)
+            assert response.status_code == 415, (path, encoding, response.text)
+            error = response.json()["error"]
+            assert error["code"] == "unsupported_media_type"
+            assert f"Content-Encoding {encoding.lower()!r}" in error["message"]
+            assert response.headers["Accept-Encoding"] == "identity"
+
+
+def test_an_identity_encoding_is_read(bare_api) -> None:
+    headers = {**JSON, "Content-Encoding": "identity"}
+    response = bare_api.post("/v1/events", content=b'{"events": []}', headers=headers)
+    assert response.status_code == 200, response.text

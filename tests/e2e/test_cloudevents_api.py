@@ -159,3 +159,15 @@ def test_messages_name_every_attribute_and_quote_values_as_sent(api):
         "id (transaction_id) is missing; subject (customer_id) is missing",
         "customer 'timestamp' is not in the catalog",
     ]
+
+
+def test_a_specversion_sent_as_a_number_is_named_a_number(api):
+    """`"specversion": 1.0` was refused as `got '1.0'`: the very value the message asks for."""
+    good = json.loads(JSONFormat().write(usage(0)))
+    events = [{**good, "id": "n", "specversion": 1.0}, {**good, "id": "b", "specversion": True}]
+    response = api.post("/v1/events", content=json.dumps(events), headers={"Content-Type": BATCH})
+    messages = [r["message"] for r in response.json()["rejections"]]
+    assert messages == [
+        'specversion must be the string "1.0" (CloudEvents 1.0), got the JSON number 1.0',
+        'specversion must be the string "1.0" (CloudEvents 1.0), got the JSON boolean true',
+    ]

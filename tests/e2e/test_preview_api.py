@@ -193,7 +193,8 @@ def test_a_revoked_key_is_refused(api, engine):
             {"events": [{"event_type": "api_call", "timestamp": "2026-05-01T00:00:00Z"}]},
             422,
             "invalid_usage",
-            "outside the current period",
+            # in bravo's zone, as every instant the API writes (it was in UTC, +00:00)
+            "outside the current period 2026-03-01T00:00:00-05:00 .. 2026-04-01T00:00:00-04:00",
         ),
         (
             "/v1/customers/bravo/preview",
@@ -255,6 +256,30 @@ def test_events_already_ingested_are_not_counted_twice(api):
     other = {**same, "timestamp": "2026-03-03T10:00:00Z"}
     response = api.post("/v1/customers/alpha/preview", json={"events": [other]})
     assert response.status_code == 422
+    assert response.json()["error"]["problems"][0]["reason"] == "conflict"
+
+
+def test_an_event_sent_without_an_id_is_new_whatever_ids_are_stored_or_sent(api, engine):
+    """An event without a transaction_id was given `preview-<index>`, and so compared with a
+    stored event of that id (any customer's): refused as a `conflict` for an id the caller
+    never sent, or not counted at all, a duplicate, when the payload happened to match."""
+    stored = {"transaction_id": "preview-0", "event_type": "api_call", "timestamp": "2026-03-10T00:00:00Z"}
+    answer = api.post("/v1/events", json={"events": [{**stored, "customer_id": "alpha"}]}).json()
+    assert answer["accepted"] == 1
+    unnamed = {"event_type": "api_call"}
+    response = api.post("/v1/customers/alpha/preview", json={"events": [unnamed]})
+    assert response.status_code == 200, response.text
+    assert response.json()["cost"] == "0.10"
+    same_payload = {"event_type": "api_call", "timestamp": "2026-03-10T00:00:00Z"}
+    assert api.post("/v1/customers/alpha/preview", json={"events": [same_payload]}).json()["cost"] == "0.10"
+    # nor is it taken for an event of the request that is named so
+    named = {"transaction_id": "preview-1", "event_type": "api_call"}
+    response = api.post("/v1/customers/alpha/preview", json={"events": [named, {"event_type": "api_call"}]})
+    assert response.status_code == 200, response.text
+    assert response.json()["cost"] == "0.20"
+    # the caller's own ids are still checked against the store
+    again = {**unnamed, "transaction_id": "preview-0"}
+    response = api.post("/v1/customers/alpha/preview", json={"events": [again]})
     assert response.json()["error"]["problems"][0]["reason"] == "conflict"
 
 
