@@ -191,3 +191,35 @@ def test_a_chunk_that_cannot_be_stored_fails_the_run_after_the_later_chunks_are_
     with configured.connect() as connection:
         stored = connection.scalars(sa.select(Event.transaction_id).order_by(Event.transaction_id)).all()
     assert stored == ["q1", "q2", "q5", "q6"]  # chunk 3 after the failed chunk 2
+
+
+@pytest.mark.flow
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_broken_link_in_a_folder_is_named_once_not_a_failed_and_retried_task(
+    configured, tmp_path, monkeypatch
+):
+    import tasks.inbox
+    from billing.runtime.resources import utc_now
+    from billing.sources.catalog_file import load_catalog
+    from flows.ingest import ingest_usage
+
+    with configured.begin() as connection:
+        save_catalog(connection, load_catalog(FIXTURES / "three_customers.yaml"), "fixture", utc_now())
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "1.jsonl").write_bytes(_line("l1") + b"\n")
+    (inbox / "2.jsonl").symlink_to(tmp_path / "gone.jsonl")
+    checked: list[str] = []
+    real = tasks.inbox.check_file
+
+    def check_file(engine, path, *args):
+        checked.append(path)
+        return real(engine, path, *args)
+
+    monkeypatch.setattr(tasks.inbox, "check_file", check_file)
+
+    summary = ingest_usage(str(inbox))
+
+    assert (summary["received"], summary["accepted"]) == (1, 1)
+    assert summary["failed_files"] == [f"{inbox / '2.jsonl'}: no such file"]
+    assert checked == [str(inbox / "1.jsonl"), str(inbox / "2.jsonl")]  # before: 2.jsonl 3 times, 10 s

@@ -345,7 +345,9 @@ def test_a_parquet_properties_text_cannot_fill_a_field_the_row_leaves_null(root)
 
 
 def test_csv_empty_lines_before_the_header_are_skipped_and_lines_still_counted(root):
-    MEMORY.pipe(f"{root}/late.csv", f"\r\n\n{HEADER}\r\nz1,alpha,llm,2026-03-02T10:00:00Z\r\nz2,alpha\r\n".encode())
+    MEMORY.pipe(
+        f"{root}/late.csv", f"\r\n\n{HEADER}\r\nz1,alpha,llm,2026-03-02T10:00:00Z\r\nz2,alpha\r\n".encode()
+    )
     MEMORY.pipe(f"{root}/bom.csv", f"\ufeff\n{HEADER}\nz1,alpha,llm,2026-03-02T10:00:00Z\n".encode())
     MEMORY.pipe(f"{root}/spaces.csv", f"  \n{HEADER}\nz1,alpha,llm,2026-03-02T10:00:00Z\n".encode())
     good, short = _records(f"memory://{root}/late.csv")
