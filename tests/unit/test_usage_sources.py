@@ -369,3 +369,38 @@ def test_a_csv_with_carriage_returns_only_fails_its_file_in_one_line(root):
         _records(f"memory://{root}/cr.csv")
     assert str(raised.value).startswith(f"memory://{root}/cr.csv: ")
     assert "\n" not in str(raised.value)
+
+
+class _RangedFile(fsspec.spec.AbstractBufferedFile):
+    def _fetch_range(self, start, end):
+        return MEMORY.cat_file(self.path)[start:end]
+
+
+class _RangedFileSystem(fsspec.AbstractFileSystem):
+    """Files read by byte ranges through fsspec's AbstractBufferedFile, as S3, GCS, Azure and
+    HTTP files are (no `readline(limit)`), over the memory filesystem's bytes."""
+
+    protocol = "ranged"
+
+    def info(self, path, **kwargs):
+        return MEMORY.info(self._strip_protocol(path))
+
+    def ls(self, path, detail=True, **kwargs):
+        return MEMORY.ls(self._strip_protocol(path), detail=detail)
+
+    def _open(self, path, mode="rb", **kwargs):
+        path = self._strip_protocol(path)
+        return _RangedFile(self, path, mode, size=MEMORY.size(path))
+
+
+def test_files_of_an_object_store_read_like_local_ones(root):
+    fsspec.register_implementation("ranged", _RangedFileSystem, clobber=True)
+    MEMORY.pipe(f"{root}/u.csv", f"{HEADER}\nz1,alpha,llm,2026-03-02T10:00:00Z\n".encode())
+    MEMORY.pipe(f"{root}/u.jsonl", b'{"transaction_id": "j1"}\n')
+    _parquet(f"{root}/u.parquet", _events(1))
+    for name, txid in [("u.csv", "z1"), ("u.jsonl", None), ("u.parquet", "p0")]:
+        url = f"ranged://{root}/{name}"
+        check_readable(url)  # before: the CSV header's readline(limit) was a TypeError
+        (record,) = _records(url)
+        assert record.unreadable is None
+        assert txid is None or record.data["transaction_id"] == txid
