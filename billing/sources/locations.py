@@ -10,7 +10,7 @@ import csv
 import io
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Literal, cast
 
 from billing.core.errors import SourceError
 
@@ -128,8 +128,8 @@ def open_stored(
         if compression is None:
             # the object stores' files (S3, GCS, Azure, HTTP: fsspec's AbstractBufferedFile)
             # have no `readline(limit)`, which bounds a header or a line read: buffered here
-            handle = raw if isinstance(raw, io.BufferedIOBase) else io.BufferedReader(raw)
-            yield handle, raw.tell, size
+            buffered = raw if isinstance(raw, io.BufferedIOBase) else io.BufferedReader(raw)
+            yield cast(BinaryIO, buffered), raw.tell, size
             return
         handle = compr[compression](raw, mode="rb")
         try:
