@@ -45,6 +45,31 @@ def test_the_reader_decodes_each_line_on_its_own(tmp_path):
     assert bad.text == "\\xff\\xfe not text"
 
 
+def test_a_line_over_the_limit_is_streamed_past_and_kept_as_its_first_64_kib(tmp_path):
+    from billing.core.events import MAX_ROW_BYTES
+
+    path = tmp_path / "export.json"  # e.g. a JSON array on one line
+    at_limit = _line("t3")[:-1] + b" " * (MAX_ROW_BYTES - len(_line("t3"))) + b"}"
+    huge = 3 * (1 << 20) + 5
+    path.write_bytes(
+        b"[" + b"x" * (huge - 1) + b"\r\n" + _line("t2") + b"\r\n" + at_limit + b"\r\n" + b"y" * huge
+    )
+    (records,) = read_chunks(str(path))
+    long, good, limit, last = records
+    assert (long.position, long.unreadable) == (
+        1,
+        f"the row is {huge:,} bytes long, over the limit of 65,536",
+    )
+    assert long.text == "[" + "x" * (MAX_ROW_BYTES - 1)  # before: the whole line, in memory and in quarantine
+    assert (good.position, good.unreadable, json.loads(good.text)["transaction_id"]) == (2, None, "t2")
+    assert (limit.position, limit.unreadable, len(limit.text)) == (3, None, MAX_ROW_BYTES)
+    assert (last.position, last.unreadable, len(last.text)) == (
+        4,
+        f"the row is {huge:,} bytes long, over the limit of 65,536",
+        MAX_ROW_BYTES,
+    )
+
+
 def test_the_reader_splits_chunks(tmp_path):
     path = tmp_path / "usage.jsonl"
     path.write_bytes(b"\n".join(_line(f"t{n}") for n in range(5)))
