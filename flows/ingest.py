@@ -177,10 +177,7 @@ def _ingest_file(
 
 def _inbox_check(path: str, wait_for_settle: bool) -> InboxCheck | None:
     """The file against the ledger; None if it cannot be read (reading it then says why)."""
-    try:
-        return check_inbox_file(path, wait_for_settle)
-    except SourceError:
-        return None
+    return check_inbox_file(path, wait_for_settle)
 
 
 def _file_line(report: IngestReport) -> str:

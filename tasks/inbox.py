@@ -8,17 +8,23 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from billing.core.errors import SourceError
 from billing.runtime import resources
 from billing.runtime.settings import get_settings
 from billing.services.inbox import InboxCheck, check_file, remember_ingested
 
 
 @task(name="check-inbox-file", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
-def check_inbox_file(path: str, wait_for_settle: bool) -> InboxCheck:
+def check_inbox_file(path: str, wait_for_settle: bool) -> InboxCheck | None:
     """The file against the ledger: new, unchanged, changed, or (`wait_for_settle`, the
-    scheduled inbox) settling: modified within `BILLING_INBOX_SETTLE_SECONDS`."""
+    scheduled inbox) settling: modified within `BILLING_INBOX_SETTLE_SECONDS`. None for a file
+    that cannot be read (gone, a broken link): reading it then says why, in one line; it is
+    not a failed task, retried and logged with a traceback."""
     settle = timedelta(seconds=get_settings().inbox_settle_seconds)
-    return check_file(resources.engine(), path, resources.utc_now(), settle, wait_for_settle)
+    try:
+        return check_file(resources.engine(), path, resources.utc_now(), settle, wait_for_settle)
+    except SourceError:
+        return None
 
 
 @task(name="remember-ingested-file", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)

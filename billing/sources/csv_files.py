@@ -37,6 +37,7 @@ from billing.sources.progress import ReadPosition
 from billing.sources.raw_records import RawRecord
 
 BLOCK_BYTES = 1 << 20  # pyarrow parses this much at a time; RowStream keeps every row far shorter
+_BOM = "\ufeff".encode()
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 
 
@@ -47,19 +48,27 @@ class _BadRow:
     cells: int
 
 
-def _header(handle: BinaryIO, url: str) -> list[str] | None:
-    line = handle.readline(MAX_ROW_BYTES + 1)
-    if len(line) > MAX_ROW_BYTES:
-        raise SourceError(f"{url}: the header row is over the limit of {MAX_ROW_BYTES:,} bytes")
-    if not line.strip():
+def _header(handle: BinaryIO, url: str) -> tuple[list[str], int] | None:
+    """The header row's names and its physical line; None for a file of empty lines only.
+    Empty lines before the header are skipped, as empty lines after it are."""
+    number = 0
+    while line := handle.readline(MAX_ROW_BYTES + 1):
+        number += 1
+        if len(line) > MAX_ROW_BYTES:
+            raise SourceError(f"{url}: the header row is over the limit of {MAX_ROW_BYTES:,} bytes")
+        if number == 1:
+            line = line.removeprefix(_BOM)
+        if line.rstrip(b"\r\n"):
+            break
+    else:
         return None
     try:
-        text = line.decode("utf-8-sig")
+        text = line.decode("utf-8")
     except UnicodeDecodeError as error:
         raise SourceError(
             f"{url}: the header row is not UTF-8 text ({error.reason} at byte {error.start})"
         ) from None
-    return next(csv.reader([text.rstrip("\r\n")]))
+    return next(csv.reader([text.rstrip("\r\n")])), number
 
 
 class _Rows:
@@ -67,13 +76,13 @@ class _Rows:
     pyarrow's `invalid_row_handler` gave (by their row number) and those `RowStream` took out
     before pyarrow saw them (by how many rows came before)."""
 
-    def __init__(self, names: list[str], layout: ColumnLayout, stream: RowStream) -> None:
+    def __init__(self, names: list[str], layout: ColumnLayout, stream: RowStream, first_line: int) -> None:
         self.names = names
         self.layout = layout
         self.stream = stream
         self.set_aside: deque[_BadRow] = deque()
         self.next_row = 1  # pyarrow's number of the next row
-        self.next_line = 2
+        self.next_line = first_line
 
     def invalid(self, row: Any) -> str:  # pyarrow's invalid_row_handler
         self.set_aside.append(_BadRow(row.number, row.text, row.actual_columns))
@@ -240,10 +249,11 @@ def read_csv(
     url: str, chunk_size: int, on_position: Callable[[ReadPosition], None]
 ) -> Iterator[list[RawRecord]]:
     with open_stored(url) as (handle, stored_bytes, size):
-        names = _header(handle, url)
-        if names is not None:
-            stream = RowStream(handle, len(names))
-            rows = _Rows(names, column_layout(url, names, properties_column=False), stream)
+        header = _header(handle, url)
+        if header is not None:
+            names, line = header
+            stream = RowStream(handle, len(names), first_line=line + 1)
+            rows = _Rows(names, column_layout(url, names, properties_column=False), stream, line + 1)
             chunk: list[RawRecord] = []
             for batch in _reader(stream, names, rows):
                 chunk.extend(rows.records(batch))
@@ -260,6 +270,6 @@ def read_csv(
 def check_csv(url: str) -> None:
     """The header names the required columns and nothing unknown."""
     with open_stored(url) as (handle, _, _):
-        names = _header(handle, url)
-        if names is not None:
-            column_layout(url, names, properties_column=False)
+        header = _header(handle, url)
+        if header is not None:
+            column_layout(url, header[0], properties_column=False)

@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import BinaryIO
 
-from billing.core.events import EventRejected, decode_row, storable
+from billing.core.events import MAX_ROW_BYTES, EventRejected, decode_row, over_row_limit, storable
 from billing.sources.locations import open_stored
 from billing.sources.progress import ReadPosition
 from billing.sources.raw_records import RawRecord
 
 _BOM = "\ufeff".encode()
+_READ = MAX_ROW_BYTES + 2  # a line at the limit and its \r\n
+_PAST = 1 << 20  # bytes read at a time past the end of an over-long line
+
+
+def _lines(handle: BinaryIO) -> Iterator[tuple[bytes, int | None]]:
+    """Each line without its line break; a line over the row limit as its first 64 KiB and its
+    size, the rest of it streamed past (a 2 GB line, a JSON array on one line, in bounded memory)."""
+    while line := handle.readline(_READ):
+        if len(line) < _READ or line.endswith(b"\n"):
+            yield line.rstrip(b"\r\n"), None
+            continue
+        size, last = len(line), line
+        while not last.endswith(b"\n") and (rest := handle.readline(_PAST)):
+            size, last = size + len(rest), rest
+        yield line[:MAX_ROW_BYTES], size - (len(last) - len(last.rstrip(b"\r\n")))
 
 
 def record_of_line(number: int, line: bytes) -> RawRecord:
@@ -31,13 +47,15 @@ def read_jsonl(
     text is one bad record, not a failed file."""
     with open_stored(url) as (handle, stored_bytes, size):
         chunk: list[RawRecord] = []
-        for number, line in enumerate(handle, start=1):
-            line = line.rstrip(b"\r\n")
-            if number == 1:
-                line = line.removeprefix(_BOM)
-            if not line.strip():
-                continue
-            chunk.append(record_of_line(number, line))
+        for number, (line, oversized) in enumerate(_lines(handle), start=1):
+            if oversized is not None:
+                text = storable(line.decode("utf-8", "backslashreplace"))
+                chunk.append(RawRecord(number, text, unreadable=over_row_limit(oversized)))
+            else:
+                line = line.removeprefix(_BOM) if number == 1 else line
+                if not line.strip():
+                    continue
+                chunk.append(record_of_line(number, line))
             if len(chunk) >= chunk_size:
                 yield chunk
                 on_position(ReadPosition(stored_bytes(), size, "bytes"))

@@ -7,9 +7,10 @@ hidden files and folders (a name starting with "." or "_", like Spark's `_SUCCES
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO, Literal, cast
 
 from billing.core.errors import SourceError
 
@@ -125,7 +126,10 @@ def open_stored(
     compression = infer_compression(path) if decompress else None
     with fs.open(path, "rb") as raw:
         if compression is None:
-            yield raw, raw.tell, size
+            # the object stores' files (S3, GCS, Azure, HTTP: fsspec's AbstractBufferedFile)
+            # have no `readline(limit)`, which bounds a header or a line read: buffered here
+            buffered = raw if isinstance(raw, io.BufferedIOBase) else io.BufferedReader(raw)
+            yield cast(BinaryIO, buffered), raw.tell, size
             return
         handle = compr[compression](raw, mode="rb")
         try:

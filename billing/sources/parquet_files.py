@@ -68,7 +68,9 @@ def _text_bytes(array: Any, rows: int) -> Any:
 
 def _with_properties(record: dict[str, Any], text: str) -> str:
     """The row as one JSON text, its properties column's text in place, so it is read exactly
-    like a JSONL line (and malformed JSON is `malformed_json`)."""
+    like a JSONL line (and malformed JSON is `malformed_json`). `record` holds every top-level
+    field, null ones too, so that text after the properties' object naming one of them makes a
+    name appear twice, never a field of the row."""
     head = dumps(record)[:-1]
     return f'{head}{"," if record else ""}"properties":{text}}}'
 
@@ -98,7 +100,10 @@ def _records(batch: Any, layout: ColumnLayout, text_properties: bool, first: int
             detail = str(bad) if bad else f"the row is {int(sizes[i]):,} bytes, over {MAX_ROW_BYTES:,}"
             records.append(RawRecord(position, _written(record, properties, extra), unreadable=detail))
         elif text_properties and extra not in (None, ""):
-            records.append(RawRecord(position, _with_properties(record, extra)))
+            # every top-level field written, a null one as null: the text cannot supply a
+            # field the row lacks (its name would then appear twice)
+            fields = {field: values[i] for field, values in top}
+            records.append(RawRecord(position, _with_properties(fields, extra)))
         else:
             if properties:
                 record["properties"] = properties

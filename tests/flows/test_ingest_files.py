@@ -45,6 +45,31 @@ def test_the_reader_decodes_each_line_on_its_own(tmp_path):
     assert bad.text == "\\xff\\xfe not text"
 
 
+def test_a_line_over_the_limit_is_streamed_past_and_kept_as_its_first_64_kib(tmp_path):
+    from billing.core.events import MAX_ROW_BYTES
+
+    path = tmp_path / "export.json"  # e.g. a JSON array on one line
+    at_limit = _line("t3")[:-1] + b" " * (MAX_ROW_BYTES - len(_line("t3"))) + b"}"
+    huge = 3 * (1 << 20) + 5
+    path.write_bytes(
+        b"[" + b"x" * (huge - 1) + b"\r\n" + _line("t2") + b"\r\n" + at_limit + b"\r\n" + b"y" * huge
+    )
+    (records,) = read_chunks(str(path))
+    long, good, limit, last = records
+    assert (long.position, long.unreadable) == (
+        1,
+        f"the row is {huge:,} bytes long, over the limit of 65,536",
+    )
+    assert long.text == "[" + "x" * (MAX_ROW_BYTES - 1)  # before: the whole line, in memory and in quarantine
+    assert (good.position, good.unreadable, json.loads(good.text)["transaction_id"]) == (2, None, "t2")
+    assert (limit.position, limit.unreadable, len(limit.text)) == (3, None, MAX_ROW_BYTES)
+    assert (last.position, last.unreadable, len(last.text)) == (
+        4,
+        f"the row is {huge:,} bytes long, over the limit of 65,536",
+        MAX_ROW_BYTES,
+    )
+
+
 def test_the_reader_splits_chunks(tmp_path):
     path = tmp_path / "usage.jsonl"
     path.write_bytes(b"\n".join(_line(f"t{n}") for n in range(5)))
@@ -191,3 +216,35 @@ def test_a_chunk_that_cannot_be_stored_fails_the_run_after_the_later_chunks_are_
     with configured.connect() as connection:
         stored = connection.scalars(sa.select(Event.transaction_id).order_by(Event.transaction_id)).all()
     assert stored == ["q1", "q2", "q5", "q6"]  # chunk 3 after the failed chunk 2
+
+
+@pytest.mark.flow
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_broken_link_in_a_folder_is_named_once_not_a_failed_and_retried_task(
+    configured, tmp_path, monkeypatch
+):
+    import tasks.inbox
+    from billing.runtime.resources import utc_now
+    from billing.sources.catalog_file import load_catalog
+    from flows.ingest import ingest_usage
+
+    with configured.begin() as connection:
+        save_catalog(connection, load_catalog(FIXTURES / "three_customers.yaml"), "fixture", utc_now())
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "1.jsonl").write_bytes(_line("l1") + b"\n")
+    (inbox / "2.jsonl").symlink_to(tmp_path / "gone.jsonl")
+    checked: list[str] = []
+    real = tasks.inbox.check_file
+
+    def check_file(engine, path, *args):
+        checked.append(path)
+        return real(engine, path, *args)
+
+    monkeypatch.setattr(tasks.inbox, "check_file", check_file)
+
+    summary = ingest_usage(str(inbox))
+
+    assert (summary["received"], summary["accepted"]) == (1, 1)
+    assert summary["failed_files"] == [f"{inbox / '2.jsonl'}: no such file"]
+    assert checked == [str(inbox / "1.jsonl"), str(inbox / "2.jsonl")]  # before: 2.jsonl 3 times, 10 s

@@ -329,6 +329,38 @@ def test_a_parquet_properties_text_cannot_name_the_rows_customer_or_id(root):
         assert "appears twice in one object" in rejected.value.detail
 
 
+def test_a_parquet_properties_text_cannot_fill_a_field_the_row_leaves_null(root):
+    from billing.core.events import EventRejected, read_row
+
+    smuggled = pa.array(['{"tokens": 1}, "customer_id": "victim"', '{"tokens": 1}, "transaction_id": "p0"'])
+    table = _events(2, properties=smuggled)
+    table = table.set_column(0, "transaction_id", pa.array(["p1", None]))
+    table = table.set_column(1, "customer_id", pa.array([None, "alpha"]))
+    _parquet(f"{root}/nulls.parquet", table)
+    for record in _records(f"memory://{root}/nulls.parquet"):
+        with pytest.raises(EventRejected) as rejected:
+            read_row(record.text)
+        assert rejected.value.reason == "malformed_json"
+        assert "appears twice in one object" in rejected.value.detail
+
+
+def test_csv_empty_lines_before_the_header_are_skipped_and_lines_still_counted(root):
+    MEMORY.pipe(
+        f"{root}/late.csv", f"\r\n\n{HEADER}\r\nz1,alpha,llm,2026-03-02T10:00:00Z\r\nz2,alpha\r\n".encode()
+    )
+    MEMORY.pipe(f"{root}/bom.csv", f"\ufeff\n{HEADER}\nz1,alpha,llm,2026-03-02T10:00:00Z\n".encode())
+    MEMORY.pipe(f"{root}/spaces.csv", f"  \n{HEADER}\nz1,alpha,llm,2026-03-02T10:00:00Z\n".encode())
+    good, short = _records(f"memory://{root}/late.csv")
+    assert (good.position, good.data["transaction_id"]) == (4, "z1")
+    assert (short.position, short.unreadable) == (5, "the row has 2 cells, the header has 4 columns")
+    (only,) = _records(f"memory://{root}/bom.csv")
+    assert (only.position, only.data["transaction_id"]) == (3, "z1")
+    with pytest.raises(SourceError, match="no 'transaction_id', 'customer_id'"):  # never 0 rows, silently
+        check_readable(f"memory://{root}/spaces.csv")
+    with pytest.raises(SourceError, match="no 'transaction_id', 'customer_id'"):
+        _records(f"memory://{root}/spaces.csv")
+
+
 def test_a_csv_with_carriage_returns_only_fails_its_file_in_one_line(root):
     MEMORY.pipe(f"{root}/cr.csv", f"{HEADER}\rz1,alpha,llm,2026-03-02T10:00:00Z\r".encode())
     from billing.core.errors import SourceError
@@ -337,3 +369,38 @@ def test_a_csv_with_carriage_returns_only_fails_its_file_in_one_line(root):
         _records(f"memory://{root}/cr.csv")
     assert str(raised.value).startswith(f"memory://{root}/cr.csv: ")
     assert "\n" not in str(raised.value)
+
+
+class _RangedFile(fsspec.spec.AbstractBufferedFile):
+    def _fetch_range(self, start, end):
+        return MEMORY.cat_file(self.path)[start:end]
+
+
+class _RangedFileSystem(fsspec.AbstractFileSystem):
+    """Files read by byte ranges through fsspec's AbstractBufferedFile, as S3, GCS, Azure and
+    HTTP files are (no `readline(limit)`), over the memory filesystem's bytes."""
+
+    protocol = "ranged"
+
+    def info(self, path, **kwargs):
+        return MEMORY.info(self._strip_protocol(path))
+
+    def ls(self, path, detail=True, **kwargs):
+        return MEMORY.ls(self._strip_protocol(path), detail=detail)
+
+    def _open(self, path, mode="rb", **kwargs):
+        path = self._strip_protocol(path)
+        return _RangedFile(self, path, mode, size=MEMORY.size(path))
+
+
+def test_files_of_an_object_store_read_like_local_ones(root):
+    fsspec.register_implementation("ranged", _RangedFileSystem, clobber=True)
+    MEMORY.pipe(f"{root}/u.csv", f"{HEADER}\nz1,alpha,llm,2026-03-02T10:00:00Z\n".encode())
+    MEMORY.pipe(f"{root}/u.jsonl", b'{"transaction_id": "j1"}\n')
+    _parquet(f"{root}/u.parquet", _events(1))
+    for name, txid in [("u.csv", "z1"), ("u.jsonl", None), ("u.parquet", "p0")]:
+        url = f"ranged://{root}/{name}"
+        check_readable(url)  # before: the CSV header's readline(limit) was a TypeError
+        (record,) = _records(url)
+        assert record.unreadable is None
+        assert txid is None or record.data["transaction_id"] == txid
