@@ -170,7 +170,8 @@ def test_a_sending_run_tries_each_email_once_even_when_all_fail(engine):
 
         def send(self, message):
             Down.attempts += 1
-            raise DeliveryError("HTTP 503 from the provider", status=503, retryable=True)
+            # a 500: retryable, not a "slow down" (429, 503), which would stop the channel
+            raise DeliveryError("HTTP 500 from the provider", status=500, retryable=True)
 
     with engine.begin() as connection:
         send_ledger.enqueue(connection, [_reminder(period=f"2026-03-0{d}") for d in range(1, 4)], NOW)
