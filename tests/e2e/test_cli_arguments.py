@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from billing.cli.main import main
+from tests.e2e.test_cli import billing
 
 pytestmark = pytest.mark.one_database
 
@@ -71,14 +72,7 @@ def test_a_lone_surrogate_or_a_control_character_is_shown_escaped(capsys):
 @pytest.mark.parametrize("name", ["shop\nfake  bk_1  2026-01-01 00:00 UTC  -", " shop", "shop\t", "a\x1b[2J"])
 def test_an_api_key_name_that_would_not_print_as_itself_is_refused(fresh_database, name):
     """Before, such a name was stored, and drew a row of its own into `billing api-key list`."""
-    result = subprocess.run(
-        [sys.executable, "-m", "billing.cli.main", "api-key", "create", name],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **fresh_database},
-        cwd=ROOT,
-        timeout=120,
-    )
+    result = billing("api-key", "create", name, env=fresh_database)
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == (
         f"billing: an API key's name is printable text without leading or trailing spaces (got {name!r})\n"
@@ -88,13 +82,6 @@ def test_an_api_key_name_that_would_not_print_as_itself_is_refused(fresh_databas
 @pytest.mark.parametrize("option", ["--pdf", "--html"])
 def test_an_empty_document_file_is_refused_not_read_as_no_option(fresh_database, option):
     """Before, `--pdf ""` was taken for no `--pdf` at all: the text invoice went to stdout, exit 0."""
-    result = subprocess.run(
-        [sys.executable, "-m", "billing.cli.main", "invoices", "show", "INV-000001", option, ""],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **fresh_database},
-        cwd=ROOT,
-        timeout=120,
-    )
+    result = billing("invoices", "show", "INV-000001", option, "", env=fresh_database)
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == f"billing: {option} needs a FILE to write ('-': stdout)\n"
