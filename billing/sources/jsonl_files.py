@@ -22,10 +22,10 @@ def _lines(handle: BinaryIO) -> Iterator[tuple[bytes, int | None]]:
         if len(line) < _READ or line.endswith(b"\n"):
             yield line.rstrip(b"\r\n"), None
             continue
-        size, last = len(line), line
-        while not last.endswith(b"\n") and (rest := handle.readline(_PAST)):
-            size, last = size + len(rest), rest
-        yield line[:MAX_ROW_BYTES], size - (len(last) - len(last.rstrip(b"\r\n")))
+        size, tail = len(line), line[-2:]
+        while not tail.endswith(b"\n") and (rest := handle.readline(_PAST)):
+            size, tail = size + len(rest), (tail + rest)[-2:]  # a \r\n may span two reads
+        yield line[:MAX_ROW_BYTES], size - (len(tail) - len(tail.rstrip(b"\r\n")))
 
 
 def record_of_line(number: int, line: bytes) -> RawRecord:

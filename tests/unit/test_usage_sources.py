@@ -404,3 +404,20 @@ def test_files_of_an_object_store_read_like_local_ones(root):
         (record,) = _records(url)
         assert record.unreadable is None
         assert txid is None or record.data["transaction_id"] == txid
+
+
+@pytest.mark.parametrize("line_break", ["\n", "\r\n"])
+@pytest.mark.parametrize("extra", [1, 2, 5_000])
+def test_a_jsonl_line_over_the_limit_is_said_to_be_its_own_size_whatever_its_line_break(
+    root, line_break, extra
+):
+    """The size named is the line's, without its line break: a CRLF line one byte over the
+    limit is 65,537 bytes, as the same line ending in LF is (it was said to be 65,538)."""
+    line = '{"transaction_id": "' + "x" * (MAX_ROW_BYTES + extra - 22) + '"}'
+    assert len(line) == MAX_ROW_BYTES + extra
+    MEMORY.pipe(f"{root}/u.jsonl", (line + line_break + '{"transaction_id": "j2"}' + line_break).encode())
+    big, after = _records(f"memory://{root}/u.jsonl")
+    assert big.unreadable == (
+        f"the row is {MAX_ROW_BYTES + extra:,} bytes long, over the limit of {MAX_ROW_BYTES:,}"
+    )
+    assert (after.position, after.unreadable) == (2, None)
