@@ -176,8 +176,12 @@ def _ingest_file(
 
 
 def _inbox_check(path: str, wait_for_settle: bool) -> InboxCheck | None:
-    """The file against the ledger; None if it cannot be read (reading it then says why)."""
-    return check_inbox_file(path, wait_for_settle)
+    """The file against the ledger; None if it cannot be read, its retries spent (reading it
+    then says why)."""
+    try:
+        return check_inbox_file(path, wait_for_settle)
+    except SourceError:
+        return None
 
 
 def _file_line(report: IngestReport) -> str:

@@ -114,8 +114,8 @@ def run_invoices(
         "failures": report.failures,
         "documents": {"rendered": 0, "failed": 0},
         # the email channel's deliveries, and the webhook channel's (none without one)
-        "emails": {"sent": 0, "failed": 0, "failed_for_good": 0},
-        "webhooks": {"sent": 0, "failed": 0, "failed_for_good": 0},
+        "emails": {"sent": 0, "failed": 0, "failed_for_good": 0, "held_back": 0},
+        "webhooks": {"sent": 0, "failed": 0, "failed_for_good": 0, "held_back": 0},
     }
     if not dry_run:  # the emails of finalized invoices were queued with them; send what waits
         # balances change where invoices are finalized: their customers' low credits, queued now

@@ -42,8 +42,8 @@ def scan_lifecycle(as_of: date | datetime | None = None, dry_run: bool = False) 
         "new_skipped": scan.new_skipped,
         "sent": 0,  # deliveries, every channel's: `emails` and `webhooks` tell them apart
         "failed": 0,
-        "emails": {"sent": 0, "failed": 0, "failed_for_good": 0},
-        "webhooks": {"sent": 0, "failed": 0, "failed_for_good": 0},
+        "emails": {"sent": 0, "failed": 0, "failed_for_good": 0, "held_back": 0},
+        "webhooks": {"sent": 0, "failed": 0, "failed_for_good": 0, "held_back": 0},
     }
     if not dry_run:
         delivery = send_pending_notifications()  # by email, and by webhook when one is set

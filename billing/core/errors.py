@@ -87,6 +87,10 @@ class SourceError(BillingError):
     code = "invalid_source"
 
 
+class SourceMissing(SourceError):
+    """A usage file that is not there (gone, a broken link): trying again will not find it."""
+
+
 class RunIncomplete(BillingError):
     """A run that did all it could and names what it could not, one problem a line; `report`
     is what it did (its summary), so the caller shows both."""

@@ -13,10 +13,11 @@ it collects the young generation, which holds every object drafted during the pa
 2,000 customers), and the drafts are scanned once for nothing: a tenth of a dry run's CPU again.
 Reference counting still frees the frozen drafts once the chunk is written. The freeze also
 covers whatever else is alive at that instant, as `billing.runtime.resources` does for the
-catalog when it loads it: a reference cycle among those objects that becomes garbage later
-is not collected (measured: nothing of the kind accumulates over fifty chunks, at constant
-memory). Process-wide settings (`gc.disable()` for a whole run, raised thresholds) would also
-cover everything else the process does meanwhile.
+catalog when it loads it, and a reference cycle among those objects that becomes garbage later
+is never collected: the database driver's few (measured: about 30 objects a dry run of 10,000
+customers, a few hundred over thirty runs in one process, at constant memory).
+Process-wide settings (`gc.disable()` for a whole run, raised thresholds) would also cover
+everything else the process does meanwhile.
 """
 
 from __future__ import annotations

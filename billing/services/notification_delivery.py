@@ -73,12 +73,14 @@ class DeliveryReport:
         return self
 
     def counts(self, channel: str) -> dict[str, int]:
-        """What one channel did: `{"sent": n, "failed": m, "failed_for_good": k}`, `k` of the
-        `m` failures never tried again (a report holds every channel's)."""
+        """What one channel did: `{"sent": n, "failed": m, "failed_for_good": k, "held_back": h}`,
+        `k` of the `m` failures never tried again, `h` deliveries given back untried after the
+        receiver asked to slow down (a report holds every channel's)."""
         return {
             "sent": sum(1 for d in self.sent if d.channel == channel),
             "failed": sum(1 for d in self.failed if d.channel == channel),
             "failed_for_good": sum(1 for d in self.gave_up if d.channel == channel),
+            "held_back": self.held_back.get(channel, (0, None))[0],
         }
 
     def failure_lines(self) -> list[str]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from billing.core.errors import SourceError
+from billing.core.errors import SourceError, SourceMissing
 
 BLOCK_BYTES = 1 << 20
 
@@ -35,7 +35,7 @@ def fingerprint(url: str) -> FileFingerprint:
                 digest.update(block)
                 size += len(block)
     except FileNotFoundError:
-        raise SourceError(f"{url}: no such file") from None
+        raise SourceMissing(f"{url}: no such file") from None
     except (ImportError, OSError, ValueError) as error:  # protocol, permissions, network
         raise SourceError(f"{url}: cannot read: {error}") from None
     return FileFingerprint(size, digest.hexdigest())
@@ -60,7 +60,7 @@ def stat(url: str) -> FileStat:
         filesystem, path = url_to_fs(url)
         info = filesystem.info(path)
     except FileNotFoundError:
-        raise SourceError(f"{url}: no such file") from None
+        raise SourceMissing(f"{url}: no such file") from None
     except (ImportError, OSError, ValueError) as error:
         raise SourceError(f"{url}: cannot read: {error}") from None
     return FileStat(int(info.get("size") or 0), modified_at(info))

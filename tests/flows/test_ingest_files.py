@@ -248,3 +248,38 @@ def test_a_broken_link_in_a_folder_is_named_once_not_a_failed_and_retried_task(
     assert (summary["received"], summary["accepted"]) == (1, 1)
     assert summary["failed_files"] == [f"{inbox / '2.jsonl'}: no such file"]
     assert checked == [str(inbox / "1.jsonl"), str(inbox / "2.jsonl")]  # before: 2.jsonl 3 times, 10 s
+
+
+@pytest.mark.flow
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_check_that_fails_otherwise_than_a_missing_file_is_tried_again(configured, tmp_path, monkeypatch):
+    """An object store's blip is not a missing file: the check's task retries it, and the file
+    is then ingested as any other."""
+    import flows.ingest
+    import tasks.inbox
+    from billing.core.errors import SourceError
+    from billing.runtime.resources import utc_now
+    from billing.sources.catalog_file import load_catalog
+
+    with configured.begin() as connection:
+        save_catalog(connection, load_catalog(FIXTURES / "three_customers.yaml"), "fixture", utc_now())
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "1.jsonl").write_bytes(_line("b1") + b"\n")
+    tries: list[str] = []
+    real = tasks.inbox.check_file
+
+    def check_file(engine, path, *args):
+        tries.append(path)
+        if len(tries) == 1:
+            raise SourceError(f"{path}: cannot read: connection reset by peer")
+        return real(engine, path, *args)
+
+    monkeypatch.setattr(tasks.inbox, "check_file", check_file)
+    quick = tasks.inbox.check_inbox_file.with_options(retry_delay_seconds=0)
+    monkeypatch.setattr(flows.ingest, "check_inbox_file", quick)
+
+    summary = flows.ingest.ingest_usage(str(inbox))
+
+    assert (summary["received"], summary["accepted"], summary["failed_files"]) == (1, 1, [])
+    assert tries == [str(inbox / "1.jsonl")] * 2  # failed once, tried again by the task's retry

@@ -30,7 +30,7 @@ def test_finalized_invoices_are_printed_once_and_emailed_once_with_their_pdf(con
     assert first["finalized"] == 5
     assert first["documents"] == {"rendered": 5, "failed": 0}
     # five invoices and charlie's credits_low (its 3.00 credit is burned by its first invoice)
-    assert first["emails"] == {"sent": 6, "failed": 0, "failed_for_good": 0}
+    assert first["emails"] == {"sent": 6, "failed": 0, "failed_for_good": 0, "held_back": 0}
     with configured.connect() as connection:
         assert connection.scalar(sa.select(sa.func.count()).select_from(InvoiceDocumentRow)) == 5
         alpha_april = stored_pdf_for_number(connection, "INV-000002")
@@ -51,7 +51,7 @@ def test_finalized_invoices_are_printed_once_and_emailed_once_with_their_pdf(con
     second = run_invoices(date(2026, 4, 2))
     assert second["finalized"] == 0
     assert second["documents"] == {"rendered": 0, "failed": 0}
-    assert second["emails"] == {"sent": 0, "failed": 0, "failed_for_good": 0}
+    assert second["emails"] == {"sent": 0, "failed": 0, "failed_for_good": 0, "held_back": 0}
     assert sorted((tmp_path / "outbox").glob("*.eml")) == mails
 
 
@@ -68,7 +68,12 @@ def test_many_chunks_are_printed_by_worker_processes(configured, tmp_path, monke
 
     summary = invoice_flows.run_invoices(date(2026, 4, 2))
     assert summary["documents"] == {"rendered": 5, "failed": 0}
-    assert summary["emails"] == {"sent": 6, "failed": 0, "failed_for_good": 0}  # and charlie's credits_low
+    assert summary["emails"] == {
+        "sent": 6,
+        "failed": 0,
+        "failed_for_good": 0,
+        "held_back": 0,
+    }  # and charlie's credits_low
     with configured.connect() as connection:
         assert connection.scalar(sa.select(sa.func.count()).select_from(InvoiceDocumentRow)) == 5
     assert len(sorted((tmp_path / "outbox").glob("invoice_issued*.eml"))) == 5

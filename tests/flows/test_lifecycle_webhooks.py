@@ -35,8 +35,8 @@ def test_a_scan_delivers_each_reminder_by_email_and_by_webhook_once(with_webhook
     summary = scan_lifecycle(datetime(2026, 3, 14, 20, tzinfo=UTC))  # la and utc: 1 day left
     assert (summary["new"], summary["sent"], summary["failed"]) == (3, 6, 0)  # 3 emails, 3 webhooks
     assert (summary["emails"], summary["webhooks"]) == (
-        {"sent": 3, "failed": 0, "failed_for_good": 0},
-        {"sent": 3, "failed": 0, "failed_for_good": 0},
+        {"sent": 3, "failed": 0, "failed_for_good": 0, "held_back": 0},
+        {"sent": 3, "failed": 0, "failed_for_good": 0, "held_back": 0},
     )
     assert "; emails sent 3, webhooks sent 3\n" in lifecycle_summary(summary)  # not "emails sent 6"
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 3

@@ -63,7 +63,7 @@ def test_month_of_usage_becomes_emailed_invoices(loaded, tmp_path):
     assert summary["finalized"] == 5 and summary["drafts"] == 0
     # and charlie's 3.00 credit, burned whole by its first invoice, is low: one credits_low
     assert summary["credits_low"] == 1
-    assert summary["emails"] == {"sent": 6, "failed": 0, "failed_for_good": 0}
+    assert summary["emails"] == {"sent": 6, "failed": 0, "failed_for_good": 0, "held_back": 0}
 
     with Session(loaded) as session:
         invoices = {(i.customer_id, i.issued_at.date().isoformat()): i for i in load_invoices(session)}

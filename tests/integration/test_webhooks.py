@@ -247,12 +247,19 @@ def test_sendgrid_answering_429_with_retry_after_waits_as_long_as_it_asks(
 def test_a_receiver_asking_to_slow_down_stops_its_channel_for_the_run(engine, webhook_receiver):
     """The first of three deliveries gets 429: the other two are given back untried, their
     tries not spent on the same refusal, and all three go once the receiver's wait is over."""
+    from billing.cli.commands.pipeline import delivered
+
     _enqueue(engine, [_reminder(c) for c in ("acme", "bolt", "cyan")], channels=("webhook",))
     webhook_receiver.statuses, webhook_receiver.retry_after = [429], "600"
     throttled = deliver_all(engine, [_hook(webhook_receiver)], lambda: NOW)
     until = NOW + timedelta(minutes=10)
     assert len(throttled.failed) == 1 and throttled.sent == [] and len(webhook_receiver.requests) == 1
     assert throttled.held_back == {"webhook": (2, until)}
+    assert throttled.counts("webhook") == {"sent": 0, "failed": 1, "failed_for_good": 0, "held_back": 2}
+    assert delivered({"emails": throttled.counts("email"), "webhooks": throttled.counts("webhook")}) == (
+        "emails sent 0, webhooks sent 0, 1 failed (kept and retried by the next run),"
+        " 2 held back untried (the receiver asked to slow down)"
+    )
     assert f"not sent: 2 webhook deliveries wait untried until {until.isoformat()}" in "\n".join(
         throttled.failure_lines()
     )
@@ -278,7 +285,7 @@ def test_a_run_summary_says_which_failures_are_retried_and_which_are_given_up(en
     webhook_receiver.statuses = [500, 410]  # one may pass later, one is refused for good
     report = deliver_all(engine, [_hook(webhook_receiver)], lambda: NOW)
     counts = report.counts("webhook")
-    assert counts == {"sent": 0, "failed": 2, "failed_for_good": 1}
+    assert counts == {"sent": 0, "failed": 2, "failed_for_good": 1, "held_back": 0}
     line = delivered({"emails": report.counts("email"), "webhooks": counts})
     assert line == (
         "emails sent 0, webhooks sent 0, 1 failed (kept and retried by the next run),"

@@ -89,6 +89,9 @@ def delivered(summary: dict[str, Any]) -> str:
         parts.append(f"{retried} failed (kept and retried by the next run)")
     if for_good:
         parts.append(f"{for_good} failed for good (never tried again)")
+    held = emails.get("held_back", 0) + webhooks.get("held_back", 0)
+    if held:
+        parts.append(f"{held} held back untried (the receiver asked to slow down)")
     return ", ".join(parts)
 
 
