@@ -160,3 +160,37 @@ def test_an_invoice_missing_from_the_store_ends_the_run_in_one_line(configured, 
     missing = "invoice INV-000002 is missing from the store: restore it from a backup; nothing was invoiced"
     assert errors == [f"billing: {missing}"]
     assert snapshot() == before
+
+
+def test_billing_invoice_exits_1_when_an_email_fails_for_good(configured, sendgrid_server):
+    """SendGrid refuses every message (400): the invoices are issued and the summary printed,
+    and the command exits 1 naming how many deliveries will never be tried again."""
+    from prefect.settings import get_current_settings
+
+    from tests.e2e.test_cli import billing
+
+    with configured.begin() as connection:
+        save_catalog(
+            connection,
+            load_catalog(FIXTURES / "three_customers.yaml"),
+            "three",
+            datetime(2026, 3, 1, tzinfo=UTC),
+        )
+    sendgrid_server.status = 400
+    env = {
+        "BILLING_DATABASE_URL": configured.url.render_as_string(hide_password=False),
+        "BILLING_EMAIL_BACKEND": "sendgrid",
+        "BILLING_SENDGRID_API_KEY": "SG.test-key.secret",
+        "BILLING_SENDGRID_HOST": sendgrid_server.url,
+        "PREFECT_API_URL": str(get_current_settings().api.url),
+    }
+    result = billing("invoice", "--as-of", "2026-04-02", env=env)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    head = result.stdout.splitlines()[0]
+    assert head.startswith("as of 2026-04-03T00:00:00+00:00: 3 customers, 5 invoices finalized")
+    assert head.endswith("emails sent 0, 6 failed for good (never tried again)")  # every email of the run
+    errors = [line for line in result.stderr.splitlines() if line.startswith("billing: ")]
+    assert errors == [
+        "billing: 6 deliveries failed for good and will not be tried again: "
+        "`billing notifications list --status failed` shows why"
+    ]

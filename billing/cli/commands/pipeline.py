@@ -95,6 +95,28 @@ def delivered(summary: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def given_up(summary: dict[str, Any]) -> list[str]:
+    """A line for the run's deliveries that failed for good (never tried again: an operator
+    must act), none when there are none: the command then exits 1 and says so."""
+    channels = [summary.get("emails", {}), summary.get("webhooks", {})]
+    lost = sum(counts.get("failed_for_good", 0) for counts in channels)
+    if not lost:
+        return []
+    noun = "delivery" if lost == 1 else "deliveries"
+    return [
+        f"{lost} {noun} failed for good and will not be tried again: "
+        "`billing notifications list --status failed` shows why"
+    ]
+
+
+def _finished(summary: dict[str, Any], text: str) -> str:
+    """The run's summary `text`; `RunIncomplete` carrying it when a delivery failed for good."""
+    problems = given_up(summary)
+    if problems:
+        raise RunIncomplete(problems, text)
+    return text
+
+
 def invoice_summary(summary: dict[str, Any]) -> str:
     invoices = summary["invoices"]
     head = (
@@ -123,10 +145,12 @@ def invoice(as_of: str | None, customers: Sequence[str], dry_run: bool) -> str:
     from flows.invoices import run_invoices
 
     try:
-        return invoice_summary(run_invoices(moment, list(customers) or None, dry_run))
+        summary = run_invoices(moment, list(customers) or None, dry_run)
     except RunIncomplete as incomplete:  # the summary on stdout, each customer not invoiced on stderr
-        summary = incomplete.report if isinstance(incomplete.report, dict) else None
-        raise RunIncomplete(incomplete.problems, summary and invoice_summary(summary)) from None
+        report = incomplete.report if isinstance(incomplete.report, dict) else None
+        problems = incomplete.problems + (given_up(report) if report else [])
+        raise RunIncomplete(problems, report and invoice_summary(report)) from None
+    return _finished(summary, invoice_summary(summary))
 
 
 def lifecycle_summary(summary: dict[str, Any]) -> str:
@@ -153,4 +177,5 @@ def lifecycle_scan(as_of: str | None, dry_run: bool) -> str:
     prefect_environment()
     from flows.lifecycle import scan_lifecycle
 
-    return lifecycle_summary(scan_lifecycle(moment, dry_run))
+    summary = scan_lifecycle(moment, dry_run)
+    return _finished(summary, lifecycle_summary(summary))
