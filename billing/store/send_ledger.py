@@ -238,13 +238,19 @@ def renew_claim(connection: sa.Connection, notification: ClaimedNotification, no
     back as stale: each claim counts an attempt, so the count tells them apart), renewed to
     `now` so that no other run takes it back while it is sent. A batch is claimed at once and
     sent one by one; with a slow receiver its last claims grow stale before their turn."""
-    d = NotificationDelivery
     renewed = connection.execute(
-        sa.update(d)
-        .where(d.id == notification.delivery_id, d.status == "sending", d.attempts == notification.attempts)
-        .values(claimed_at=now)
+        sa.update(NotificationDelivery).where(_still_claimed(notification)).values(claimed_at=now)
     )
     return renewed.rowcount == 1
+
+
+def _still_claimed(notification: ClaimedNotification) -> sa.ColumnElement[bool]:
+    """The delivery, while the claim that took it is still this claimant's: each claim counts
+    an attempt, so a claim another run took back as stale has another count."""
+    d = NotificationDelivery
+    return sa.and_(
+        d.id == notification.delivery_id, d.status == "sending", d.attempts == notification.attempts
+    )
 
 
 def release_claims(
@@ -258,9 +264,7 @@ def release_claims(
     for notification in notifications:
         result = connection.execute(
             sa.update(d)
-            .where(
-                d.id == notification.delivery_id, d.status == "sending", d.attempts == notification.attempts
-            )
+            .where(_still_claimed(notification))
             .values(status="pending", attempts=d.attempts - 1, next_attempt_at=retry_at)
         )
         released += result.rowcount
