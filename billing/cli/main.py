@@ -262,12 +262,13 @@ def not_utf8(argv: Sequence[str]) -> str | None:
 
 
 def _escaped(char: str) -> str:
-    """A character as one line prints it: a byte the shell could not decode as `\\xff`, another
-    lone surrogate or a control character as its escape."""
-    if char.isprintable():
-        return char
+    """A character as one line prints it: a byte the shell could not decode as `\\xff`; any
+    other as a table cell shows it (`billing.views.tables.cell`: a control character or another
+    lone surrogate as its escape)."""
+    from billing.views.tables import cell  # only for an argument refused: not on every start
+
     code = ord(char)
-    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else ascii(char)[1:-1]
+    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else cell(char)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
