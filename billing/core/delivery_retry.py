@@ -5,7 +5,8 @@ failure it waits `FIRST_RETRY`, then twice as long after each further one, never
 `LONGEST_RETRY`; the `MAX_ATTEMPTS`-th failure is final. A permanent failure (the receiver
 refused the message itself: a 4xx other than 408 and 429, an address that is not one) is final
 at once: trying the same message again cannot succeed. A receiver that says how long to wait
-(`Retry-After` on a 429 or a 503) is not tried before then, up to `LONGEST_ASKED_WAIT`.
+(`Retry-After` on an answer that may pass later) is not tried before then, up to
+`LONGEST_ASKED_WAIT`.
 """
 
 from __future__ import annotations
