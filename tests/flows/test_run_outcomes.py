@@ -52,6 +52,18 @@ def one_customer_beyond_bounds(configured, tmp_path, event_suite):
     return stored
 
 
+@pytest.fixture
+def three_customers(configured) -> None:
+    """The three customers' catalog, saved as active."""
+    with configured.begin() as connection:
+        save_catalog(
+            connection,
+            load_catalog(FIXTURES / "three_customers.yaml"),
+            "three",
+            datetime(2026, 3, 1, tzinfo=UTC),
+        )
+
+
 def test_an_invoice_run_that_cannot_invoice_a_customer_fails_naming_it(one_customer_beyond_bounds):
     from flows.invoices import InvoiceRunIncomplete, run_invoices
 
@@ -113,7 +125,7 @@ def test_billing_invoice_prints_the_summary_and_each_customer_not_invoiced(
     assert "beyond what one invoice line can bill" in errors[0]
 
 
-def test_an_invoice_missing_from_the_store_ends_the_run_in_one_line(configured, tmp_path):
+def test_an_invoice_missing_from_the_store_ends_the_run_in_one_line(configured, three_customers):
     """Deleted behind the store's back (triggers off): the run says so before any task runs,
     issues nothing and emails nothing; the CLI prints it as one line, no traceback."""
     import sqlalchemy as sa
@@ -125,13 +137,6 @@ def test_an_invoice_missing_from_the_store_ends_the_run_in_one_line(configured, 
     from tests.e2e.test_cli import billing
     from tests.integration.test_immutable_invoices import triggers_off
 
-    with configured.begin() as connection:
-        save_catalog(
-            connection,
-            load_catalog(FIXTURES / "three_customers.yaml"),
-            "three",
-            datetime(2026, 3, 1, tzinfo=UTC),
-        )
     run_invoices(date(2026, 4, 2))
     with configured.begin() as connection, triggers_off(connection):
         connection.execute(sa.delete(InvoiceRow).where(InvoiceRow.number == "INV-000002"))
@@ -162,20 +167,13 @@ def test_an_invoice_missing_from_the_store_ends_the_run_in_one_line(configured, 
     assert snapshot() == before
 
 
-def test_billing_invoice_exits_1_when_an_email_fails_for_good(configured, sendgrid_server):
+def test_billing_invoice_exits_1_when_an_email_fails_for_good(configured, three_customers, sendgrid_server):
     """SendGrid refuses every message (400): the invoices are issued and the summary printed,
     and the command exits 1 naming how many deliveries will never be tried again."""
     from prefect.settings import get_current_settings
 
     from tests.e2e.test_cli import billing
 
-    with configured.begin() as connection:
-        save_catalog(
-            connection,
-            load_catalog(FIXTURES / "three_customers.yaml"),
-            "three",
-            datetime(2026, 3, 1, tzinfo=UTC),
-        )
     sendgrid_server.status = 400
     env = {
         "BILLING_DATABASE_URL": configured.url.render_as_string(hide_password=False),
